@@ -1,0 +1,1 @@
+"""A GraphQL gateway across schema-isolated services sharing one PostgreSQL pool."""

@@ -1,0 +1,43 @@
+"""pgdbm's API on asyncpg: one shared pool, schema-isolated managers, migrations, tenants.
+
+Code written against pgdbm runs with its import line changed to `from gateway.db import ...`.
+"""
+
+from gateway.db.config import DatabaseConfig
+from gateway.db.errors import (
+    AsyncDBError,
+    ConfigurationError,
+    ConnectionError,
+    DatabaseConnectionError,
+    MigrationError,
+    PoolError,
+    QueryError,
+    SchemaError,
+    TransactionError,
+)
+from gateway.db.manager import AsyncDatabaseManager, TransactionManager
+from gateway.db.migrations import AsyncMigrationManager, Migration
+from gateway.db.pool import SharedPool
+from gateway.db.statements import StatementRecorder, count_statements
+from gateway.db.tenants import TenantManager
+
+__all__ = [
+    "AsyncDBError",
+    "AsyncDatabaseManager",
+    "AsyncMigrationManager",
+    "ConfigurationError",
+    "ConnectionError",
+    "DatabaseConfig",
+    "DatabaseConnectionError",
+    "Migration",
+    "MigrationError",
+    "PoolError",
+    "QueryError",
+    "SchemaError",
+    "SharedPool",
+    "StatementRecorder",
+    "TenantManager",
+    "TransactionError",
+    "TransactionManager",
+    "count_statements",
+]

@@ -1,0 +1,149 @@
+"""DatabaseConfig: where the server is and how the one pool behaves (pgdbm's fields)."""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from gateway.db.errors import ConfigurationError
+from gateway.db.identifiers import validate_identifier
+
+__all__ = ["NEUTRAL_SEARCH_PATH", "DatabaseConfig"]
+
+# A shared pool serves several schemas at once, so no schema may own the connection's
+# search_path. Pinning it to pg_catalog alone makes an unqualified table name fail loudly
+# instead of resolving into whatever schema a previous user left behind.
+NEUTRAL_SEARCH_PATH = "pg_catalog"
+
+_SSL_MODES = {"require", "verify-ca", "verify-full"}
+
+
+class DatabaseConfig(BaseModel):
+    """Connection and pool settings, keyword-only; `repr()` never shows the password.
+
+    Usage: `DatabaseConfig(connection_string="postgresql://localhost/app", max_connections=20)`.
+    """
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid", validate_assignment=True)
+
+    connection_string: str | None = None
+    host: str = "localhost"
+    port: int = 5432
+    database: str = "postgres"
+    user: str = "postgres"
+    password: str | None = Field(default=None, repr=False)
+    schema_name: str | None = Field(default=None, alias="schema")
+
+    min_connections: int = Field(default=10, ge=0)
+    max_connections: int = Field(default=20, gt=0)
+    max_queries: int = 50000
+    max_inactive_connection_lifetime: float = 300.0
+    command_timeout: float | None = 60.0
+    connect_timeout: float = 10.0
+    statement_cache_size: int = Field(default=1000, ge=0)
+
+    server_settings: dict[str, str] | None = None
+    init_commands: list[str] | None = None
+    shared_pool_search_path: str | None = NEUTRAL_SEARCH_PATH
+
+    ssl_enabled: bool = False
+    ssl_mode: str | None = None
+    ssl_ca_file: str | None = None
+    ssl_cert_file: str | None = None
+    ssl_key_file: str | None = None
+    ssl_key_password: str | None = Field(default=None, repr=False)
+
+    statement_timeout_ms: int | None = 60000
+    idle_in_transaction_session_timeout_ms: int | None = 60000
+    lock_timeout_ms: int | None = 5000
+
+    retry_attempts: int = Field(default=3, ge=1)
+    retry_delay: float = 1.0
+    retry_backoff: float = 2.0
+    retry_max_delay: float = 30.0
+
+    @model_validator(mode="after")
+    def _check(self) -> DatabaseConfig:
+        if self.min_connections > self.max_connections:
+            raise ConfigurationError(
+                f"min_connections ({self.min_connections}) is larger than max_connections "
+                f"({self.max_connections}); lower the first or raise the second.",
+                "min_connections",
+            )
+        if self.schema_name is not None:
+            validate_identifier(self.schema_name, kind="schema")
+        if self.ssl_mode is not None and self.ssl_mode not in _SSL_MODES:
+            raise ConfigurationError(
+                f"ssl_mode must be one of {sorted(_SSL_MODES)}, got {self.ssl_mode!r}.",
+                "ssl_mode",
+            )
+        return self
+
+    @property
+    def schema(self) -> str | None:  # type: ignore[override]  # pgdbm's read name
+        return self.schema_name
+
+    def get_dsn(self) -> str:
+        """The DSN asyncpg connects with (contains the password: never log it)."""
+        if self.connection_string:
+            return self.connection_string
+        auth = self.user if self.password is None else f"{self.user}:{self.password}"
+        return f"postgresql://{auth}@{self.host}:{self.port}/{self.database}"
+
+    def get_dsn_masked(self) -> str:
+        """The DSN with any password replaced by `***`, safe for logs and errors."""
+        parts = urlsplit(self.get_dsn())
+        if parts.password is None:
+            return urlunsplit(parts)
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+        return urlunsplit(parts._replace(netloc=netloc))
+
+    def target(self) -> str:
+        """Which server and database this config reaches, for warnings and stats."""
+        parts = urlsplit(self.get_dsn())
+        host = parts.hostname or self.host
+        port = parts.port or self.port
+        database = parts.path.lstrip("/") or self.database
+        return f"{host}:{port}/{database}"
+
+    def get_server_settings(self) -> dict[str, str]:
+        """Startup parameters: they survive the RESET ALL asyncpg runs on every release."""
+        settings = dict(self.server_settings or {})
+        for name, value in (
+            ("statement_timeout", self.statement_timeout_ms),
+            ("idle_in_transaction_session_timeout", self.idle_in_transaction_session_timeout_ms),
+            ("lock_timeout", self.lock_timeout_ms),
+        ):
+            if value is not None:
+                settings.setdefault(name, str(value))
+        if self.schema_name:
+            settings.setdefault("search_path", f'"{self.schema_name}", public')
+        settings.setdefault("application_name", "gateway")
+        return settings
+
+    def build_ssl_context(self) -> ssl.SSLContext | bool | None:
+        """An SSL context for asyncpg, or None when TLS is off."""
+        if not self.ssl_enabled:
+            return None
+        mode = self.ssl_mode or "verify-full"
+        context = ssl.create_default_context(cafile=self.ssl_ca_file)
+        if mode == "require":
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        elif mode == "verify-ca":
+            context.check_hostname = False
+        if self.ssl_cert_file:
+            context.load_cert_chain(
+                self.ssl_cert_file, self.ssl_key_file, password=self.ssl_key_password
+            )
+        return context
+
+    def __repr_args__(self) -> Any:
+        for name, value in super().__repr_args__():
+            if name == "connection_string" and value:
+                yield name, self.get_dsn_masked()
+            else:
+                yield name, value

@@ -1,0 +1,111 @@
+"""The data layer's error tree, with pgdbm's names.
+
+    AsyncDBError
+    ├── ConfigurationError   a DatabaseConfig or manager was built with values that cannot work
+    ├── DatabaseConnectionError (alias ConnectionError, for pgdbm code only)
+    ├── PoolError            a pool is missing, closed, or used against its lifecycle
+    ├── SchemaError          an identifier (schema, table, tenant) is invalid
+    ├── QueryError           PostgreSQL refused a statement
+    ├── TransactionError     a transaction could not begin, commit or roll back
+    └── MigrationError       a migration file is invalid, changed after applying, or failed
+
+`ConnectionError` exists so `from pgdbm import ConnectionError` keeps working after the import
+line changes; our own code uses `DatabaseConnectionError` and never shadows the builtin.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+__all__ = [
+    "AsyncDBError",
+    "ConfigurationError",
+    "ConnectionError",
+    "DatabaseConnectionError",
+    "MigrationError",
+    "PoolError",
+    "QueryError",
+    "SchemaError",
+    "TransactionError",
+]
+
+
+class AsyncDBError(Exception):
+    """Base of every error the data layer raises."""
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.details: dict[str, Any] = details or {}
+
+
+class ConfigurationError(AsyncDBError):
+    """Raised when a configuration or constructor argument cannot work."""
+
+    def __init__(self, message: str, config_field: str | None = None) -> None:
+        super().__init__(message, {"config_field": config_field} if config_field else None)
+        self.config_field = config_field
+
+
+class DatabaseConnectionError(AsyncDBError):
+    """Raised when the server cannot be reached after every retry."""
+
+
+ConnectionError = DatabaseConnectionError
+
+
+class PoolError(AsyncDBError):
+    """Raised when a pool is used against its lifecycle (missing, closed, owned elsewhere)."""
+
+
+class SchemaError(AsyncDBError):
+    """Raised when a schema, table or tenant identifier is refused before reaching SQL."""
+
+    def __init__(self, message: str, schema: str | None = None) -> None:
+        super().__init__(message, {"schema": schema} if schema is not None else None)
+        self.schema = schema
+
+
+class QueryError(AsyncDBError):
+    """Raised when PostgreSQL refuses a statement; `sqlstate` says why.
+
+    The rendered query is kept on the exception for logs, never in its message, so that a
+    caller that shows `str(error)` to a user does not leak SQL.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        query: str | None = None,
+        original_error: asyncpg.PostgresError | None = None,
+    ) -> None:
+        self.query = query
+        self.original_error = original_error
+        self.sqlstate: str | None = getattr(original_error, "sqlstate", None)
+        self.constraint_name: str | None = getattr(original_error, "constraint_name", None)
+        details: dict[str, Any] = {"sqlstate": self.sqlstate}
+        if self.constraint_name:
+            details["constraint"] = self.constraint_name
+        super().__init__(message, details)
+
+
+class TransactionError(AsyncDBError):
+    """Raised when a transaction cannot begin, commit or roll back."""
+
+
+class MigrationError(AsyncDBError):
+    """Raised when a migration is invalid, was changed after being applied, or failed."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        migration_file: str | None = None,
+        statement: str | None = None,
+    ) -> None:
+        details = {k: v for k, v in (("file", migration_file), ("statement", statement)) if v}
+        super().__init__(message, details)
+        self.migration_file = migration_file
+        self.statement = statement

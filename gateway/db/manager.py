@@ -1,0 +1,229 @@
+"""AsyncDatabaseManager: one schema's view of a pool, with pgdbm's API.
+
+Two ways to build one, as in pgdbm:
+
+    shared_pool = await AsyncDatabaseManager.create_shared_pool(config)   # once, at startup
+    orders_db = AsyncDatabaseManager(pool=shared_pool, schema="orders")  # per service
+
+    db = AsyncDatabaseManager(config)  # a manager that owns its pool
+    await db.connect()
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, NoReturn, cast
+
+import asyncpg
+
+from gateway.db.config import DatabaseConfig
+from gateway.db.errors import ConfigurationError, PoolError, TransactionError
+from gateway.db.identifiers import validate_identifier
+from gateway.db.pool import SharedPool, open_pool, pool_stats
+from gateway.db.queries import QueryRunner
+
+__all__ = ["AsyncDatabaseManager", "TransactionManager"]
+
+
+class TransactionManager(QueryRunner):
+    """The query API inside `db.transaction()`: every call runs on the transaction's connection.
+
+    Usage: `async with db.transaction() as tx: await tx.execute(...)`; nest
+    `async with tx.transaction()` for a savepoint.
+    """
+
+    def __init__(self, connection: asyncpg.Connection, schema: str | None) -> None:
+        self._conn = connection
+        self._schema = schema
+
+    @property
+    def connection(self) -> asyncpg.Connection:
+        """The raw connection holding this transaction."""
+        return self._conn
+
+    @property
+    def schema(self) -> str | None:
+        return self._schema
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+        yield self._conn
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[TransactionManager]:
+        """A savepoint: rolls back alone on error, leaving the outer transaction usable."""
+        async with _transaction(self._conn):
+            yield self
+
+
+class AsyncDatabaseManager(QueryRunner):
+    """Queries for one schema over a pool, with `{{tables.name}}` templates.
+
+    Usage: `orders_db = AsyncDatabaseManager(pool=shared_pool, schema="orders")`.
+    """
+
+    def __init__(
+        self,
+        config: DatabaseConfig | None = None,
+        *,
+        pool: asyncpg.Pool | None = None,
+        schema: str | None = None,
+    ) -> None:
+        if config is not None and pool is not None:
+            raise ConfigurationError(
+                "Pass either a DatabaseConfig (the manager opens its own pool on connect()) "
+                "or pool= (a shared pool), not both."
+            )
+        if config is None and pool is None:
+            raise ConfigurationError(
+                "AsyncDatabaseManager needs a DatabaseConfig or pool=shared_pool, "
+                "from AsyncDatabaseManager.create_shared_pool(config)."
+            )
+        if config is not None and schema is not None:
+            raise ConfigurationError(
+                "schema= is only valid with pool=; with a DatabaseConfig, set it there: "
+                "DatabaseConfig(connection_string=..., schema='myschema').",
+                "schema",
+            )
+        self.config = config if config is not None else getattr(pool, "config", None)
+        self._pool = pool
+        self._external_pool = pool is not None
+        resolved = schema if pool is not None else config.schema_name if config else None
+        if pool is not None and resolved is None:
+            resolved = "public"  # pgdbm's default for a pool-based manager
+        self._schema = (
+            validate_identifier(resolved, kind="schema") if resolved is not None else None
+        )
+        self._prepared: dict[str, str] = {}
+
+    @property
+    def schema(self) -> str | None:
+        """The schema this manager's templates resolve to; fixed at creation."""
+        return self._schema
+
+    @schema.setter
+    def schema(self, value: str | None) -> NoReturn:
+        raise AttributeError(
+            f"A manager's schema is permanent (this one is {self._schema!r}); create another "
+            f"manager instead: AsyncDatabaseManager(pool=shared_pool, schema={value!r})."
+        )
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        """The pool this manager queries through."""
+        if self._pool is None:
+            raise PoolError(
+                "This manager has no pool yet: call `await db.connect()` first, or build it "
+                "with AsyncDatabaseManager(pool=shared_pool, schema=...)."
+            )
+        return self._pool
+
+    @classmethod
+    async def create_shared_pool(cls, config: DatabaseConfig) -> SharedPool:
+        """Open the application's one pool; call once at startup and share it.
+
+        Usage: `pool = await AsyncDatabaseManager.create_shared_pool(config)`.
+        """
+        return await open_pool(config, shared=True)
+
+    async def connect(self) -> None:
+        """Open this manager's own pool (config-built managers only)."""
+        if self._external_pool:
+            raise PoolError(
+                "Cannot call connect() on a manager built with pool=: the shared pool is "
+                "already open and belongs to whoever created it. Use the manager directly, "
+                "and close the pool with `await shared_pool.close()` at shutdown."
+            )
+        if self._pool is not None:
+            raise PoolError("connect() was already called on this manager.")
+        assert self.config is not None
+        pool = await open_pool(self.config, shared=False)
+        for name, query in self._prepared.items():
+            pool.add_prepared_statement(name, query)
+        self._pool = pool
+
+    async def disconnect(self) -> None:
+        """Close this manager's own pool; does nothing for a shared pool's manager."""
+        if self._external_pool or self._pool is None:
+            return
+        pool, self._pool = self._pool, None
+        await pool.close()
+
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
+        """A raw connection from the pool, released on exit (advanced use)."""
+        async with self.pool.acquire() as conn:
+            # The pool hands out a proxy with Connection's whole API; type it as one.
+            yield cast(asyncpg.Connection, conn)
+
+    _connection = acquire
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[TransactionManager]:
+        """A transaction: commits on success, rolls back on any exception."""
+        async with self.acquire() as conn, _transaction(conn):
+            yield TransactionManager(conn, self._schema)
+
+    async def table_exists(self, table_name: str) -> bool:
+        """Whether `table_name` (or `schema.table`) exists; defaults to this manager's schema."""
+        schema, _, table = table_name.rpartition(".")
+        schema = schema or self._schema or "public"
+        validate_identifier(schema, kind="schema")
+        validate_identifier(table, kind="table")
+        return bool(
+            await self.fetch_value(
+                "SELECT EXISTS (SELECT 1 FROM information_schema.tables "
+                "WHERE table_schema = $1 AND table_name = $2)",
+                schema,
+                table,
+            )
+        )
+
+    async def copy_records_to_table(
+        self,
+        table_name: str,
+        records: Any,
+        columns: list[str] | None = None,
+    ) -> int:
+        """Bulk-load `records` into this schema's `table_name` with COPY; returns the count."""
+        validate_identifier(table_name, kind="table")
+        for column in columns or ():
+            validate_identifier(column, kind="column")
+        async with self.acquire() as conn:
+            status = await conn.copy_records_to_table(
+                table_name, records=records, columns=columns, schema_name=self._schema
+            )
+        return int(status.split()[-1])
+
+    def add_prepared_statement(self, name: str, query: str) -> None:
+        """Prepare `query` (templates resolved) as `name` on every connection of the pool."""
+        validate_identifier(name, kind="prepared statement")
+        rendered = self.prepare_query(query)
+        self._prepared[name] = rendered
+        if isinstance(self._pool, SharedPool):
+            self._pool.add_prepared_statement(name, rendered)
+
+    async def get_pool_stats(self) -> dict[str, Any]:
+        """Pool sizes plus database, schema, pid and server version (pgdbm's dict)."""
+        if self._pool is None:
+            return {"status": "not_connected", "schema": self._schema}
+        return pool_stats(self._pool, schema=self._schema)
+
+
+@asynccontextmanager
+async def _transaction(conn: asyncpg.Connection) -> AsyncIterator[None]:
+    transaction = conn.transaction()
+    try:
+        await transaction.start()
+    except asyncpg.PostgresError as error:
+        raise TransactionError(f"Could not begin a transaction: {error}") from error
+    try:
+        yield
+    except BaseException:
+        await transaction.rollback()
+        raise
+    try:
+        await transaction.commit()
+    except asyncpg.PostgresError as error:
+        raise TransactionError(f"The transaction could not commit: {error}") from error

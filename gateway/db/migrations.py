@@ -1,0 +1,339 @@
+"""AsyncMigrationManager: apply a module's `NNN_name.sql` files once, in order, atomically.
+
+    migrations = AsyncMigrationManager(orders_db, "migrations/orders", module_name="orders")
+    await migrations.apply_pending_migrations()
+
+Every module records its files in one tracking table (`public.schema_migrations` by
+default) keyed by (module_name, filename), so two services may both ship
+`001_create.sql`. Each pending file runs in its own transaction, statement by statement, so
+a failure rolls that file back whole and names the statement. A PostgreSQL advisory lock
+serialises concurrent runs, across processes, so each file is applied exactly once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+
+from gateway.db.errors import MigrationError
+from gateway.db.identifiers import validate_identifier
+from gateway.db.sqlsplit import split_statements
+from gateway.db.templates import render_template
+
+if TYPE_CHECKING:
+    from gateway.db.manager import AsyncDatabaseManager
+
+__all__ = ["AsyncMigrationManager", "Migration"]
+
+logger = logging.getLogger("gateway.db.migrations")
+
+TRACKING_SCHEMA = "public"
+# One key for every migration run on the database: runs are short and rare, and one lock
+# also serialises creating the tracking table itself.
+_LOCK_KEY = 0x6761_7465  # "gate"
+
+_FILENAME = re.compile(r"^(?:(?P<num>\d+)_|V(?P<flyway>\d+)__)[^/]*\.sql$")
+_TRANSACTION_CONTROL = re.compile(
+    r"^(BEGIN|COMMIT|END|START\s+TRANSACTION)(\s+(WORK|TRANSACTION))?$", re.IGNORECASE
+)
+_NO_TRANSACTION = re.compile(r"\bCONCURRENTLY\b|--\s*gateway:no-transaction", re.IGNORECASE)
+
+
+@dataclass
+class Migration:
+    """One migration file, and when it was applied (None while pending)."""
+
+    filename: str
+    checksum: str
+    content: str
+    applied_at: datetime | None = None
+    module_name: str | None = None
+    execution_time_ms: float | None = None
+
+    @property
+    def is_applied(self) -> bool:
+        return self.applied_at is not None
+
+    @property
+    def version(self) -> str:
+        """The numeric prefix: `001` for `001_create_users.sql`, `1` for `V1__init.sql`."""
+        match = _FILENAME.match(self.filename)
+        if match is None:
+            return self.filename.removesuffix(".sql")
+        return match.group("num") or match.group("flyway")
+
+    @property
+    def order(self) -> tuple[int, str]:
+        return (int(self.version) if self.version.isdigit() else 0, self.filename)
+
+
+class AsyncMigrationManager:
+    """Applies one module's migration files through its schema's manager.
+
+    Usage: `await AsyncMigrationManager(db, "migrations/users", module_name="users")
+    .apply_pending_migrations()`.
+    """
+
+    def __init__(
+        self,
+        db_manager: AsyncDatabaseManager,
+        migrations_path: str | Path = "./migrations",
+        module_name: str | None = None,
+        migrations_table: str = "schema_migrations",
+    ) -> None:
+        self.db = db_manager
+        self.migrations_path = Path(migrations_path)
+        self.module_name = module_name or "default"
+        self.migrations_table = validate_identifier(migrations_table, kind="migrations table")
+        self._table = f'"{TRACKING_SCHEMA}".{self.migrations_table}'
+
+    async def find_migration_files(self) -> list[Migration]:
+        """Every migration file on disk, in the order it applies."""
+        if not self.migrations_path.is_dir():
+            raise MigrationError(
+                f"The migrations folder {str(self.migrations_path)!r} does not exist "
+                f"(module {self.module_name!r}); create it or fix migrations_path."
+            )
+        found = []
+        for path in self.migrations_path.glob("*.sql"):
+            if not _FILENAME.match(path.name):
+                logger.warning(
+                    "Ignoring %s: migration files are named NNN_name.sql or V1__name.sql", path
+                )
+                continue
+            content = path.read_text(encoding="utf-8")
+            found.append(
+                Migration(
+                    filename=path.name,
+                    checksum=hashlib.sha256(content.encode()).hexdigest(),
+                    content=content,
+                    module_name=self.module_name,
+                )
+            )
+        found.sort(key=lambda migration: migration.order)
+        return found
+
+    async def ensure_migrations_table(self) -> None:
+        """Create the tracking table if it does not exist."""
+        async with self.db.acquire() as conn:
+            await self._lock(conn)
+            try:
+                await self._ensure_table(conn)
+            finally:
+                await self._unlock(conn)
+
+    async def get_applied_migrations(self) -> dict[str, Migration]:
+        """This module's applied migrations, by filename."""
+        async with self.db.acquire() as conn:
+            if not await self._table_exists(conn):
+                return {}
+            return await self._applied(conn)
+
+    async def get_pending_migrations(self) -> list[Migration]:
+        """Files on disk not yet applied for this module, in order."""
+        applied = await self.get_applied_migrations()
+        return [m for m in await self.find_migration_files() if m.filename not in applied]
+
+    async def apply_pending_migrations(self, dry_run: bool = False) -> dict[str, Any]:
+        """Apply every pending file; returns pgdbm's status dict.
+
+        Raises MigrationError, naming the file and statement, when a file fails (that file is
+        rolled back; later files are not applied), or when an applied file has changed.
+        """
+        files = await self.find_migration_files()
+        async with self.db.acquire() as conn:
+            await self._lock(conn)
+            try:
+                return await self._apply(conn, files, dry_run=dry_run)
+            finally:
+                await self._unlock(conn)
+
+    async def apply_migration(self, migration: Migration) -> float:
+        """Apply one migration now (no pending check); returns its duration in ms."""
+        async with self.db.acquire() as conn:
+            await self._lock(conn)
+            try:
+                await self._ensure_table(conn)
+                return await self._apply_one(conn, migration)
+            finally:
+                await self._unlock(conn)
+
+    async def get_migration_history(self, limit: int = 10) -> list[dict[str, Any]]:
+        """The most recently applied migrations of this module, newest first."""
+        async with self.db.acquire() as conn:
+            if not await self._table_exists(conn):
+                return []
+            rows = await conn.fetch(
+                f"SELECT filename, checksum, module_name, schema_name, applied_at, "
+                f"execution_time_ms FROM {self._table} WHERE module_name = $1 "
+                "ORDER BY applied_at DESC, id DESC LIMIT $2",
+                self.module_name,
+                limit,
+            )
+        return [dict(row) for row in rows]
+
+    async def rollback_migration(self, filename: str) -> None:
+        """Forget that `filename` was applied (its changes stay: write a new migration)."""
+        async with self.db.acquire() as conn:
+            await conn.execute(
+                f"DELETE FROM {self._table} WHERE module_name = $1 AND filename = $2",
+                self.module_name,
+                filename,
+            )
+
+    async def create_migration(self, name: str, content: str, auto_transaction: bool = True) -> str:
+        """Write the next `NNN_name.sql` file in the folder; returns its path.
+
+        Every file already runs in a transaction, so `auto_transaction` is accepted for
+        pgdbm compatibility and adds nothing.
+        """
+        validate_identifier(name, kind="migration name")
+        self.migrations_path.mkdir(parents=True, exist_ok=True)
+        existing = [m.order[0] for m in await self.find_migration_files()]
+        path = self.migrations_path / f"{max(existing, default=0) + 1:03d}_{name}.sql"
+        path.write_text(content.strip() + "\n", encoding="utf-8")
+        return str(path)
+
+    async def _apply(
+        self, conn: asyncpg.Connection, files: list[Migration], *, dry_run: bool
+    ) -> dict[str, Any]:
+        if not dry_run:
+            await self._ensure_table(conn)
+        applied = await self._applied(conn) if await self._table_exists(conn) else {}
+        self._check_unchanged(files, applied)
+        pending = [m for m in files if m.filename not in applied]
+        result: dict[str, Any] = {
+            "status": "up_to_date",
+            "applied": [],
+            "skipped": sorted(applied, key=lambda name: applied[name].order),
+            "total": len(files),
+        }
+        if not pending:
+            return result
+        if dry_run:
+            return {**result, "status": "dry_run", "pending": [m.filename for m in pending]}
+        if self.db.schema:
+            await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.db.schema}"')
+        started = time.perf_counter()
+        for migration in pending:
+            try:
+                elapsed = await self._apply_one(conn, migration)
+            except MigrationError as error:
+                error.details["result"] = {
+                    **result,
+                    "status": "error",
+                    "failed_migration": migration.filename,
+                    "error": str(error),
+                }
+                raise
+            result["applied"].append({"filename": migration.filename, "execution_time_ms": elapsed})
+            logger.info("%s: applied %s in %.1f ms", self.module_name, migration.filename, elapsed)
+        result["status"] = "success"
+        result["total_time_ms"] = (time.perf_counter() - started) * 1000
+        return result
+
+    async def _apply_one(self, conn: asyncpg.Connection, migration: Migration) -> float:
+        statements = [
+            render_template(statement, self.db.schema)
+            for statement in split_statements(migration.content)
+            if not _TRANSACTION_CONTROL.match(statement)
+        ]
+        atomic = not _NO_TRANSACTION.search(migration.content)
+        started = time.perf_counter()
+        transaction = conn.transaction()
+        if atomic:
+            await transaction.start()
+        try:
+            for statement in statements:
+                try:
+                    await conn.execute(statement)
+                except asyncpg.PostgresError as error:
+                    raise MigrationError(
+                        f"Migration {migration.filename} (module {self.module_name!r}) failed "
+                        f"and was rolled back: {error}\nFailing statement:\n{statement}",
+                        migration_file=migration.filename,
+                        statement=statement,
+                    ) from error
+            elapsed = (time.perf_counter() - started) * 1000
+            await conn.execute(
+                f"INSERT INTO {self._table} "
+                "(filename, checksum, module_name, schema_name, execution_time_ms) "
+                "VALUES ($1, $2, $3, $4, $5)",
+                migration.filename,
+                migration.checksum,
+                self.module_name,
+                self.db.schema,
+                elapsed,
+            )
+        except BaseException:
+            if atomic:
+                await transaction.rollback()
+            raise
+        if atomic:
+            await transaction.commit()
+        return elapsed
+
+    def _check_unchanged(self, files: list[Migration], applied: dict[str, Migration]) -> None:
+        for migration in files:
+            recorded = applied.get(migration.filename)
+            if recorded is not None and recorded.checksum != migration.checksum:
+                raise MigrationError(
+                    f"Migration {migration.filename} (module {self.module_name!r}) was changed "
+                    "after it was applied: expected checksum "
+                    f"{recorded.checksum[:12]}..., found {migration.checksum[:12]}.... Restore "
+                    "the file and put the change in a new migration. Nothing was applied.",
+                    migration_file=migration.filename,
+                )
+
+    async def _applied(self, conn: asyncpg.Connection) -> dict[str, Migration]:
+        rows = await conn.fetch(
+            f"SELECT filename, checksum, applied_at, execution_time_ms FROM {self._table} "
+            "WHERE module_name = $1",
+            self.module_name,
+        )
+        return {
+            row["filename"]: Migration(
+                filename=row["filename"],
+                checksum=row["checksum"],
+                content="",
+                applied_at=row["applied_at"],
+                module_name=self.module_name,
+                execution_time_ms=row["execution_time_ms"],
+            )
+            for row in rows
+        }
+
+    async def _table_exists(self, conn: asyncpg.Connection) -> bool:
+        return bool(await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", self._table))
+
+    async def _ensure_table(self, conn: asyncpg.Connection) -> None:
+        await conn.execute(
+            f"""
+            CREATE TABLE IF NOT EXISTS {self._table} (
+                id SERIAL PRIMARY KEY,
+                filename VARCHAR(255) NOT NULL,
+                checksum VARCHAR(64) NOT NULL,
+                module_name VARCHAR(255) NOT NULL,
+                schema_name VARCHAR(63),
+                applied_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+                execution_time_ms REAL,
+                UNIQUE (module_name, filename)
+            )
+            """
+        )
+
+    @staticmethod
+    async def _lock(conn: asyncpg.Connection) -> None:
+        await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
+
+    @staticmethod
+    async def _unlock(conn: asyncpg.Connection) -> None:
+        await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)

@@ -1,0 +1,202 @@
+"""The one place that opens a connection pool.
+
+`open_pool(config)` returns a `SharedPool`: an asyncpg pool that also answers pgdbm's
+`get_pool_stats()`, pins a neutral `search_path`, reports statements to
+`gateway.db.statements`, and warns when a second pool to the same database is opened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from typing import Any
+
+import asyncpg
+
+from gateway.db.config import DatabaseConfig
+from gateway.db.errors import ConfigurationError, DatabaseConnectionError
+from gateway.db.statements import record_statement
+
+__all__ = ["SharedPool", "open_pool", "pool_stats"]
+
+logger = logging.getLogger("gateway.db")
+
+# How many pools are open per server/database, to warn about the usual mistake of one
+# pool per service. Decremented when a pool closes.
+_open_pools: Counter[str] = Counter()
+
+
+class SharedPool(asyncpg.Pool):
+    """An asyncpg pool opened by `open_pool`; usable anywhere an asyncpg pool is."""
+
+    def __init__(self, config: DatabaseConfig, *, search_path: str | None) -> None:
+        server_settings = config.get_server_settings()
+        if search_path is not None:
+            server_settings.setdefault("search_path", search_path)
+        super().__init__(
+            config.get_dsn(),
+            min_size=config.min_connections,
+            max_size=config.max_connections,
+            max_queries=config.max_queries,
+            max_inactive_connection_lifetime=config.max_inactive_connection_lifetime,
+            init=self._init_connection,
+            setup=self._setup_connection,
+            loop=None,
+            connection_class=asyncpg.Connection,
+            record_class=asyncpg.Record,
+            command_timeout=config.command_timeout,
+            statement_cache_size=config.statement_cache_size,
+            server_settings=server_settings,
+            ssl=config.build_ssl_context(),
+            timeout=config.connect_timeout,
+        )
+        self.config = config
+        self.target = config.target()
+        self.server_info: dict[str, Any] = {}
+        self._prepared: dict[str, str] = {}
+        # backend pid -> its prepared statements; holding them keeps asyncpg from closing them
+        self._prepared_on: dict[int, list[asyncpg.prepared_stmt.PreparedStatement]] = {}
+        self._registered = False
+
+    def add_prepared_statement(self, name: str, query: str) -> None:
+        """Prepare `query` as `name` on every connection, at its next acquire."""
+        self._prepared[name] = query
+
+    async def get_pool_stats(self) -> dict[str, Any]:
+        """Sizes and server facts without taking a connection (safe when the pool is full)."""
+        return pool_stats(self, schema=None)
+
+    async def close(self) -> None:
+        self._unregister()
+        await super().close()
+
+    def terminate(self) -> None:
+        self._unregister()
+        super().terminate()
+
+    def _register(self) -> None:
+        _open_pools[self.target] += 1
+        self._registered = True
+
+    def _unregister(self) -> None:
+        if self._registered:
+            _open_pools[self.target] -= 1
+            self._registered = False
+
+    async def _init_connection(self, conn: asyncpg.Connection) -> None:
+        conn.add_query_logger(record_statement)
+        for command in self.config.init_commands or ():
+            await conn.execute(command)
+
+    async def _setup_connection(self, conn: Any) -> None:
+        # Statements added after a connection opened are prepared on its next acquire; the
+        # common case (nothing new) costs one dictionary lookup and no round trip.
+        if not self._prepared:
+            return
+        done = self._prepared_on.setdefault(conn.get_server_pid(), [])
+        for name, query in list(self._prepared.items())[len(done) :]:
+            done.append(await conn.prepare(query, name=name))
+
+
+def pool_stats(pool: asyncpg.Pool, *, schema: str | None) -> dict[str, Any]:
+    """pgdbm's pool statistics dict for `pool`, as seen by a manager of `schema`."""
+    size = pool.get_size()
+    idle = pool.get_idle_size()
+    stats: dict[str, Any] = {
+        "status": "closed" if pool.is_closing() else "connected",
+        "min_size": pool.get_min_size(),
+        "max_size": pool.get_max_size(),
+        "size": size,
+        "free_size": idle,
+        "used_size": size - idle,
+        "schema": schema,
+    }
+    stats.update(getattr(pool, "server_info", {}))
+    stats["schema"] = schema
+    return stats
+
+
+async def open_pool(config: DatabaseConfig, *, shared: bool = True) -> SharedPool:
+    """Open a pool for `config`, retrying with backoff while the server is unreachable.
+
+    `shared=True` pins the neutral `search_path` (`config.shared_pool_search_path`) because
+    several schemas will use the pool; a manager's own pool keeps its schema's path.
+    """
+    if _open_pools[config.target()] > 0:
+        logger.warning(
+            "Creating another connection pool to %s while %d is already open. This is "
+            "usually a mistake: open one pool with AsyncDatabaseManager.create_shared_pool("
+            "config) and give each service AsyncDatabaseManager(pool=shared_pool, schema=...).",
+            config.target(),
+            _open_pools[config.target()],
+        )
+    delay = config.retry_delay
+    for attempt in range(1, config.retry_attempts + 1):
+        pool = SharedPool(config, search_path=config.shared_pool_search_path if shared else None)
+        try:
+            await pool
+            await _probe(pool, config, check_search_path=shared)
+        except (TimeoutError, OSError, asyncpg.CannotConnectNowError) as error:
+            pool.terminate()
+            if attempt == config.retry_attempts:
+                raise DatabaseConnectionError(
+                    f"Could not connect to {config.get_dsn_masked()} after {attempt} "
+                    f"attempt(s): {error}. Check that PostgreSQL is running and reachable.",
+                    {"target": config.target(), "attempts": attempt},
+                ) from error
+            logger.warning(
+                "Connecting to %s failed (attempt %d/%d): %s; retrying in %.1fs",
+                config.get_dsn_masked(),
+                attempt,
+                config.retry_attempts,
+                error,
+                delay,
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * config.retry_backoff, config.retry_max_delay)
+        except asyncpg.PostgresError as error:  # wrong database, password, role: no retry
+            pool.terminate()
+            raise DatabaseConnectionError(
+                f"PostgreSQL at {config.target()} refused the connection: {error}",
+                {"target": config.target(), "sqlstate": error.sqlstate},
+            ) from error
+        except BaseException:
+            pool.terminate()
+            raise
+        else:
+            pool._register()
+            return pool
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+async def _probe(pool: SharedPool, config: DatabaseConfig, *, check_search_path: bool) -> None:
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT current_database() AS database, pg_backend_pid() AS pid, "
+            "current_setting('server_version') AS version, "
+            "current_setting('search_path') AS search_path"
+        )
+    assert row is not None
+    pool.server_info = {
+        "database": row["database"],
+        "pid": row["pid"],
+        "version": f"PostgreSQL {row['version']}",
+    }
+    wanted = config.shared_pool_search_path
+    if (
+        check_search_path
+        and wanted is not None
+        and "search_path" not in (config.server_settings or {})
+    ) and _path_entries(row["search_path"]) != _path_entries(wanted):
+        raise ConfigurationError(
+            f"The shared pool asked for search_path {wanted!r} but connections report "
+            f"{row['search_path']!r} (a proxy may drop startup parameters). Set it as a "
+            f"role default (ALTER ROLE ... SET search_path TO {wanted}) or pass "
+            "shared_pool_search_path=None to rely on {{tables.x}} templates alone.",
+            "shared_pool_search_path",
+        )
+
+
+def _path_entries(search_path: str) -> list[str]:
+    return [entry.strip().strip('"') for entry in search_path.split(",") if entry.strip()]

@@ -1,0 +1,122 @@
+"""The query methods pgdbm code calls, shared by managers and transactions.
+
+`QueryRunner` renders templates for its schema, takes a connection from `_connection()`
+(a pool acquire for a manager, the pinned connection for a transaction), and turns
+PostgreSQL's refusals into `QueryError`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, TypeVar
+
+import asyncpg
+
+from gateway.db.errors import QueryError
+from gateway.db.templates import render_template
+
+__all__ = ["QueryRunner"]
+
+ModelT = TypeVar("ModelT")
+
+_RETURNING = re.compile(r"\bRETURNING\b", re.IGNORECASE)
+
+
+@asynccontextmanager
+async def _as_query_error(query: str) -> AsyncIterator[None]:
+    try:
+        yield
+    except asyncpg.PostgresError as error:
+        raise QueryError(
+            f"PostgreSQL refused the statement ({type(error).__name__}, "
+            f"SQLSTATE {error.sqlstate}): {error.message if hasattr(error, 'message') else error}",
+            query=query,
+            original_error=error,
+        ) from error
+
+
+class QueryRunner:
+    """pgdbm's query API over whatever connection `_connection()` yields."""
+
+    _schema: str | None
+
+    def _connection(self) -> AbstractAsyncContextManager[asyncpg.Connection]:
+        raise NotImplementedError
+
+    def prepare_query(self, query: str) -> str:
+        """The SQL this runner sends for `query`, templates resolved (cached per text)."""
+        return render_template(query, self._schema)
+
+    async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str:
+        """Run a statement; returns its status string (`"INSERT 0 1"`)."""
+        sql = self.prepare_query(query)
+        async with self._connection() as conn, _as_query_error(sql):
+            result: str = await conn.execute(sql, *args, timeout=timeout)
+            return result
+
+    async def executemany(
+        self, query: str, args_list: Iterable[Sequence[Any]], *, timeout: float | None = None
+    ) -> None:
+        """Run one statement once per argument tuple, in one round trip per batch."""
+        sql = self.prepare_query(query)
+        async with self._connection() as conn, _as_query_error(sql):
+            await conn.executemany(sql, args_list, timeout=timeout)
+
+    execute_many = executemany  # pgdbm's compatibility alias
+
+    async def execute_and_return_id(self, query: str, *args: Any) -> Any:
+        """Run an INSERT and return its `id`, adding `RETURNING id` when absent."""
+        sql = self.prepare_query(query).rstrip().rstrip(";")
+        if not _RETURNING.search(sql):
+            sql = f"{sql} RETURNING id"
+        async with self._connection() as conn, _as_query_error(sql):
+            return await conn.fetchval(sql, *args)
+
+    async def fetch_value(
+        self, query: str, *args: Any, column: int = 0, timeout: float | None = None
+    ) -> Any:
+        """The value in `column` of the first row, or None when there is no row."""
+        sql = self.prepare_query(query)
+        async with self._connection() as conn, _as_query_error(sql):
+            return await conn.fetchval(sql, *args, column=column, timeout=timeout)
+
+    fetch_val = fetch_value  # pgdbm's compatibility alias
+
+    async def fetch_one(
+        self, query: str, *args: Any, timeout: float | None = None
+    ) -> dict[str, Any] | None:
+        """The first row as a dict, or None."""
+        sql = self.prepare_query(query)
+        async with self._connection() as conn, _as_query_error(sql):
+            row = await conn.fetchrow(sql, *args, timeout=timeout)
+        return dict(row) if row is not None else None
+
+    async def fetch_all(
+        self, query: str, *args: Any, timeout: float | None = None
+    ) -> list[dict[str, Any]]:
+        """Every row as a dict."""
+        return [dict(row) for row in await self.fetch_records(query, *args, timeout=timeout)]
+
+    async def fetch_records(
+        self, query: str, *args: Any, timeout: float | None = None
+    ) -> list[asyncpg.Record]:
+        """Every row as an asyncpg Record (no dict copy: for hot paths)."""
+        sql = self.prepare_query(query)
+        async with self._connection() as conn, _as_query_error(sql):
+            rows: list[asyncpg.Record] = await conn.fetch(sql, *args, timeout=timeout)
+            return rows
+
+    async def fetch_as_model(
+        self, model: Callable[..., ModelT], query: str, *args: Any, timeout: float | None = None
+    ) -> ModelT | None:
+        """The first row built into `model` (e.g. a Pydantic class), or None."""
+        row = await self.fetch_one(query, *args, timeout=timeout)
+        return model(**row) if row is not None else None
+
+    async def fetch_all_as_model(
+        self, model: Callable[..., ModelT], query: str, *args: Any, timeout: float | None = None
+    ) -> list[ModelT]:
+        """Every row built into `model`."""
+        return [model(**row) for row in await self.fetch_all(query, *args, timeout=timeout)]

@@ -1,0 +1,92 @@
+"""TenantManager: a schema per tenant, created and migrated on first use.
+
+tenants = TenantManager(shared_pool, migrations_path="tenant_migrations")
+tenant_db = await tenants.get_tenant_db("customer_123")   # schema tenant_customer_123
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import asyncpg
+
+from gateway.db.errors import SchemaError
+from gateway.db.identifiers import MAX_IDENTIFIER_BYTES, validate_identifier, validate_tenant_id
+from gateway.db.manager import AsyncDatabaseManager
+from gateway.db.migrations import AsyncMigrationManager
+
+__all__ = ["TenantManager"]
+
+SCHEMA_PREFIX = "tenant_"
+
+
+class TenantManager:
+    """Hands out one schema-isolated manager per tenant over the shared pool.
+
+    Concurrent first requests for a tenant share one creation: the schema is created and
+    migrated once (an asyncio lock per tenant in this process, the migration advisory lock
+    across processes).
+    """
+
+    def __init__(
+        self, shared_pool: asyncpg.Pool, migrations_path: str | Path = "tenant_migrations"
+    ) -> None:
+        self.shared_pool = shared_pool
+        self.migrations_path = Path(migrations_path)
+        self.tenant_dbs: dict[str, AsyncDatabaseManager] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._admin = AsyncDatabaseManager(pool=shared_pool)
+
+    @staticmethod
+    def schema_for(tenant_id: str) -> str:
+        """The schema name of `tenant_id`, validated."""
+        schema = SCHEMA_PREFIX + validate_tenant_id(tenant_id)
+        if len(schema.encode()) > MAX_IDENTIFIER_BYTES:
+            raise SchemaError(
+                f"The tenant id {tenant_id[:20]!r}... is too long: its schema name would "
+                f"exceed {MAX_IDENTIFIER_BYTES} bytes.",
+                None,
+            )
+        return validate_identifier(schema, kind="schema")
+
+    async def get_tenant_db(self, tenant_id: str) -> AsyncDatabaseManager:
+        """The tenant's manager; creates and migrates its schema on first use."""
+        schema = self.schema_for(tenant_id)
+        if (db := self.tenant_dbs.get(tenant_id)) is not None:
+            return db
+        lock = self._locks.setdefault(tenant_id, asyncio.Lock())
+        async with lock:
+            if (db := self.tenant_dbs.get(tenant_id)) is not None:
+                return db
+            await self._admin.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            db = AsyncDatabaseManager(pool=self.shared_pool, schema=schema)
+            await AsyncMigrationManager(
+                db, self.migrations_path, module_name=f"tenant_{tenant_id}"
+            ).apply_pending_migrations()
+            self.tenant_dbs[tenant_id] = db
+            return db
+
+    async def list_tenants(self) -> list[str]:
+        """Every tenant with a schema in the database, sorted."""
+        rows = await self._admin.fetch_all(
+            "SELECT schema_name FROM information_schema.schemata "
+            "WHERE starts_with(schema_name, $1) ORDER BY schema_name",
+            SCHEMA_PREFIX,
+        )
+        return [row["schema_name"].removeprefix(SCHEMA_PREFIX) for row in rows]
+
+    async def drop_tenant(self, tenant_id: str) -> None:
+        """Drop the tenant's schema, its data and its migration records."""
+        schema = self.schema_for(tenant_id)
+        async with (
+            self._locks.setdefault(tenant_id, asyncio.Lock()),
+            self._admin.transaction() as tx,
+        ):
+            await tx.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            if await self._admin.table_exists("public.schema_migrations"):
+                await tx.execute(
+                    "DELETE FROM public.schema_migrations WHERE module_name = $1",
+                    f"tenant_{tenant_id}",
+                )
+        self.tenant_dbs.pop(tenant_id, None)

@@ -1,0 +1,136 @@
+"""Test fixtures on a real PostgreSQL.
+
+One server per test run: an embedded PostgreSQL in a temporary directory, or the server in
+TEST_DATABASE_URL when set. Every test that asks for `database_url` gets a fresh database
+cloned from an empty template, dropped afterwards. The embedded server and its directory are
+removed at the end of the run, also when a test fails or the run is interrupted (SIGINT,
+SIGTERM); a run killed outright is swept up by the next one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import shutil
+import signal
+import tempfile
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from gateway.db import AsyncDatabaseManager, DatabaseConfig, SharedPool
+from gateway.db.embedded import EmbeddedPostgres, kill_server_on, with_database
+
+TEMPLATE_DATABASE = "gateway_test_template"
+DATA_DIR_PREFIX = "gateway-test-pg-"
+_database_numbers = itertools.count()
+
+
+def _sweep_leftover_servers() -> None:
+    """Remove data directories of earlier runs whose pytest process no longer exists."""
+    for path in Path(tempfile.gettempdir()).glob(f"{DATA_DIR_PREFIX}*"):
+        try:
+            owner = int(path.name.removeprefix(DATA_DIR_PREFIX).split("-")[0])
+            os.kill(owner, 0)
+        except ProcessLookupError:
+            kill_server_on(path / "data")
+            shutil.rmtree(path, ignore_errors=True)
+        except (ValueError, PermissionError):
+            continue
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+async def _admin(url: str, *statements: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def server_url() -> Iterator[str]:
+    """URL of the test server's maintenance database, with an empty template database."""
+    external = os.environ.get("TEST_DATABASE_URL")
+    server: EmbeddedPostgres | None = None
+    if external:
+        url = external
+    else:
+        _sweep_leftover_servers()
+        # pytest turns SIGINT into KeyboardInterrupt and tears fixtures down; do the same
+        # for SIGTERM so a stopped CI job leaves no server behind.
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+        run_dir = Path(tempfile.mkdtemp(prefix=f"{DATA_DIR_PREFIX}{os.getpid()}-"))
+        server = EmbeddedPostgres.start(run_dir / "data", delete=True)
+        url = server.url
+    try:
+        asyncio.run(
+            _admin(
+                url,
+                f'DROP DATABASE IF EXISTS "{TEMPLATE_DATABASE}" WITH (FORCE)',
+                f'CREATE DATABASE "{TEMPLATE_DATABASE}"',
+            )
+        )
+        yield url
+    finally:
+        asyncio.run(_admin(url, f'DROP DATABASE IF EXISTS "{TEMPLATE_DATABASE}" WITH (FORCE)'))
+        if server is not None:
+            server.stop()
+            shutil.rmtree(server.data_dir.parent, ignore_errors=True)
+
+
+@pytest.fixture
+def database_url(server_url: str) -> Iterator[str]:
+    """A fresh, empty database for this test alone."""
+    name = f"gateway_test_{os.getpid()}_{next(_database_numbers)}"
+    asyncio.run(_admin(server_url, f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DATABASE}"'))
+    try:
+        yield with_database(server_url, name)
+    finally:
+        asyncio.run(_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def database_config(database_url: str) -> DatabaseConfig:
+    """A small-pool config for this test's database."""
+    return DatabaseConfig(
+        connection_string=database_url, min_connections=1, max_connections=5, retry_attempts=1
+    )
+
+
+@pytest.fixture
+async def shared_pool(database_config: DatabaseConfig) -> AsyncIterator[SharedPool]:
+    """The one shared pool, closed after the test."""
+    pool = await AsyncDatabaseManager.create_shared_pool(database_config)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+@pytest.fixture
+def manager_factory(shared_pool: SharedPool) -> Callable[[str], AsyncDatabaseManager]:
+    """Build schema-isolated managers over the shared pool (schemas created on demand)."""
+
+    def make(schema: str) -> AsyncDatabaseManager:
+        return AsyncDatabaseManager(pool=shared_pool, schema=schema)
+
+    return make
+
+
+@pytest.fixture
+async def raw_connection(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection outside every pool, to check the database's real state."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        yield conn
+    finally:
+        await conn.close()

@@ -1,0 +1,771 @@
+"""AsyncMigrationManager against a real PostgreSQL: every assertion reads the database's state.
+
+The tracking table is `public.schema_migrations`; schemas and tables are checked through
+information_schema, locks through pg_locks and pg_stat_activity. The cross-process race runs
+two real OS processes against the same database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import sys
+import textwrap
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from gateway.db import (
+    AsyncDatabaseManager,
+    AsyncMigrationManager,
+    Migration,
+    MigrationError,
+    SharedPool,
+)
+
+Factory = Callable[[str], AsyncDatabaseManager]
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def write(folder: Path, filename: str, sql: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / filename
+    path.write_text(textwrap.dedent(sql).lstrip(), encoding="utf-8")
+    return path
+
+
+async def tables_in(conn: asyncpg.Connection, schema: str) -> set[str]:
+    rows = await conn.fetch(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = $1", schema
+    )
+    return {row["table_name"] for row in rows}
+
+
+async def schema_exists(conn: asyncpg.Connection, schema: str) -> bool:
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM information_schema.schemata WHERE schema_name = $1)",
+            schema,
+        )
+    )
+
+
+async def tracking_table_exists(conn: asyncpg.Connection) -> bool:
+    return bool(await conn.fetchval("SELECT to_regclass('public.schema_migrations') IS NOT NULL"))
+
+
+async def tracked(conn: asyncpg.Connection, module: str | None = None) -> list[tuple[str, str]]:
+    """(module_name, filename) rows of the tracking table, in application order."""
+    if not await tracking_table_exists(conn):
+        return []
+    rows = await conn.fetch(
+        "SELECT module_name, filename FROM public.schema_migrations "
+        "WHERE $1::text IS NULL OR module_name = $1 ORDER BY id",
+        module,
+    )
+    return [(row["module_name"], row["filename"]) for row in rows]
+
+
+async def advisory_locks(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT pid, granted FROM pg_locks WHERE locktype = 'advisory' "
+        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    )
+
+
+async def backends_waiting_on_locks(conn: asyncpg.Connection) -> int:
+    count: int = await conn.fetchval(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    return count
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], what: str, limit: float = 20) -> None:
+    """Poll `check` until it holds; fail (not hang) if it never does."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while not await check():
+        if loop.time() > deadline:
+            pytest.fail(f"never happened: {what}")
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    return tmp_path / "migrations"
+
+
+# --- finding and applying files ------------------------------------------------------------
+
+
+async def test_files_apply_in_numeric_order_with_templates_resolved_to_the_manager_schema(
+    folder: Path, manager_factory: Factory, raw_connection: asyncpg.Connection
+) -> None:
+    # Each file depends on the one before; sorting by text would run 10_ before 9_.
+    write(folder, "001_create_users.sql", "CREATE TABLE {{tables.users}} (id INT PRIMARY KEY);")
+    write(
+        folder,
+        "002_create_posts.sql",
+        "CREATE TABLE {{tables.posts}} (id INT PRIMARY KEY, "
+        "user_id INT NOT NULL REFERENCES {{tables.users}}(id));",
+    )
+    write(
+        folder,
+        "9_create_comments.sql",
+        "CREATE TABLE {{ tables.comments }} (id INT PRIMARY KEY, "
+        "post_id INT REFERENCES {{tables.posts}}(id));",
+    )
+    write(
+        folder,
+        "10_count_comments.sql",
+        """
+        CREATE INDEX comments_post ON {{tables.comments}} (post_id);
+        CREATE FUNCTION {{schema}}.comment_count() RETURNS bigint
+            LANGUAGE sql AS 'SELECT count(*) FROM {{tables.comments}}';
+        """,
+    )
+    blog = manager_factory("blog")
+    migrations = AsyncMigrationManager(blog, str(folder), module_name="blog")
+
+    result = await migrations.apply_pending_migrations()
+
+    order = [
+        "001_create_users.sql",
+        "002_create_posts.sql",
+        "9_create_comments.sql",
+        "10_count_comments.sql",
+    ]
+    assert result["status"] == "success"
+    assert [entry["filename"] for entry in result["applied"]] == order
+    assert all(
+        set(entry) == {"filename", "execution_time_ms"}
+        and isinstance(entry["execution_time_ms"], float)
+        and entry["execution_time_ms"] >= 0
+        for entry in result["applied"]
+    )
+    assert isinstance(result["total_time_ms"], float)
+    assert result["total"] == 4
+    assert result["skipped"] == []
+    assert await tables_in(raw_connection, "blog") == {"users", "posts", "comments"}
+    assert await tables_in(raw_connection, "public") == {"schema_migrations"}
+    assert await raw_connection.fetchval("SELECT blog.comment_count()") == 0
+    assert await tracked(raw_connection) == [("blog", name) for name in order]
+
+    again = await migrations.apply_pending_migrations()
+
+    assert again["status"] == "up_to_date"
+    assert again["applied"] == []
+    assert again["skipped"] == order
+    assert again["total"] == 4
+    assert "total_time_ms" not in again
+    assert len(await tracked(raw_connection)) == 4
+
+
+async def test_dry_run_lists_pending_files_and_creates_nothing(
+    folder: Path, manager_factory: Factory, raw_connection: asyncpg.Connection
+) -> None:
+    write(folder, "001_create_items.sql", "CREATE TABLE {{tables.items}} (id INT);")
+    write(folder, "002_create_tags.sql", "CREATE TABLE {{tables.tags}} (id INT);")
+    migrations = AsyncMigrationManager(manager_factory("shop"), folder, module_name="shop")
+
+    result = await migrations.apply_pending_migrations(dry_run=True)
+
+    assert result["status"] == "dry_run"
+    assert result["pending"] == ["001_create_items.sql", "002_create_tags.sql"]
+    assert result["applied"] == []
+    assert not await schema_exists(raw_connection, "shop")
+    assert not await tracking_table_exists(raw_connection)
+
+    await migrations.apply_pending_migrations()
+    write(folder, "003_create_prices.sql", "CREATE TABLE {{tables.prices}} (id INT);")
+
+    result = await migrations.apply_pending_migrations(dry_run=True)
+
+    assert result["status"] == "dry_run"
+    assert result["pending"] == ["003_create_prices.sql"]
+    assert result["skipped"] == ["001_create_items.sql", "002_create_tags.sql"]
+    assert await tables_in(raw_connection, "shop") == {"items", "tags"}
+    assert len(await tracked(raw_connection)) == 2
+
+
+async def test_tracking_rows_record_checksum_module_schema_and_time_in_one_public_table(
+    folder: Path, manager_factory: Factory, raw_connection: asyncpg.Connection
+) -> None:
+    content = "CREATE TABLE {{tables.users}} (id INT PRIMARY KEY);\n"
+    write(folder, "001_create_users.sql", content)
+    await AsyncMigrationManager(
+        manager_factory("users"), folder, module_name="users"
+    ).apply_pending_migrations()
+
+    row = await raw_connection.fetchrow("SELECT * FROM public.schema_migrations")
+
+    assert row is not None
+    assert row["filename"] == "001_create_users.sql"
+    assert row["checksum"] == hashlib.sha256(content.encode()).hexdigest()
+    assert row["module_name"] == "users"
+    assert row["schema_name"] == "users"
+    assert row["execution_time_ms"] is not None and row["execution_time_ms"] >= 0
+    assert row["applied_at"] is not None
+    homes = await raw_connection.fetch(
+        "SELECT table_schema FROM information_schema.tables WHERE table_name = 'schema_migrations'"
+    )
+    assert [home["table_schema"] for home in homes] == ["public"]
+
+
+async def test_two_services_shipping_the_same_filename_are_kept_apart_by_module_name(
+    tmp_path: Path, manager_factory: Factory, raw_connection: asyncpg.Connection
+) -> None:
+    write(tmp_path / "users", "001_create.sql", "CREATE TABLE {{tables.accounts}} (id INT);")
+    write(tmp_path / "orders", "001_create.sql", "CREATE TABLE {{tables.orders}} (id INT);")
+
+    users = await AsyncMigrationManager(
+        manager_factory("users"), tmp_path / "users", module_name="users"
+    ).apply_pending_migrations()
+    orders = await AsyncMigrationManager(
+        manager_factory("orders"), tmp_path / "orders", module_name="orders"
+    ).apply_pending_migrations()
+
+    assert users["status"] == orders["status"] == "success"
+    assert await tables_in(raw_connection, "users") == {"accounts"}
+    assert await tables_in(raw_connection, "orders") == {"orders"}
+    rows = await raw_connection.fetch(
+        "SELECT module_name, schema_name, filename FROM public.schema_migrations ORDER BY id"
+    )
+    assert [tuple(row) for row in rows] == [
+        ("users", "users", "001_create.sql"),
+        ("orders", "orders", "001_create.sql"),
+    ]
+
+
+# --- failures ------------------------------------------------------------------------------
+
+
+async def test_failing_file_is_rolled_back_whole_and_later_files_are_not_applied(
+    folder: Path, manager_factory: Factory, raw_connection: asyncpg.Connection
+) -> None:
+    write(folder, "001_create_orders.sql", "CREATE TABLE {{tables.orders}} (id INT);")
+    broken = write(
+        folder,
+        "002_create_lines.sql",
+        """
+        CREATE TABLE {{tables.lines}} (id INT);
+        INSERT INTO {{tables.missing}} (id) VALUES (1);
+        """,
+    )
+    write(folder, "003_create_refunds.sql", "CREATE TABLE {{tables.refunds}} (id INT);")
+    migrations = AsyncMigrationManager(manager_factory("shop"), folder, module_name="shop")
+
+    with pytest.raises(MigrationError) as caught:
+        await migrations.apply_pending_migrations()
+
+    error = caught.value
+    assert "002_create_lines.sql" in str(error)
+    assert 'INSERT INTO "shop".missing (id) VALUES (1)' in str(error)
+    assert error.migration_file == "002_create_lines.sql"
+    result = error.details["result"]
+    assert result["status"] == "error"
+    assert result["failed_migration"] == "002_create_lines.sql"
+    assert [entry["filename"] for entry in result["applied"]] == ["001_create_orders.sql"]
+    assert "missing" in result["error"]
+    assert await tables_in(raw_connection, "shop") == {"orders"}  # no "lines", no "refunds"
+    assert await tracked(raw_connection) == [("shop", "001_create_orders.sql")]
+    assert await advisory_locks(raw_connection) == []
+
+    broken.write_text("CREATE TABLE {{tables.lines}} (id INT);\n")
+    fixed = await migrations.apply_pending_migrations()
+
+    assert [entry["filename"] for entry in fixed["applied"]] == [
+        "002_create_lines.sql",
+        "003_create_refunds.sql",
+    ]
+    assert await tables_in(raw_connection, "shop") == {"orders", "lines", "refunds"}
+
+
+async def test_file_changed_after_being_applied_is_refused_and_nothing_else_is_applied(
+    folder: Path, manager_factory: Factory, raw_connection: asyncpg.Connection
+) -> None:
+    first = write(folder, "001_create_users.sql", "CREATE TABLE {{tables.users}} (id INT);")
+    migrations = AsyncMigrationManager(manager_factory("users"), folder, module_name="users")
+    await migrations.apply_pending_migrations()
+    first.write_text("CREATE TABLE {{tables.users}} (id INT, email TEXT);\n")
+    write(folder, "002_create_roles.sql", "CREATE TABLE {{tables.roles}} (id INT);")
+
+    with pytest.raises(MigrationError, match=r"001_create_users\.sql.*changed") as caught:
+        await migrations.apply_pending_migrations()
+
+    assert caught.value.migration_file == "001_create_users.sql"
+    assert await tables_in(raw_connection, "users") == {"users"}  # no roles
+    assert await tracked(raw_connection) == [("users", "001_create_users.sql")]
+    columns = await raw_connection.fetch(
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_schema = 'users' AND table_name = 'users'"
+    )
+    assert [column["column_name"] for column in columns] == ["id"]
+    with pytest.raises(MigrationError, match=r"001_create_users\.sql"):
+        await migrations.apply_pending_migrations(dry_run=True)
+
+
+async def test_explicit_begin_and_commit_in_a_file_still_run_it_atomically(
+    folder: Path, manager_factory: Factory, raw_connection: asyncpg.Connection
+) -> None:
+    write(
+        folder,
+        "001_manual_transaction.sql",
+        """
+        -- migrations/001_manual_transaction.sql
+        BEGIN;
+
+        CREATE TABLE {{tables.posts}} (id SERIAL PRIMARY KEY, title TEXT NOT NULL);
+
+        -- If this fails, whole migration rolls back
+        CREATE INDEX posts_title ON {{tables.posts}} (title);
+
+        COMMIT;
+        """,
+    )
+    write(
+        folder,
+        "002_start_transaction.sql",
+        """
+        /* upper and lower case, and the long forms */
+        start transaction;
+        CREATE TABLE {{tables.drafts}} (id INT);
+        INSERT INTO {{tables.nowhere}} VALUES (1);
+        COMMIT WORK;
+        """,
+    )
+    migrations = AsyncMigrationManager(manager_factory("blog"), folder, module_name="blog")
+
+    with pytest.raises(MigrationError, match=r"002_start_transaction\.sql"):
+        await migrations.apply_pending_migrations()
+
+    assert await tables_in(raw_connection, "blog") == {"posts"}  # no drafts
+    assert await tracked(raw_connection) == [("blog", "001_manual_transaction.sql")]
+    assert await raw_connection.fetchval("SELECT to_regclass('blog.posts_title') IS NOT NULL")
+
+
+async def test_a_comment_mentioning_concurrently_does_not_make_a_file_non_atomic(
+    folder: Path, manager_factory: Factory, raw_connection: asyncpg.Connection
+) -> None:
+    write(
+        folder,
+        "001_create_jobs.sql",
+        """
+        -- Workers update this table concurrently.
+        CREATE TABLE {{tables.jobs}} (id INT, note TEXT DEFAULT 'runs concurrently');
+        INSERT INTO {{tables.nowhere}} VALUES (1);
+        """,
+    )
+    migrations = AsyncMigrationManager(manager_factory("work"), folder, module_name="work")
+
+    with pytest.raises(MigrationError, match=r"001_create_jobs\.sql"):
+        await migrations.apply_pending_migrations()
+
+    assert await tables_in(raw_connection, "work") == set()
+    assert await tracked(raw_connection) == []
+
+
+async def test_create_index_concurrently_applies_outside_a_transaction(
+    folder: Path, manager_factory: Factory, raw_connection: asyncpg.Connection
+) -> None:
+    write(folder, "001_create_users.sql", "CREATE TABLE {{tables.users}} (email TEXT);")
+    write(
+        folder,
+        "002_index_email.sql",
+        """
+        -- CREATE INDEX CONCURRENTLY cannot run in a transaction
+        CREATE INDEX CONCURRENTLY users_email ON {{tables.users}} (email);
+        """,
+    )
+    migrations = AsyncMigrationManager(manager_factory("users"), folder, module_name="users")
+
+    result = await migrations.apply_pending_migrations()
+
+    assert result["status"] == "success"
+    assert await raw_connection.fetchval("SELECT to_regclass('users.users_email') IS NOT NULL")
+    assert len(await tracked(raw_connection)) == 2
+
+
+async def test_dollar_quoted_plpgsql_with_semicolons_inside_applies(
+    folder: Path, manager_factory: Factory, raw_connection: asyncpg.Connection
+) -> None:
+    write(
+        folder,
+        "001_users_and_trigger.sql",
+        """
+        CREATE TABLE {{tables.users}} (
+            id SERIAL PRIMARY KEY,
+            email TEXT NOT NULL,
+            note TEXT DEFAULT 'a;b',
+            updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP
+        );
+
+        CREATE OR REPLACE FUNCTION {{schema}}.update_updated_at()
+        RETURNS TRIGGER AS $$
+        BEGIN
+            NEW.updated_at = CURRENT_TIMESTAMP;
+            NEW.email = lower(NEW.email);
+            RETURN NEW;
+        END;
+        $$ LANGUAGE plpgsql;
+
+        CREATE TRIGGER users_updated_at
+            BEFORE INSERT OR UPDATE ON {{tables.users}}
+            FOR EACH ROW
+            EXECUTE FUNCTION {{schema}}.update_updated_at();
+
+        DO $body$
+        BEGIN
+            INSERT INTO {{tables.users}} (email) VALUES ('ADMIN@EXAMPLE.COM');
+        END;
+        $body$;
+        """,
+    )
+    migrations = AsyncMigrationManager(manager_factory("users"), folder, module_name="users")
+
+    result = await migrations.apply_pending_migrations()
+
+    assert result["status"] == "success"
+    row = await raw_connection.fetchrow("SELECT email, note FROM users.users")
+    assert row is not None
+    assert (row["email"], row["note"]) == ("admin@example.com", "a;b")
+    assert await raw_connection.fetchval(
+        "SELECT count(*) FROM information_schema.routines "
+        "WHERE routine_schema = 'users' AND routine_name = 'update_updated_at'"
+    )
+
+
+# --- the rest of the API -------------------------------------------------------------------
+
+
+async def test_applied_and_pending_migrations_reflect_the_tracking_table(
+    folder: Path, manager_factory: Factory
+) -> None:
+    write(folder, "001_create_a.sql", "CREATE TABLE {{tables.a}} (id INT);")
+    write(folder, "002_create_b.sql", "CREATE TABLE {{tables.b}} (id INT);")
+    migrations = AsyncMigrationManager(manager_factory("app"), folder, module_name="app")
+
+    assert await migrations.get_applied_migrations() == {}
+    assert [m.filename for m in await migrations.get_pending_migrations()] == [
+        "001_create_a.sql",
+        "002_create_b.sql",
+    ]
+
+    await migrations.apply_pending_migrations()
+    write(folder, "003_create_c.sql", "CREATE TABLE {{tables.c}} (id INT);")
+
+    applied = await migrations.get_applied_migrations()
+    assert sorted(applied) == ["001_create_a.sql", "002_create_b.sql"]
+    first = applied["001_create_a.sql"]
+    assert isinstance(first, Migration)
+    assert first.is_applied
+    assert first.module_name == "app"
+    assert first.checksum == hashlib.sha256(b"CREATE TABLE {{tables.a}} (id INT);").hexdigest()
+    pending = await migrations.get_pending_migrations()
+    assert [(m.filename, m.is_applied, m.version) for m in pending] == [
+        ("003_create_c.sql", False, "003")
+    ]
+    other_module = AsyncMigrationManager(manager_factory("app"), folder, module_name="other")
+    assert await other_module.get_applied_migrations() == {}
+
+
+async def test_migration_history_lists_this_modules_files_newest_first(
+    tmp_path: Path, manager_factory: Factory
+) -> None:
+    for number in (1, 2, 3):
+        write(
+            tmp_path / "a",
+            f"00{number}_t{number}.sql",
+            f"CREATE TABLE {{{{tables.t{number}}}}} (id INT);",
+        )
+    write(tmp_path / "b", "001_other.sql", "CREATE TABLE {{tables.other}} (id INT);")
+    a = AsyncMigrationManager(manager_factory("a"), tmp_path / "a", module_name="a")
+    b = AsyncMigrationManager(manager_factory("b"), tmp_path / "b", module_name="b")
+    assert await a.get_migration_history() == []
+    await a.apply_pending_migrations()
+    await b.apply_pending_migrations()
+
+    history = await a.get_migration_history(limit=2)
+
+    assert [entry["filename"] for entry in history] == ["003_t3.sql", "002_t2.sql"]
+    assert {"filename", "checksum", "module_name", "applied_at", "execution_time_ms"} <= set(
+        history[0]
+    )
+    assert all(entry["module_name"] == "a" for entry in history)
+    assert len(await a.get_migration_history()) == 3
+
+
+async def test_rollback_migration_forgets_the_record_but_keeps_the_changes(
+    folder: Path, manager_factory: Factory, raw_connection: asyncpg.Connection
+) -> None:
+    write(folder, "001_create_a.sql", "CREATE TABLE {{tables.a}} (id INT);")
+    write(folder, "002_add_column.sql", "ALTER TABLE {{tables.a}} ADD COLUMN IF NOT EXISTS x INT;")
+    migrations = AsyncMigrationManager(manager_factory("app"), folder, module_name="app")
+    untouched = AsyncMigrationManager(manager_factory("app"), folder, module_name="untouched")
+    await migrations.apply_pending_migrations()
+    await untouched.rollback_migration("002_add_column.sql")  # another module: no effect
+
+    await migrations.rollback_migration("002_add_column.sql")
+
+    assert await tracked(raw_connection) == [("app", "001_create_a.sql")]
+    assert await tables_in(raw_connection, "app") == {"a"}
+    assert [m.filename for m in await migrations.get_pending_migrations()] == ["002_add_column.sql"]
+    result = await migrations.apply_pending_migrations()
+    assert [entry["filename"] for entry in result["applied"]] == ["002_add_column.sql"]
+    assert len(await tracked(raw_connection)) == 2
+
+
+async def test_rollback_migration_before_anything_was_applied_is_a_no_op(
+    folder: Path, manager_factory: Factory, raw_connection: asyncpg.Connection
+) -> None:
+    migrations = AsyncMigrationManager(manager_factory("app"), folder, module_name="app")
+
+    await migrations.rollback_migration("001_never.sql")
+
+    assert not await tracking_table_exists(raw_connection)
+
+
+async def test_create_migration_writes_the_next_numbered_file(
+    folder: Path, manager_factory: Factory, raw_connection: asyncpg.Connection
+) -> None:
+    migrations = AsyncMigrationManager(manager_factory("users"), folder, module_name="users")
+
+    first = await migrations.create_migration(
+        "create_users", "\n  CREATE TABLE {{tables.users}} (id INT);\n"
+    )
+    write(folder, "007_seven.sql", "SELECT 1;")
+    second = await migrations.create_migration(
+        "add_users_avatar",
+        "ALTER TABLE {{tables.users}} ADD COLUMN avatar_url VARCHAR(500);",
+        auto_transaction=True,
+    )
+
+    assert Path(first) == folder / "001_create_users.sql"
+    assert Path(first).read_text() == "CREATE TABLE {{tables.users}} (id INT);\n"
+    assert Path(second) == folder / "008_add_users_avatar.sql"
+    assert [m.filename for m in await migrations.get_pending_migrations()] == [
+        "001_create_users.sql",
+        "007_seven.sql",
+        "008_add_users_avatar.sql",
+    ]
+    await migrations.apply_pending_migrations()
+    columns = await raw_connection.fetch(
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_schema = 'users' AND table_name = 'users' ORDER BY ordinal_position"
+    )
+    assert [column["column_name"] for column in columns] == ["id", "avatar_url"]
+
+
+async def test_find_migration_files_ignores_badly_named_files(
+    folder: Path, manager_factory: Factory
+) -> None:
+    for name in ("001_ok.sql", "V2__flyway.sql", "20251025120000_stamp.sql"):
+        write(folder, name, "SELECT 1;")
+    for name in ("create.sql", "001-dash.sql", "x001_lead.sql", "001_notes.txt", "README.md"):
+        write(folder, name, "SELECT broken")
+    (folder / "003_a_folder.sql").mkdir()
+    migrations = AsyncMigrationManager(manager_factory("app"), folder, module_name="app")
+
+    files = await migrations.find_migration_files()
+
+    assert [m.filename for m in files] == [
+        "001_ok.sql",
+        "V2__flyway.sql",
+        "20251025120000_stamp.sql",
+    ]
+    assert [m.version for m in files] == ["001", "2", "20251025120000"]
+    assert files[0].checksum == hashlib.sha256(b"SELECT 1;").hexdigest()
+    assert all(m.module_name == "app" and not m.is_applied for m in files)
+
+
+async def test_missing_migrations_folder_raises_a_clear_error(
+    tmp_path: Path, manager_factory: Factory, raw_connection: asyncpg.Connection
+) -> None:
+    missing = tmp_path / "no_such_folder"
+    migrations = AsyncMigrationManager(manager_factory("app"), missing, module_name="app")
+
+    with pytest.raises(MigrationError, match=r"no_such_folder.*does not exist"):
+        await migrations.apply_pending_migrations()
+    with pytest.raises(MigrationError, match="does not exist"):
+        await migrations.find_migration_files()
+    assert not await tracking_table_exists(raw_connection)
+    assert not await schema_exists(raw_connection, "app")
+
+
+async def test_invalid_template_in_a_file_raises_migration_error_naming_it(
+    folder: Path, manager_factory: Factory, raw_connection: asyncpg.Connection
+) -> None:
+    write(folder, "001_bad_name.sql", 'CREATE TABLE {{tables.bad"name}} (id INT);')
+    migrations = AsyncMigrationManager(manager_factory("app"), folder, module_name="app")
+
+    with pytest.raises(MigrationError, match=r"001_bad_name\.sql") as caught:
+        await migrations.apply_pending_migrations()
+
+    assert caught.value.details["result"]["status"] == "error"
+    assert await tracked(raw_connection) == []
+
+
+# --- concurrency ---------------------------------------------------------------------------
+
+
+async def test_concurrent_runs_in_one_process_wait_on_the_advisory_lock_and_apply_once(
+    folder: Path,
+    shared_pool: SharedPool,
+    manager_factory: Factory,
+    raw_connection: asyncpg.Connection,
+) -> None:
+    await raw_connection.execute("CREATE TABLE public.gate (id INT)")
+    write(
+        folder,
+        "001_create_t.sql",
+        """
+        SELECT count(*) FROM public.gate;
+        CREATE TABLE {{tables.t}} (id INT PRIMARY KEY);
+        INSERT INTO {{tables.t}} VALUES (1);
+        """,
+    )
+    first = AsyncMigrationManager(manager_factory("app"), folder, module_name="app")
+    second = AsyncMigrationManager(manager_factory("app"), folder, module_name="app")
+    gate = raw_connection.transaction()
+    await gate.start()
+    await raw_connection.execute("LOCK TABLE public.gate IN ACCESS EXCLUSIVE MODE")
+    runs: list[asyncio.Task[dict[str, Any]]] = []
+    try:
+        runs.append(asyncio.create_task(first.apply_pending_migrations()))
+        await eventually(
+            lambda: _lock_count(raw_connection, granted=True, expected=1),
+            "the first run holds the migration lock",
+        )
+        runs.append(asyncio.create_task(second.apply_pending_migrations()))
+        await eventually(
+            lambda: _lock_count(raw_connection, granted=False, expected=1),
+            "the second run waits for the migration lock",
+        )
+        assert await backends_waiting_on_locks(raw_connection) == 2
+    finally:
+        await gate.commit()
+    results = await asyncio.gather(*runs)
+
+    assert [result["status"] for result in results] == ["success", "up_to_date"]
+    assert await raw_connection.fetchval("SELECT count(*) FROM app.t") == 1
+    assert await tracked(raw_connection) == [("app", "001_create_t.sql")]
+    assert await advisory_locks(raw_connection) == []
+
+
+async def _lock_count(conn: asyncpg.Connection, *, granted: bool, expected: int) -> bool:
+    locks = await advisory_locks(conn)
+    return sum(1 for lock in locks if lock["granted"] is granted) == expected
+
+
+RACE_SCRIPT = """
+import asyncio
+import sys
+from pathlib import Path
+
+from gateway.db import AsyncDatabaseManager, AsyncMigrationManager, DatabaseConfig
+
+
+async def main(url: str, folder: str, barrier: str, name: str) -> None:
+    config = DatabaseConfig(
+        connection_string=url, min_connections=1, max_connections=2, retry_attempts=1
+    )
+    pool = await AsyncDatabaseManager.create_shared_pool(config)
+    try:
+        migrations = AsyncMigrationManager(
+            AsyncDatabaseManager(pool=pool, schema="race"), folder, module_name="race"
+        )
+        (Path(barrier) / f"ready-{name}").touch()
+        while not (Path(barrier) / "go").exists():
+            await asyncio.sleep(0.001)
+        result = await migrations.apply_pending_migrations()
+        print(result["status"], flush=True)
+    finally:
+        await pool.close()
+
+
+asyncio.run(main(*sys.argv[1:]))
+"""
+
+
+async def test_two_processes_applying_at_the_same_moment_apply_each_file_once(
+    tmp_path: Path, database_url: str, raw_connection: asyncpg.Connection
+) -> None:
+    folder = tmp_path / "migrations"
+    write(
+        folder,
+        "001_create_t.sql",
+        """
+        SELECT count(*) FROM public.gate;
+        CREATE TABLE {{tables.t}} (id INT PRIMARY KEY, note TEXT);
+        INSERT INTO {{tables.t}} VALUES (1, 'first');
+        SELECT pg_sleep(0.2);
+        """,
+    )
+    write(folder, "002_insert_second.sql", "INSERT INTO {{tables.t}} VALUES (2, 'second');")
+    script = tmp_path / "apply.py"
+    script.write_text(RACE_SCRIPT)
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    # A table lock the first migration statement waits on: both processes are then blocked
+    # inside apply_pending_migrations at once, whatever the scheduling.
+    await raw_connection.execute("CREATE TABLE public.gate (id INT)")
+    gate = raw_connection.transaction()
+    await gate.start()
+    await raw_connection.execute("LOCK TABLE public.gate IN ACCESS EXCLUSIVE MODE")
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(script),
+            database_url,
+            str(folder),
+            str(barrier),
+            name,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        for name in ("a", "b")
+    ]
+    try:
+
+        async def started(*names: str) -> bool:
+            if any(process.returncode is not None for process in processes):
+                pytest.fail("a migrating process exited before the race started")
+            return all((barrier / f"ready-{name}").exists() for name in names)
+
+        await eventually(lambda: started("a", "b"), "both processes are ready")
+        (barrier / "go").touch()
+        await eventually(
+            lambda: _both_blocked(raw_connection, processes),
+            "both processes are inside apply_pending_migrations",
+        )
+    finally:
+        await gate.commit()
+        outputs = [await process.communicate() for process in processes]
+
+    for process, (out, err) in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, err.decode()
+    assert sorted(out.decode().strip() for out, _ in outputs) == ["success", "up_to_date"]
+    rows = await raw_connection.fetch("SELECT id, note FROM race.t ORDER BY id")
+    assert [tuple(row) for row in rows] == [(1, "first"), (2, "second")]
+    counts = await raw_connection.fetch(
+        "SELECT filename, count(*) AS n FROM public.schema_migrations "
+        "WHERE module_name = 'race' GROUP BY filename ORDER BY filename"
+    )
+    assert [tuple(row) for row in counts] == [
+        ("001_create_t.sql", 1),
+        ("002_insert_second.sql", 1),
+    ]
+
+
+async def _both_blocked(
+    conn: asyncpg.Connection, processes: list[asyncio.subprocess.Process]
+) -> bool:
+    if any(process.returncode is not None for process in processes):
+        return True  # let the assertions report what happened
+    return await backends_waiting_on_locks(conn) == 2
