@@ -1,0 +1,90 @@
+"""create_app(settings, services): the FastAPI application over ONE shared pool.
+
+The lifespan opens the pool, gives every service `AsyncDatabaseManager(pool=..., schema=
+<service>)`, applies each service's migrations under `module_name=<service>`, and closes the
+pool on shutdown, or when startup fails halfway.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from strawberry.fastapi import GraphQLRouter
+
+from gateway.context import Context
+from gateway.db import AsyncDatabaseManager, AsyncMigrationManager
+from gateway.errors import ServiceConfigurationError
+from gateway.schema import build_schema
+from gateway.service import Service
+from gateway.settings import Settings
+
+__all__ = ["StartupHook", "create_app", "migrate_services"]
+
+logger = logging.getLogger("gateway")
+
+StartupHook = Callable[[Mapping[str, AsyncDatabaseManager]], Awaitable[None]]
+
+
+def create_app(
+    settings: Settings,
+    services: Sequence[Service],
+    *,
+    on_startup: StartupHook | None = None,
+) -> FastAPI:
+    """The gateway app; the schema is built (and checked) now, the database opened at startup.
+
+    Usage: `app = create_app(Settings.from_env(), SERVICES)`.
+    """
+    schema = build_schema(services)
+    for service in services:
+        folder = settings.migrations_dir / service.name
+        if not folder.is_dir():
+            raise ServiceConfigurationError(
+                f"Service {service.name!r} has no migrations folder {folder}; create it "
+                f"(even empty) and put its NNN_name.sql files there."
+            )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = await AsyncDatabaseManager.create_shared_pool(settings.database_config())
+        try:
+            managers = {s.name: AsyncDatabaseManager(pool=pool, schema=s.name) for s in services}
+            await migrate_services(managers, settings)
+            app.state.pool = pool
+            app.state.managers = managers
+            app.state.managers_by_loader_set = {
+                loader_set: managers[service.name]
+                for service in services
+                for loader_set in service.loaders
+            }
+            if on_startup is not None:
+                await on_startup(managers)
+            yield
+        finally:
+            await pool.close()
+
+    def get_context(request: Request) -> Context:
+        return Context(request.app.state.managers_by_loader_set)
+
+    app = FastAPI(title="GraphQL gateway", lifespan=lifespan)
+    graphql: GraphQLRouter[Any, None] = GraphQLRouter(
+        schema, context_getter=get_context, graphql_ide="graphiql", allow_queries_via_get=True
+    )
+    app.include_router(graphql, prefix="/graphql")
+    return app
+
+
+async def migrate_services(
+    managers: Mapping[str, AsyncDatabaseManager], settings: Settings
+) -> dict[str, dict[str, Any]]:
+    """Apply every service's pending migrations; returns each service's status dict."""
+    results = {}
+    for name, db in managers.items():
+        migrations = AsyncMigrationManager(db, settings.migrations_dir / name, module_name=name)
+        results[name] = await migrations.apply_pending_migrations()
+        logger.info("migrations for %s: %s", name, results[name]["status"])
+    return results

@@ -1,0 +1,69 @@
+"""Dataloader shapes every service needs: rows by id, and a page of children per parent.
+
+Both issue one SQL statement per batch (`= ANY($1)`), however many rows ask: a nested query
+costs one statement per level, never one per row.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, Protocol, TypeVar
+
+from aiodataloader import DataLoader
+
+from gateway.pagination import Connection, PageArgs, make_connection
+
+__all__ = ["ChildPageLoader", "by_id_loader"]
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+RowT = TypeVar("RowT", bound=_HasId)
+
+
+def by_id_loader(
+    fetch: Callable[[list[int]], Awaitable[Sequence[RowT]]],
+) -> DataLoader[int, RowT | None]:
+    """A DataLoader of rows by id (None for a missing id) over `fetch(ids)`."""
+
+    async def batch(ids: list[int]) -> list[RowT | None]:
+        found = {row.id: row for row in await fetch(ids)}
+        return [found.get(row_id) for row_id in ids]
+
+    return DataLoader(batch)
+
+
+class ChildPageLoader(Generic[RowT]):
+    """Pages of child rows per parent id (a user's orders, an order's payments), batched.
+
+    `fetch(parent_ids, page)` returns, for every parent, its first `page.limit` children
+    after `page.after_id`, ordered by id (a window function does this in one statement).
+    Requests with the same page arguments share a statement.
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[list[int], PageArgs], Awaitable[Sequence[RowT]]],
+        parent_of: Callable[[RowT], int],
+    ) -> None:
+        self._fetch = fetch
+        self._parent_of = parent_of
+        self._loader: DataLoader[tuple[int, PageArgs], Connection[RowT]] = DataLoader(self._batch)
+
+    async def load(self, parent_id: int, page: PageArgs) -> Connection[RowT]:
+        """The page of `parent_id`'s children."""
+        return await self._loader.load((parent_id, page))
+
+    async def _batch(self, keys: list[tuple[int, PageArgs]]) -> list[Connection[RowT]]:
+        parents_by_page: dict[PageArgs, list[int]] = defaultdict(list)
+        for parent_id, page in keys:
+            parents_by_page[page].append(parent_id)
+        children: dict[tuple[int, PageArgs], list[RowT]] = defaultdict(list)
+        for page, parent_ids in parents_by_page.items():
+            for row in await self._fetch(parent_ids, page):
+                children[(self._parent_of(row), page)].append(row)
+        return [make_connection(children[key], key[1]) for key in keys]

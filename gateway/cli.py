@@ -1,0 +1,136 @@
+"""The `gateway` command: serve, migrate, export-schema, check-schema.
+
+gateway serve            # embedded PostgreSQL + demo data when DATABASE_URL is unset
+gateway migrate          # apply every service's migrations, print each one's status
+gateway export-schema -o schema.graphql
+gateway check-schema     # breaking changes against schema.graphql exit non-zero
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from graphql import build_schema as parse_sdl
+from graphql import find_breaking_changes, find_dangerous_changes
+
+from gateway.db import AsyncDatabaseManager
+from gateway.db.embedded import EmbeddedPostgres
+from gateway.schema import build_schema
+from gateway.service import Service
+from gateway.settings import PROJECT_ROOT, Settings
+
+__all__ = ["main"]
+
+
+def load_services(spec: str) -> list[Service]:
+    """The service list named by `module:attribute` (GATEWAY_SERVICES)."""
+    module_name, _, attribute = spec.partition(":")
+    services: list[Service] = getattr(importlib.import_module(module_name), attribute or "SERVICES")
+    return services
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="gateway", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve the API with GraphiQL at /graphql")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    commands.add_parser("migrate", help="apply every service's pending migrations")
+    export = commands.add_parser("export-schema", help="print the SDL (or write it with -o)")
+    export.add_argument("-o", "--output", type=Path)
+    check = commands.add_parser("check-schema", help="compare the live schema with a SDL file")
+    check.add_argument("file", nargs="?", type=Path, default=PROJECT_ROOT / "schema.graphql")
+    args = parser.parse_args(argv)
+
+    settings = Settings.from_env()
+    services = load_services(settings.services)
+    if args.command == "serve":
+        return _serve(
+            replace(settings, host=args.host or settings.host, port=args.port or settings.port),
+            services,
+        )
+    if args.command == "migrate":
+        return _with_database(settings, lambda s: asyncio.run(_migrate(s, services)))
+    sdl = build_schema(services).as_str() + "\n"
+    if args.command == "export-schema":
+        if args.output:
+            args.output.write_text(sdl)
+        else:
+            sys.stdout.write(sdl)
+        return 0
+    return _check_schema(sdl, args.file)
+
+
+def _with_database(settings: Settings, run: Callable[[Settings], int]) -> int:
+    if settings.database_url:
+        return run(settings)
+    server = EmbeddedPostgres.start(settings.data_dir)
+    try:
+        return run(replace(settings, database_url=server.url))
+    finally:
+        server.stop()
+
+
+def _serve(settings: Settings, services: list[Service]) -> int:
+    import uvicorn
+
+    from gateway.app import create_app
+
+    def run(settings: Settings) -> int:
+        on_startup = None
+        if settings.demo_data or embedded:
+            from services.demo import load_demo_data
+
+            on_startup = load_demo_data
+        app = create_app(settings, services, on_startup=on_startup)
+        print(f"GraphiQL: http://{settings.host}:{settings.port}/graphql", flush=True)
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+        return 0
+
+    embedded = settings.database_url is None
+    if embedded:
+        print(f"No DATABASE_URL: using the embedded PostgreSQL in {settings.data_dir}", flush=True)
+    return _with_database(settings, run)
+
+
+async def _migrate(settings: Settings, services: list[Service]) -> int:
+    from gateway.app import migrate_services
+
+    pool = await AsyncDatabaseManager.create_shared_pool(settings.database_config())
+    try:
+        managers = {s.name: AsyncDatabaseManager(pool=pool, schema=s.name) for s in services}
+        for name, result in (await migrate_services(managers, settings)).items():
+            applied = ", ".join(m["filename"] for m in result["applied"]) or "nothing new"
+            print(
+                f"{name}: {result['status']} (applied: {applied}; total files: {result['total']})"
+            )
+    finally:
+        await pool.close()
+    return 0
+
+
+def _check_schema(live_sdl: str, file: Path) -> int:
+    if not file.exists():
+        print(f"{file} does not exist; create it with `gateway export-schema -o {file}`.")
+        return 1
+    old, new = parse_sdl(file.read_text()), parse_sdl(live_sdl)
+    breaking = find_breaking_changes(old, new)
+    dangerous = find_dangerous_changes(old, new)
+    for label, changes in (("BREAKING ", breaking), ("DANGEROUS", dangerous)):
+        for change in changes:
+            print(f"{label} {change.type.name}: {change.description}")
+    if file.read_text() == live_sdl:
+        print(f"{file} matches the live schema.")
+    elif not breaking and not dangerous:
+        print(f"{file} differs from the live schema, without breaking or dangerous changes.")
+    return 1 if breaking else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

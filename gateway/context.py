@@ -1,0 +1,45 @@
+"""The per-request context: loader sets built on first use, never shared across requests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar, cast
+
+import strawberry
+from strawberry.fastapi import BaseContext
+
+from gateway.db import AsyncDatabaseManager
+
+__all__ = ["Context", "Info"]
+
+LoadersT = TypeVar("LoadersT")
+
+
+class Context(BaseContext):
+    """What every resolver gets as `info.context`.
+
+    Usage: `info.context.loaders(UserLoaders).by_id.load(user_id)`.
+    """
+
+    def __init__(self, managers_by_loader_set: Mapping[type[Any], AsyncDatabaseManager]) -> None:
+        super().__init__()
+        self._managers = managers_by_loader_set
+        self._loaders: dict[type[Any], Any] = {}
+
+    def loaders(self, loader_set: type[LoadersT]) -> LoadersT:
+        """This request's instance of `loader_set`, built around its service's manager."""
+        instance = self._loaders.get(loader_set)
+        if instance is None:
+            try:
+                db = self._managers[loader_set]
+            except KeyError:
+                raise LookupError(
+                    f"{loader_set.__name__} is not registered by any service; add it to its "
+                    "Service(loaders=[...])."
+                ) from None
+            factory: Callable[[AsyncDatabaseManager], LoadersT] = loader_set
+            instance = self._loaders[loader_set] = factory(db)
+        return cast(LoadersT, instance)
+
+
+Info = strawberry.Info[Context, None]

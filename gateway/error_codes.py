@@ -1,0 +1,72 @@
+"""A schema extension that gives every GraphQL error a stable `extensions.code`.
+
+Client-caused errors keep their message; anything unexpected is masked as
+"Internal server error" with a correlation id, and logged with that id and the stack, so no
+SQL, table name or traceback reaches a client.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from gateway.db import QueryError
+from gateway.errors import GatewayError, error_from_query_error
+
+__all__ = ["ErrorCodes", "classify"]
+
+logger = logging.getLogger("gateway.errors")
+
+INTERNAL_MESSAGE = "Internal server error"
+
+
+def classify(error: GraphQLError) -> GraphQLError:
+    """`error` with a code, or its masked replacement."""
+    original = error.original_error
+    if original is None:
+        code = (
+            "GRAPHQL_PARSE_FAILED"
+            if "Syntax Error" in error.message
+            else "GRAPHQL_VALIDATION_FAILED"
+        )
+        return _with(error, error.message, {"code": code})
+    if isinstance(original, QueryError) and (mapped := error_from_query_error(original)):
+        original = mapped
+    if isinstance(original, GatewayError):
+        return _with(error, str(original), {"code": original.code})
+    correlation_id = uuid.uuid4().hex
+    logger.error(
+        "Unexpected error %s at %s",
+        correlation_id,
+        ".".join(str(p) for p in error.path or ()),
+        exc_info=original,
+    )
+    return _with(
+        error, INTERNAL_MESSAGE, {"code": "INTERNAL_SERVER_ERROR", "correlationId": correlation_id}
+    )
+
+
+def _with(error: GraphQLError, message: str, extensions: dict[str, str]) -> GraphQLError:
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=None,
+        extensions={**(error.extensions or {}), **extensions},
+    )
+
+
+class ErrorCodes(SchemaExtension):
+    """Classify every error of an operation's result (see `classify`)."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is not None and result.errors:
+            result.errors = [classify(error) for error in result.errors]

@@ -1,0 +1,76 @@
+"""The gateway's error tree; each class's `code` becomes the GraphQL error's `extensions.code`.
+
+    GatewayError                 (INTERNAL_SERVER_ERROR, never shown: masked)
+    ├── BadUserInput             BAD_USER_INPUT   the arguments are invalid
+    ├── NotFound                 NOT_FOUND        a referenced record does not exist
+    ├── Conflict                 CONFLICT         the change clashes with existing data
+    └── ServiceConfigurationError                  services cannot be merged (startup only)
+
+Errors a client can cause are raised as these classes, or come from the database as a
+`gateway.db.QueryError` whose SQLSTATE `error_from_query_error` maps, once, to a code.
+Everything else is masked as "Internal server error" with a correlation id.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from gateway.db import QueryError
+
+__all__ = [
+    "BadUserInput",
+    "Conflict",
+    "GatewayError",
+    "NotFound",
+    "ServiceConfigurationError",
+    "error_from_query_error",
+]
+
+
+class GatewayError(Exception):
+    """Base of errors whose message is safe to show a client, with a stable `code`."""
+
+    code: ClassVar[str] = "INTERNAL_SERVER_ERROR"
+
+
+class BadUserInput(GatewayError):
+    """Raised when an argument is invalid (malformed, out of range, unknown cursor)."""
+
+    code = "BAD_USER_INPUT"
+
+
+class NotFound(GatewayError):
+    """Raised when an argument refers to a record that does not exist."""
+
+    code = "NOT_FOUND"
+
+
+class Conflict(GatewayError):
+    """Raised when a change clashes with existing data (a duplicate unique value)."""
+
+    code = "CONFLICT"
+
+
+class ServiceConfigurationError(Exception):
+    """Raised at startup when services cannot be merged into one schema or app."""
+
+
+# SQLSTATEs a client can cause with bad input; everything else is our fault and masked.
+_SQLSTATE_ERRORS: dict[str, tuple[type[GatewayError], str]] = {
+    "23505": (Conflict, "A record with this value already exists."),
+    "23503": (NotFound, "A record this change refers to does not exist."),
+    "23514": (BadUserInput, "A value is outside the allowed range."),
+    "23502": (BadUserInput, "A required value is missing."),
+    "22P02": (BadUserInput, "A value has the wrong format."),
+    "22001": (BadUserInput, "A value is too long."),
+    "22003": (BadUserInput, "A number is out of range."),
+}
+
+
+def error_from_query_error(error: QueryError) -> GatewayError | None:
+    """The client-facing error for a database refusal the client caused, else None."""
+    mapped = _SQLSTATE_ERRORS.get(error.sqlstate or "")
+    if mapped is None:
+        return None
+    cls, message = mapped
+    return cls(message)

@@ -1,0 +1,101 @@
+"""Cursor pagination (`first`/`after`) with a maximum page size, shared by every service.
+
+A cursor is an opaque, url-safe encoding of the last row's id; lists are ordered by id, so a
+page is `WHERE id > $after ORDER BY id LIMIT $first + 1` (the extra row says whether another
+page follows).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+import strawberry
+
+from gateway.errors import BadUserInput
+
+__all__ = [
+    "DEFAULT_PAGE_SIZE",
+    "MAX_PAGE_SIZE",
+    "Connection",
+    "PageArgs",
+    "PageInfo",
+    "make_connection",
+    "page_args",
+]
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+NodeT = TypeVar("NodeT")
+_CURSOR_PREFIX = "cursor:"
+
+
+@strawberry.type(description="Where a page ends and whether another follows.")
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type(description="One page of a list, ordered by id.")
+class Connection(Generic[NodeT]):
+    nodes: list[NodeT]
+    page_info: PageInfo
+
+
+@dataclass(frozen=True, slots=True)
+class PageArgs:
+    """A validated page request: at most `first` rows with id greater than `after_id`."""
+
+    first: int
+    after_id: int | None
+
+    @property
+    def limit(self) -> int:
+        """Rows to fetch: one more than the page, to learn whether another page follows."""
+        return self.first + 1
+
+
+def encode_cursor(row_id: int) -> str:
+    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{row_id}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(cursor.encode()).decode()
+        if text.startswith(_CURSOR_PREFIX):
+            return int(text.removeprefix(_CURSOR_PREFIX))
+    except (binascii.Error, UnicodeError, ValueError):
+        pass
+    raise BadUserInput(f"`after` is not a cursor this API returned: {cursor[:40]!r}.")
+
+
+def page_args(first: int | None, after: str | None, *, max_size: int = MAX_PAGE_SIZE) -> PageArgs:
+    """Validate `first`/`after` from a query; raises BadUserInput past `max_size`."""
+    size = DEFAULT_PAGE_SIZE if first is None else first
+    if not 0 <= size <= max_size:
+        raise BadUserInput(f"`first` must be between 0 and {max_size}, got {size}.")
+    return PageArgs(first=size, after_id=None if after is None else decode_cursor(after))
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+RowT = TypeVar("RowT", bound=_HasId)
+
+
+def make_connection(rows: Sequence[RowT], page: PageArgs) -> Connection[RowT]:
+    """The page for `rows` fetched with `LIMIT page.limit`."""
+    nodes = list(rows[: page.first])
+    return Connection(
+        nodes=nodes,
+        page_info=PageInfo(
+            has_next_page=len(rows) > page.first,
+            end_cursor=encode_cursor(nodes[-1].id) if nodes else None,
+        ),
+    )

@@ -1,0 +1,153 @@
+"""build_schema(services): merge every service's GraphQL into one schema, or fail saying why.
+
+No I/O. Clashes (a root field or type name defined twice, a field added twice) fail with
+an error naming both services; so does a field added to a type no service defines.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import strawberry
+from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.types.base import StrawberryObjectDefinition, get_object_definition
+from strawberry.types.field import StrawberryField
+
+from gateway.error_codes import ErrorCodes
+from gateway.errors import ServiceConfigurationError
+from gateway.service import Service
+
+__all__ = ["GatewaySchema", "build_schema"]
+
+
+class GatewaySchema(strawberry.Schema):
+    """Strawberry's schema, minus its logging of every error with a stack trace: client
+    errors are expected, and ErrorCodes logs the unexpected ones with their correlation id."""
+
+    def process_errors(self, errors: Any, execution_context: Any = None) -> None:
+        return None
+
+
+def build_schema(services: Sequence[Service]) -> GatewaySchema:
+    """One Strawberry schema with every service's root fields, types and extensions."""
+    _check_unique_names(services)
+    types = _collect_types(services)
+    query = _merge_roots("Query", services, lambda s: s.query)
+    if query is None:
+        raise ServiceConfigurationError("No service defines a Query type; at least one must.")
+    mutation = _merge_roots("Mutation", services, lambda s: s.mutation)
+    with _extended(types, services):
+        return GatewaySchema(
+            query=query,
+            mutation=mutation,
+            types=[origin for origin, _ in types.values()],
+            extensions=[ErrorCodes, _parser_cache, _validation_cache],
+        )
+
+
+def _parser_cache() -> ParserCache:
+    return ParserCache(maxsize=512)
+
+
+def _validation_cache() -> ValidationCache:
+    return ValidationCache(maxsize=512)
+
+
+def _definition(cls: type[Any], service: Service, role: str) -> StrawberryObjectDefinition:
+    definition = get_object_definition(cls)
+    if definition is None:
+        raise ServiceConfigurationError(
+            f"Service {service.name!r}: its {role} {cls.__name__} is not a Strawberry type; "
+            "decorate it with @strawberry.type."
+        )
+    return definition
+
+
+def _check_unique_names(services: Sequence[Service]) -> None:
+    seen: set[str] = set()
+    for service in services:
+        if service.name in seen:
+            raise ServiceConfigurationError(f"Two services are named {service.name!r}.")
+        seen.add(service.name)
+
+
+def _collect_types(services: Sequence[Service]) -> dict[str, tuple[type[Any], Service]]:
+    """Every service's object types by GraphQL name, refusing a name two services define."""
+    types: dict[str, tuple[type[Any], Service]] = {}
+    for service in services:
+        for cls in service.types:
+            name = _definition(cls, service, "type").name
+            if name in types and types[name][0] is not cls:
+                raise ServiceConfigurationError(
+                    f"Type {name!r} is defined by both service {types[name][1].name!r} and "
+                    f"service {service.name!r}; rename one of them."
+                )
+            types[name] = (cls, service)
+    return types
+
+
+def _merge_roots(name: str, services: Sequence[Service], pick: Any) -> type[Any] | None:
+    roots: list[type[Any]] = []
+    owners: dict[str, str] = {}
+    for service in services:
+        root = pick(service)
+        if root is None:
+            continue
+        for field in _definition(root, service, name).fields:
+            if field.name in owners:
+                raise ServiceConfigurationError(
+                    f"{name} field {field.name!r} is defined by both service "
+                    f"{owners[field.name]!r} and service {service.name!r}."
+                )
+            owners[field.name] = service.name
+        roots.append(root)
+    if not roots:
+        return None
+    merged: type[Any] = strawberry.type(type(name, tuple(roots), {}))
+    return merged
+
+
+@contextmanager
+def _extended(
+    types: dict[str, tuple[type[Any], Service]], services: Sequence[Service]
+) -> Iterator[None]:
+    """Add each service's fields to other services' types while the schema is built.
+
+    Strawberry has no way to add fields to a type defined elsewhere, so the target's field
+    list is extended in place and restored afterwards: the built schema keeps the fields,
+    and the next build (say, with fewer services) starts from the originals.
+    """
+    originals: dict[str, list[StrawberryField]] = {}
+    added_by: dict[tuple[str, str], str] = {}
+    try:
+        for service in services:
+            for type_name, fields_cls in service.extends.items():
+                if type_name not in types:
+                    raise ServiceConfigurationError(
+                        f"Service {service.name!r} adds fields to type {type_name!r}, which no "
+                        f"registered service defines (known types: {', '.join(sorted(types))})."
+                    )
+                target_cls, owner = types[type_name]
+                target = _definition(target_cls, owner, "type")
+                originals.setdefault(type_name, list(target.fields))
+                for field in _definition(fields_cls, service, "extension").fields:
+                    clash = added_by.get((type_name, field.name))
+                    if clash or any(f.name == field.name for f in originals[type_name]):
+                        raise ServiceConfigurationError(
+                            f"Field {type_name}.{field.name} is defined by both service "
+                            f"{clash or owner.name!r} and service {service.name!r}."
+                        )
+                    if field.base_resolver is None:
+                        raise ServiceConfigurationError(
+                            f"Service {service.name!r} adds {type_name}.{field.name} without "
+                            "a resolver; fields added to another service's type need one."
+                        )
+                    added_by[(type_name, field.name)] = service.name
+                    target.fields.append(copy.copy(field))
+        yield
+    finally:
+        for type_name, fields in originals.items():
+            _definition(types[type_name][0], types[type_name][1], "type").fields[:] = fields

@@ -1,0 +1,47 @@
+"""The Service descriptor: everything a service contributes to the gateway.
+
+    users = Service(
+        name="users",
+        query=UsersQuery,
+        mutation=UsersMutation,
+        types=[User],
+        loaders=UserLoaders,                 # built per request from the users manager
+        extends={"Order": OrderUserFields},  # fields this service adds to another's type
+    )
+
+A service owns schema `name` and the migrations in `migrations/<name>/`. Its resolvers reach
+data only through loader sets (`info.context.loaders(UserLoaders)`), each built per request
+around the manager of the service that registered it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from gateway.db import AsyncDatabaseManager
+from gateway.db.identifiers import validate_identifier
+
+__all__ = ["LoaderSet", "Service"]
+
+
+class LoaderSet(Protocol):
+    """A per-request object built around one service's manager: its loaders and functions."""
+
+    def __init__(self, db: AsyncDatabaseManager) -> None: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class Service:
+    """What one service contributes: root fields, types, loaders, fields on others' types."""
+
+    name: str
+    query: type[Any] | None = None
+    mutation: type[Any] | None = None
+    types: Sequence[type[Any]] = ()
+    loaders: Sequence[type[LoaderSet]] = ()
+    extends: Mapping[str, type[Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        validate_identifier(self.name, kind="service")

@@ -1,0 +1,43 @@
+"""Demo data for `gateway serve` on an embedded database, loaded once, through the services'
+public APIs (the same code paths as the mutations)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+
+from gateway.db import AsyncDatabaseManager
+from services.orders.loaders import OrderLoaders
+from services.orders.types import OrderStatus
+from services.payments.loaders import PaymentLoaders
+from services.payments.types import PaymentStatus
+from services.users.loaders import UserLoaders
+
+DEMO_USERS = [
+    ("ada@example.com", "Ada Lovelace"),
+    ("grace@example.com", "Grace Hopper"),
+    ("alan@example.com", "Alan Turing"),
+    ("katherine@example.com", "Katherine Johnson"),
+    ("edsger@example.com", "Edsger Dijkstra"),
+]
+DEMO_ORDERS: list[list[tuple[str, int, Decimal]]] = [
+    [("BOOK-001", 1, Decimal("39.90")), ("PEN-014", 3, Decimal("2.50"))],
+    [("LAPTOP-13", 1, Decimal("1299.00"))],
+]
+
+
+async def load_demo_data(managers: Mapping[str, AsyncDatabaseManager]) -> None:
+    """Create demo users, two orders each, and a payment for every first order; only into
+    an empty users table, so restarting the server does not duplicate anything."""
+    if await managers["users"].fetch_value("SELECT count(*) FROM {{tables.users}}"):
+        return
+    users = UserLoaders(managers["users"])
+    orders = OrderLoaders(managers["orders"])
+    payments = PaymentLoaders(managers["payments"])
+    for email, name in DEMO_USERS:
+        user = await users.create(email, name)
+        for number, items in enumerate(DEMO_ORDERS):
+            order = await orders.place(user.id, items)
+            if number == 0:
+                await payments.record(order.id, order.total, "EUR", PaymentStatus.SUCCEEDED)
+                await orders.mark(order.id, OrderStatus.PAID)

@@ -1,0 +1,18 @@
+"""orders: orders and their line items, placed by users."""
+
+from gateway.service import Service
+from services.orders.extends import UserOrders
+from services.orders.loaders import OrderLoaders
+from services.orders.resolvers import OrdersMutation, OrdersQuery
+from services.orders.types import LineItem, Order, OrderStatus
+
+service = Service(
+    name="orders",
+    query=OrdersQuery,
+    mutation=OrdersMutation,
+    types=[Order, LineItem],
+    loaders=[OrderLoaders],
+    extends={"User": UserOrders},
+)
+
+__all__ = ["LineItem", "Order", "OrderLoaders", "OrderStatus", "service"]

@@ -1,0 +1,65 @@
+"""The orders service's public per-request API: what other services may call."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+
+from aiodataloader import DataLoader
+
+from gateway.batching import ChildPageLoader, by_id_loader
+from gateway.db import AsyncDatabaseManager
+from gateway.errors import BadUserInput
+from services.orders import store
+from services.orders.types import LineItem, Order, OrderStatus
+
+MAX_LINE_ITEMS = 50
+MAX_QUANTITY = 10_000
+MAX_UNIT_PRICE = Decimal("1000000")
+
+
+class OrderLoaders:
+    """Orders by id and by user (batched), their line items, and order changes."""
+
+    def __init__(self, db: AsyncDatabaseManager) -> None:
+        self._db = db
+        self.by_id: DataLoader[int, Order | None] = by_id_loader(
+            lambda ids: store.orders_by_ids(db, ids)
+        )
+        self.of_user: ChildPageLoader[Order] = ChildPageLoader(
+            lambda user_ids, page: store.orders_of_users(db, user_ids, page),
+            parent_of=lambda order: order.user_id,
+        )
+        self.items: DataLoader[int, list[LineItem]] = DataLoader(self._items_of_orders)
+
+    async def _items_of_orders(self, order_ids: list[int]) -> list[list[LineItem]]:
+        grouped: dict[int, list[LineItem]] = defaultdict(list)
+        for item in await store.items_of_orders(self._db, order_ids):
+            grouped[item.order_id].append(item)
+        return [grouped[order_id] for order_id in order_ids]
+
+    async def place(self, user_id: int, items: list[tuple[str, int, Decimal]]) -> Order:
+        """Create an order (the caller has checked the user exists)."""
+        if not 1 <= len(items) <= MAX_LINE_ITEMS:
+            raise BadUserInput(f"An order has between 1 and {MAX_LINE_ITEMS} line items.")
+        for sku, quantity, unit_price in items:
+            if not 1 <= len(sku.strip()) <= 64:
+                raise BadUserInput("A SKU has between 1 and 64 characters.")
+            if not 1 <= quantity <= MAX_QUANTITY:
+                raise BadUserInput(f"A quantity is between 1 and {MAX_QUANTITY}.")
+            if not Decimal("0") <= unit_price <= MAX_UNIT_PRICE or unit_price != round(
+                unit_price, 2
+            ):
+                raise BadUserInput(
+                    f"A unit price is between 0 and {MAX_UNIT_PRICE}, with at most 2 decimals."
+                )
+        order = await store.insert_order(self._db, user_id, items)
+        self.by_id.prime(order.id, order)
+        return order
+
+    async def mark(self, order_id: int, status: OrderStatus) -> Order | None:
+        """Move an order to `status`; None if it does not exist."""
+        order = await store.set_status(self._db, order_id, status)
+        if order is not None:
+            self.by_id.clear(order_id).prime(order_id, order)
+        return order

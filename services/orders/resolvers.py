@@ -1,0 +1,29 @@
+"""The orders service's root fields."""
+
+from __future__ import annotations
+
+import strawberry
+
+from gateway.context import Info
+from gateway.errors import NotFound
+from services.orders.loaders import OrderLoaders
+from services.orders.types import Order, PlaceOrderInput
+from services.users.loaders import UserLoaders
+
+
+@strawberry.type
+class OrdersQuery:
+    @strawberry.field(description="One order by id, or null.")
+    async def order(self, info: Info, id: int) -> Order | None:
+        return await info.context.loaders(OrderLoaders).by_id.load(id)
+
+
+@strawberry.type
+class OrdersMutation:
+    @strawberry.mutation(description="Place an order for an existing user.")
+    async def place_order(self, info: Info, input: PlaceOrderInput) -> Order:
+        # Cross-service check through the users service's public loader, never its tables.
+        if await info.context.loaders(UserLoaders).by_id.load(input.user_id) is None:
+            raise NotFound(f"There is no user with id {input.user_id}.")
+        items = [(item.sku.strip(), item.quantity, item.unit_price) for item in input.items]
+        return await info.context.loaders(OrderLoaders).place(input.user_id, items)

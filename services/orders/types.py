@@ -1,0 +1,62 @@
+"""The orders service's public GraphQL types."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+
+import strawberry
+
+from gateway.context import Info
+from services.users.loaders import UserLoaders
+from services.users.types import User
+
+
+@strawberry.enum(description="Where an order is in its life.")
+class OrderStatus(Enum):
+    PENDING = "PENDING"
+    PAID = "PAID"
+    SHIPPED = "SHIPPED"
+    CANCELLED = "CANCELLED"
+
+
+@strawberry.type(description="One product line of an order.")
+class LineItem:
+    id: int
+    sku: str
+    quantity: int
+    unit_price: Decimal
+    order_id: strawberry.Private[int]
+
+
+@strawberry.type(description="An order placed by a user.")
+class Order:
+    id: int
+    status: OrderStatus
+    total: Decimal
+    created_at: datetime
+    user_id: strawberry.Private[int]
+
+    @strawberry.field(description="Who placed the order.")
+    async def user(self, info: Info) -> User | None:
+        return await info.context.loaders(UserLoaders).by_id.load(self.user_id)
+
+    @strawberry.field(description="The order's product lines.")
+    async def items(self, info: Info) -> list[LineItem]:
+        from services.orders.loaders import OrderLoaders  # the loaders build these types
+
+        return await info.context.loaders(OrderLoaders).items.load(self.id)
+
+
+@strawberry.input(description="One product line of a new order.")
+class LineItemInput:
+    sku: str
+    quantity: int
+    unit_price: Decimal
+
+
+@strawberry.input(description="A new order for an existing user.")
+class PlaceOrderInput:
+    user_id: int
+    items: list[LineItemInput]

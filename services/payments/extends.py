@@ -1,0 +1,27 @@
+"""Fields the payments service adds to other services' types."""
+
+from __future__ import annotations
+
+import strawberry
+
+from gateway.context import Info
+from gateway.pagination import Connection, page_args
+from services.orders.types import Order
+from services.payments.loaders import PaymentLoaders
+from services.payments.types import Payment
+
+
+@strawberry.type
+class OrderPayments:
+    """Added to Order: the payments recorded for the order."""
+
+    @strawberry.field(description="Payments for the order, ordered by id.")
+    async def payments(
+        self,
+        order: strawberry.Parent[Order],
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Payment]:
+        loader = info.context.loaders(PaymentLoaders).of_order
+        return await loader.load(order.id, page_args(first, after))

@@ -1,0 +1,61 @@
+"""The payments service's SQL, on its own schema only."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+import asyncpg
+
+from gateway.db import AsyncDatabaseManager
+from gateway.pagination import PageArgs
+from services.payments.types import Payment, PaymentStatus
+
+_COLUMNS = "id, order_id, amount, currency, status, created_at"
+
+# The first $3 payments after $2 of every order in $1, in one statement.
+PAYMENTS_OF_ORDERS = f"""
+SELECT {_COLUMNS} FROM (
+    SELECT {_COLUMNS}, row_number() OVER (PARTITION BY order_id ORDER BY id) AS position
+    FROM {{{{tables.payments}}}}
+    WHERE order_id = ANY($1::int[]) AND ($2::int IS NULL OR id > $2)
+) ranked
+WHERE position <= $3
+ORDER BY order_id, id
+"""
+INSERT_PAYMENT = (
+    f"INSERT INTO {{{{tables.payments}}}} (order_id, amount, currency, status) "
+    f"VALUES ($1, $2, $3, $4) RETURNING {_COLUMNS}"
+)
+PAID_FOR_ORDER = (
+    "SELECT coalesce(sum(amount), 0) FROM {{tables.payments}} "
+    "WHERE order_id = $1 AND status = 'SUCCEEDED'"
+)
+
+
+def _payment(row: asyncpg.Record) -> Payment:
+    return Payment(
+        id=row["id"],
+        order_id=row["order_id"],
+        amount=row["amount"],
+        currency=row["currency"],
+        status=PaymentStatus(row["status"]),
+        created_at=row["created_at"],
+    )
+
+
+async def payments_of_orders(
+    db: AsyncDatabaseManager, order_ids: Sequence[int], page: PageArgs
+) -> list[Payment]:
+    rows = await db.fetch_records(PAYMENTS_OF_ORDERS, list(order_ids), page.after_id, page.limit)
+    return [_payment(row) for row in rows]
+
+
+async def insert_payment(
+    db: AsyncDatabaseManager, order_id: int, amount: Decimal, currency: str, status: PaymentStatus
+) -> tuple[Payment, Decimal]:
+    """The new payment and the order's succeeded total, read in the same transaction."""
+    async with db.transaction() as tx:
+        rows = await tx.fetch_records(INSERT_PAYMENT, order_id, amount, currency, status.value)
+        paid: Decimal = await tx.fetch_value(PAID_FOR_ORDER, order_id)
+    return _payment(rows[0]), paid

@@ -1,0 +1,39 @@
+"""The users service's public per-request API: what other services may call."""
+
+from __future__ import annotations
+
+import re
+
+from aiodataloader import DataLoader
+
+from gateway.batching import by_id_loader
+from gateway.db import AsyncDatabaseManager
+from gateway.errors import BadUserInput
+from gateway.pagination import PageArgs
+from services.users import store
+from services.users.types import User
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+class UserLoaders:
+    """Users by id (batched), pages of users, and account creation."""
+
+    def __init__(self, db: AsyncDatabaseManager) -> None:
+        self._db = db
+        self.by_id: DataLoader[int, User | None] = by_id_loader(
+            lambda ids: store.users_by_ids(db, ids)
+        )
+
+    async def page(self, page: PageArgs) -> list[User]:
+        return await store.users_page(self._db, page)
+
+    async def create(self, email: str, name: str) -> User:
+        email, name = email.strip(), name.strip()
+        if len(email) > 254 or not _EMAIL.fullmatch(email):
+            raise BadUserInput(f"{email[:60]!r} is not an email address.")
+        if not 1 <= len(name) <= 200:
+            raise BadUserInput("A name must have between 1 and 200 characters.")
+        user = await store.insert_user(self._db, email.lower(), name)
+        self.by_id.prime(user.id, user)
+        return user
