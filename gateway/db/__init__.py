@@ -15,7 +15,7 @@ from gateway.db.errors import (
     SchemaError,
     TransactionError,
 )
-from gateway.db.manager import AsyncDatabaseManager, TransactionManager
+from gateway.db.manager import AsyncDatabaseManager, SchemaManager, TransactionManager
 from gateway.db.migrations import AsyncMigrationManager, Migration
 from gateway.db.pool import SharedPool
 from gateway.db.statements import StatementRecorder, count_statements
@@ -34,6 +34,7 @@ __all__ = [
     "PoolError",
     "QueryError",
     "SchemaError",
+    "SchemaManager",
     "SharedPool",
     "StatementRecorder",
     "TenantManager",

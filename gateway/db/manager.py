@@ -23,7 +23,7 @@ from gateway.db.identifiers import validate_identifier
 from gateway.db.pool import SharedPool, open_pool, pool_stats
 from gateway.db.queries import QueryRunner
 
-__all__ = ["AsyncDatabaseManager", "TransactionManager"]
+__all__ = ["AsyncDatabaseManager", "SchemaManager", "TransactionManager"]
 
 
 class TransactionManager(QueryRunner):
@@ -227,3 +227,21 @@ async def _transaction(conn: asyncpg.Connection) -> AsyncIterator[None]:
         await transaction.commit()
     except asyncpg.PostgresError as error:
         raise TransactionError(f"The transaction could not commit: {error}") from error
+
+
+class SchemaManager:
+    """pgdbm's helper for a manager's schema: create it, qualify names in it."""
+
+    def __init__(self, db_manager: AsyncDatabaseManager) -> None:
+        self.db = db_manager
+        self.schema_name = db_manager.schema
+
+    async def ensure_schema_exists(self) -> None:
+        """Create the manager's schema if it does not exist."""
+        if self.schema_name:
+            await self.db.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema_name}"')
+
+    def qualify_table_name(self, table_name: str) -> str:
+        """`schema.table` for this manager's schema (validated)."""
+        validate_identifier(table_name, kind="table")
+        return f'"{self.schema_name}".{table_name}' if self.schema_name else table_name

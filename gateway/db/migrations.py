@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
-from gateway.db.errors import MigrationError
+from gateway.db.errors import MigrationError, SchemaError
 from gateway.db.identifiers import validate_identifier
 from gateway.db.sqlsplit import split_statements
 from gateway.db.templates import render_template
@@ -31,7 +31,7 @@ from gateway.db.templates import render_template
 if TYPE_CHECKING:
     from gateway.db.manager import AsyncDatabaseManager
 
-__all__ = ["AsyncMigrationManager", "Migration"]
+__all__ = ["AsyncMigrationManager", "Migration", "create_schema_if_missing"]
 
 logger = logging.getLogger("gateway.db.migrations")
 
@@ -39,12 +39,29 @@ TRACKING_SCHEMA = "public"
 # One key for every migration run on the database: runs are short and rare, and one lock
 # also serialises creating the tracking table itself.
 _LOCK_KEY = 0x6761_7465  # "gate"
+_LOCK_WAIT_ROUND_S = 30  # log again this often while waiting for another run's migrations
 
 _FILENAME = re.compile(r"^(?:(?P<num>\d+)_|V(?P<flyway>\d+)__)[^/]*\.sql$")
+# A file's own BEGIN/COMMIT are dropped: the whole file already runs in one transaction.
+# Matched against the statement's code, so a comment line above `COMMIT;` does not hide it
+# (executed, it would commit half the file early).
 _TRANSACTION_CONTROL = re.compile(
-    r"^(BEGIN|COMMIT|END|START\s+TRANSACTION)(\s+(WORK|TRANSACTION))?$", re.IGNORECASE
+    r"(?:BEGIN|START\s+TRANSACTION)(?:\s+(?:WORK|TRANSACTION))?"
+    r"(?:\s+(?:ISOLATION|READ|NOT|DEFERRABLE)\b.*)?"
+    r"|(?:COMMIT|END)(?:\s+(?:WORK|TRANSACTION))?(?:\s+AND\s+NO\s+CHAIN)?",
+    re.IGNORECASE | re.DOTALL,
 )
-_NO_TRANSACTION = re.compile(r"\bCONCURRENTLY\b|--\s*gateway:no-transaction", re.IGNORECASE)
+# Statements PostgreSQL refuses inside a transaction block; a file holding one runs without
+# a transaction. Matched against code only: a comment or string that says "concurrently"
+# must not cost a file its atomicity.
+_NEEDS_NO_TRANSACTION = re.compile(
+    r"^(?!REFRESH\b).*\bCONCURRENTLY\b"
+    r"|^(?:VACUUM|CREATE\s+DATABASE|DROP\s+DATABASE|ALTER\s+SYSTEM|CREATE\s+TABLESPACE"
+    r"|DROP\s+TABLESPACE|REINDEX\s+(?:SYSTEM|DATABASE))\b",
+    re.IGNORECASE | re.DOTALL,
+)
+_NO_TRANSACTION_MARKER = re.compile(r"--\s*gateway:no-transaction", re.IGNORECASE)
+_DOLLAR_TAG = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
 
 
 @dataclass
@@ -104,6 +121,8 @@ class AsyncMigrationManager:
             )
         found = []
         for path in self.migrations_path.glob("*.sql"):
+            if not path.is_file():
+                continue
             if not _FILENAME.match(path.name):
                 logger.warning(
                     "Ignoring %s: migration files are named NNN_name.sql or V1__name.sql", path
@@ -183,6 +202,8 @@ class AsyncMigrationManager:
     async def rollback_migration(self, filename: str) -> None:
         """Forget that `filename` was applied (its changes stay: write a new migration)."""
         async with self.db.acquire() as conn:
+            if not await self._table_exists(conn):
+                return  # nothing was ever applied
             await conn.execute(
                 f"DELETE FROM {self._table} WHERE module_name = $1 AND filename = $2",
                 self.module_name,
@@ -221,7 +242,7 @@ class AsyncMigrationManager:
         if dry_run:
             return {**result, "status": "dry_run", "pending": [m.filename for m in pending]}
         if self.db.schema:
-            await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.db.schema}"')
+            await create_schema_if_missing(conn, self.db.schema)
         started = time.perf_counter()
         for migration in pending:
             try:
@@ -241,12 +262,23 @@ class AsyncMigrationManager:
         return result
 
     async def _apply_one(self, conn: asyncpg.Connection, migration: Migration) -> float:
-        statements = [
-            render_template(statement, self.db.schema)
-            for statement in split_statements(migration.content)
-            if not _TRANSACTION_CONTROL.match(statement)
-        ]
-        atomic = not _NO_TRANSACTION.search(migration.content)
+        statements = []
+        atomic = not _NO_TRANSACTION_MARKER.search(migration.content)
+        for statement in split_statements(migration.content):
+            code = _code_of(statement)
+            if _TRANSACTION_CONTROL.fullmatch(code):
+                continue
+            if _NEEDS_NO_TRANSACTION.search(code):
+                atomic = False
+            try:
+                statements.append(render_template(statement, self.db.schema))
+            except SchemaError as error:
+                raise MigrationError(
+                    f"Migration {migration.filename} (module {self.module_name!r}) has an "
+                    f"invalid template: {error}\nIn statement:\n{statement}",
+                    migration_file=migration.filename,
+                    statement=statement,
+                ) from error
         started = time.perf_counter()
         transaction = conn.transaction()
         if atomic:
@@ -330,10 +362,116 @@ class AsyncMigrationManager:
             """
         )
 
-    @staticmethod
-    async def _lock(conn: asyncpg.Connection) -> None:
-        await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
+    async def _lock(self, conn: asyncpg.Connection) -> None:
+        """Take the migration lock, waiting as long as another run holds it.
+
+        The pool's lock_timeout, statement_timeout and command_timeout are meant for queries,
+        not for waiting on another process's migrations: with them the second of two
+        deploys starting together would fail once the first's migrations took a few
+        seconds. The wait runs without them, in rounds that log who holds the lock; the
+        session's own values are restored for the migration statements.
+        """
+        if await conn.fetchval("SELECT pg_try_advisory_lock($1)", _LOCK_KEY):
+            return
+        saved = await conn.fetchrow(
+            "SELECT current_setting('lock_timeout') AS lock_timeout, "
+            "current_setting('statement_timeout') AS statement_timeout"
+        )
+        assert saved is not None
+        await conn.execute(
+            "SELECT set_config('lock_timeout', $1, false), "
+            "set_config('statement_timeout', '0', false)",
+            f"{_LOCK_WAIT_ROUND_S}s",
+        )
+        try:
+            while True:
+                holder = await conn.fetchval(
+                    "SELECT string_agg(pid::text, ', ') FROM pg_locks WHERE locktype = "
+                    "'advisory' AND granted AND objid = $1::bigint AND database = "
+                    "(SELECT oid FROM pg_database WHERE datname = current_database())",
+                    _LOCK_KEY,
+                )
+                logger.info(
+                    "%s: waiting for the migration lock, held by backend %s",
+                    self.module_name,
+                    holder or "(just released)",
+                )
+                try:
+                    await conn.execute(
+                        "SELECT pg_advisory_lock($1)", _LOCK_KEY, timeout=_LOCK_WAIT_ROUND_S + 30
+                    )
+                    return
+                except asyncpg.LockNotAvailableError:
+                    continue
+        finally:
+            await conn.execute(
+                "SELECT set_config('lock_timeout', $1, false), "
+                "set_config('statement_timeout', $2, false)",
+                saved["lock_timeout"],
+                saved["statement_timeout"],
+            )
 
     @staticmethod
     async def _unlock(conn: asyncpg.Connection) -> None:
         await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
+
+
+async def create_schema_if_missing(conn: asyncpg.Connection, schema: str) -> None:
+    """`CREATE SCHEMA IF NOT EXISTS`, also when another session creates it at the same moment.
+
+    PostgreSQL's IF NOT EXISTS checks before inserting, so two sessions creating one schema
+    together can still fail with a duplicate; the schema exists then, which is all we want.
+    """
+    validate_identifier(schema, kind="schema")
+    try:
+        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    except (asyncpg.UniqueViolationError, asyncpg.DuplicateSchemaError):
+        if conn.is_in_transaction():
+            raise  # the transaction is aborted: the caller must see it
+        logger.debug("schema %s was created concurrently by another session", schema)
+
+
+def _code_of(statement: str) -> str:
+    """`statement` without comments, and with quoted text and dollar-quoted bodies blanked.
+
+    For classifying a statement only (transaction control, needs no transaction); never run.
+    """
+    out: list[str] = []
+    i, n = 0, len(statement)
+    while i < n:
+        char = statement[i]
+        if statement.startswith("--", i):
+            newline = statement.find("\n", i)
+            i = n if newline == -1 else newline + 1
+            out.append(" ")
+        elif statement.startswith("/*", i):
+            depth = 0
+            while i < n:
+                if statement.startswith("/*", i):
+                    depth, i = depth + 1, i + 2
+                elif statement.startswith("*/", i):
+                    depth, i = depth - 1, i + 2
+                    if depth == 0:
+                        break
+                else:
+                    i += 1
+            out.append(" ")
+        elif char in ("'", '"'):
+            end = i + 1
+            while end < n:
+                if statement[end] == char:
+                    if statement.startswith(char * 2, end):
+                        end += 2
+                        continue
+                    break
+                end += 1
+            i = end + 1
+            out.append(f"{char}{char}")
+        elif char == "$" and (tag := _DOLLAR_TAG.match(statement, i)):
+            end = statement.find(tag.group(0), tag.end())
+            i = n if end == -1 else end + len(tag.group(0))
+            out.append("$$$$")
+        else:
+            out.append(char)
+            i += 1
+    return " ".join("".join(out).split())

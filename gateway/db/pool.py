@@ -54,6 +54,7 @@ class SharedPool(asyncpg.Pool):
         self.config = config
         self.target = config.target()
         self.server_info: dict[str, Any] = {}
+        self._init_script = ";\n".join(config.init_commands or ())
         self._prepared: dict[str, str] = {}
         # backend pid -> its prepared statements; holding them keeps asyncpg from closing them
         self._prepared_on: dict[int, list[asyncpg.prepared_stmt.PreparedStatement]] = {}
@@ -86,10 +87,12 @@ class SharedPool(asyncpg.Pool):
 
     async def _init_connection(self, conn: asyncpg.Connection) -> None:
         conn.add_query_logger(record_statement)
-        for command in self.config.init_commands or ():
-            await conn.execute(command)
 
     async def _setup_connection(self, conn: Any) -> None:
+        # asyncpg runs RESET ALL when a connection is released, which would undo a `SET` in
+        # init_commands; so they run on every acquire, together, in one round trip.
+        if self._init_script:
+            await conn.execute(self._init_script)
         # Statements added after a connection opened are prepared on its next acquire; the
         # common case (nothing new) costs one dictionary lookup and no round trip.
         if not self._prepared:

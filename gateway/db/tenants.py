@@ -14,7 +14,7 @@ import asyncpg
 from gateway.db.errors import SchemaError
 from gateway.db.identifiers import MAX_IDENTIFIER_BYTES, validate_identifier, validate_tenant_id
 from gateway.db.manager import AsyncDatabaseManager
-from gateway.db.migrations import AsyncMigrationManager
+from gateway.db.migrations import TRACKING_SCHEMA, AsyncMigrationManager, create_schema_if_missing
 
 __all__ = ["TenantManager"]
 
@@ -59,7 +59,9 @@ class TenantManager:
         async with lock:
             if (db := self.tenant_dbs.get(tenant_id)) is not None:
                 return db
-            await self._admin.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            # Another process may create the schema at the same moment: not an error.
+            async with self._admin.acquire() as conn:
+                await create_schema_if_missing(conn, schema)
             db = AsyncDatabaseManager(pool=self.shared_pool, schema=schema)
             await AsyncMigrationManager(
                 db, self.migrations_path, module_name=f"tenant_{tenant_id}"
@@ -79,14 +81,16 @@ class TenantManager:
     async def drop_tenant(self, tenant_id: str) -> None:
         """Drop the tenant's schema, its data and its migration records."""
         schema = self.schema_for(tenant_id)
-        async with (
-            self._locks.setdefault(tenant_id, asyncio.Lock()),
-            self._admin.transaction() as tx,
-        ):
-            await tx.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-            if await self._admin.table_exists("public.schema_migrations"):
-                await tx.execute(
-                    "DELETE FROM public.schema_migrations WHERE module_name = $1",
-                    f"tenant_{tenant_id}",
-                )
-        self.tenant_dbs.pop(tenant_id, None)
+        tracking = f'"{TRACKING_SCHEMA}".schema_migrations'
+        async with self._locks.setdefault(tenant_id, asyncio.Lock()):
+            # Forget the manager first: nobody gets it from the cache while the schema goes.
+            self.tenant_dbs.pop(tenant_id, None)
+            # Every query on the transaction's own connection: asking the pool for a second
+            # one while holding the first deadlocks a full (or one-connection) pool.
+            async with self._admin.transaction() as tx:
+                await tx.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+                if await tx.fetch_value("SELECT to_regclass($1) IS NOT NULL", tracking):
+                    await tx.execute(
+                        f"DELETE FROM {tracking} WHERE module_name = $1",
+                        f"tenant_{tenant_id}",
+                    )

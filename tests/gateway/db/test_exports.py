@@ -18,6 +18,7 @@ PGDBM_NAMES = {
     "PoolError",
     "QueryError",
     "SchemaError",
+    "SchemaManager",
     "TransactionError",
     "TransactionManager",
 }

@@ -16,6 +16,7 @@ from gateway.db import (
     PoolError,
     QueryError,
     SchemaError,
+    SchemaManager,
     SharedPool,
     TransactionError,
     count_statements,
@@ -305,3 +306,16 @@ async def test_query_errors_keep_sqlstate_and_hide_sql_from_the_message(
     assert error.value.sqlstate == "23502"
     assert "INSERT" not in str(error.value)
     assert error.value.query == 'INSERT INTO "orders".items (name) VALUES (NULL)'
+
+
+async def test_schema_manager_creates_the_schema_and_qualifies_names(
+    manager_factory: Factory, raw_connection: asyncpg.Connection
+) -> None:
+    schemas = SchemaManager(manager_factory("reports"))
+    await schemas.ensure_schema_exists()
+    assert await raw_connection.fetchval(
+        "SELECT count(*) FROM information_schema.schemata WHERE schema_name = 'reports'"
+    )
+    assert schemas.qualify_table_name("daily") == '"reports".daily'
+    with pytest.raises(SchemaError):
+        schemas.qualify_table_name("daily; drop")

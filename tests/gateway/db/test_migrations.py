@@ -21,6 +21,7 @@ import pytest
 from gateway.db import (
     AsyncDatabaseManager,
     AsyncMigrationManager,
+    DatabaseConfig,
     Migration,
     MigrationError,
     SharedPool,
@@ -210,7 +211,8 @@ async def test_tracking_rows_record_checksum_module_schema_and_time_in_one_publi
     assert row["checksum"] == hashlib.sha256(content.encode()).hexdigest()
     assert row["module_name"] == "users"
     assert row["schema_name"] == "users"
-    assert row["execution_time_ms"] is not None and row["execution_time_ms"] >= 0
+    assert row["execution_time_ms"] is not None
+    assert row["execution_time_ms"] >= 0
     assert row["applied_at"] is not None
     homes = await raw_connection.fetch(
         "SELECT table_schema FROM information_schema.tables WHERE table_name = 'schema_migrations'"
@@ -333,11 +335,15 @@ async def test_explicit_begin_and_commit_in_a_file_still_run_it_atomically(
         folder,
         "002_start_transaction.sql",
         """
-        /* upper and lower case, and the long forms */
+        /* two blocks, lower case and long forms: the whole file is still one transaction */
         start transaction;
         CREATE TABLE {{tables.drafts}} (id INT);
-        INSERT INTO {{tables.nowhere}} VALUES (1);
+        -- end of the first block
         COMMIT WORK;
+
+        BEGIN TRANSACTION ISOLATION LEVEL READ COMMITTED;
+        INSERT INTO {{tables.nowhere}} VALUES (1);
+        END;
         """,
     )
     migrations = AsyncMigrationManager(manager_factory("blog"), folder, module_name="blog")
@@ -547,7 +553,9 @@ async def test_create_migration_writes_the_next_numbered_file(
     )
 
     assert Path(first) == folder / "001_create_users.sql"
-    assert Path(first).read_text() == "CREATE TABLE {{tables.users}} (id INT);\n"
+    assert (
+        folder / "001_create_users.sql"
+    ).read_text() == "CREATE TABLE {{tables.users}} (id INT);\n"
     assert Path(second) == folder / "008_add_users_avatar.sql"
     assert [m.filename for m in await migrations.get_pending_migrations()] == [
         "001_create_users.sql",
@@ -658,6 +666,83 @@ async def test_concurrent_runs_in_one_process_wait_on_the_advisory_lock_and_appl
     assert await advisory_locks(raw_connection) == []
 
 
+async def test_waiting_for_another_run_outlasts_the_pools_lock_and_statement_timeouts(
+    tmp_path: Path,
+    database_url: str,
+    manager_factory: Factory,
+    raw_connection: asyncpg.Connection,
+) -> None:
+    # The waiting run's pool gives up on any lock after 50 ms and any statement after 100 ms;
+    # the first run holds the migration lock far longer (the gate, then pg_sleep(0.3)).
+    await raw_connection.execute("CREATE TABLE public.gate (id INT)")
+    write(
+        tmp_path / "slow",
+        "001_slow.sql",
+        """
+        SELECT count(*) FROM public.gate;
+        CREATE TABLE {{tables.t}} (id INT PRIMARY KEY);
+        SELECT pg_sleep(0.3);
+        """,
+    )
+    write(
+        tmp_path / "impatient",
+        "001_record_settings.sql",
+        """
+        CREATE TABLE {{tables.settings}} AS SELECT
+            current_setting('lock_timeout') AS lock_timeout,
+            current_setting('statement_timeout') AS statement_timeout;
+        """,
+    )
+    impatient_pool = await AsyncDatabaseManager.create_shared_pool(
+        DatabaseConfig(
+            connection_string=database_url,
+            min_connections=1,
+            max_connections=2,
+            retry_attempts=1,
+            lock_timeout_ms=50,
+            statement_timeout_ms=100,
+        )
+    )
+    try:
+        slow = AsyncMigrationManager(manager_factory("slow"), tmp_path / "slow", module_name="slow")
+        impatient = AsyncMigrationManager(
+            AsyncDatabaseManager(pool=impatient_pool, schema="impatient"),
+            tmp_path / "impatient",
+            module_name="impatient",
+        )
+        gate = raw_connection.transaction()
+        await gate.start()
+        await raw_connection.execute("LOCK TABLE public.gate IN ACCESS EXCLUSIVE MODE")
+        runs: list[asyncio.Task[dict[str, Any]]] = []
+        try:
+            runs.append(asyncio.create_task(slow.apply_pending_migrations()))
+            await eventually(
+                lambda: _lock_count(raw_connection, granted=True, expected=1),
+                "the slow run holds the migration lock",
+            )
+            runs.append(asyncio.create_task(impatient.apply_pending_migrations()))
+
+            async def impatient_waits() -> bool:
+                return runs[1].done() or await _lock_count(
+                    raw_connection, granted=False, expected=1
+                )
+
+            await eventually(impatient_waits, "the impatient run waits for the lock")
+        finally:
+            await gate.commit()
+        results = await asyncio.gather(*runs)
+    finally:
+        await impatient_pool.close()
+
+    assert [result["status"] for result in results] == ["success", "success"]
+    # The impatient pool's own timeouts were back in force for its migration statements.
+    row = await raw_connection.fetchrow("SELECT * FROM impatient.settings")
+    assert row is not None
+    assert (row["lock_timeout"], row["statement_timeout"]) == ("50ms", "100ms")
+    assert [module for module, _ in await tracked(raw_connection)] == ["slow", "impatient"]
+    assert await advisory_locks(raw_connection) == []
+
+
 async def _lock_count(conn: asyncpg.Connection, *, granted: bool, expected: int) -> bool:
     locks = await advisory_locks(conn)
     return sum(1 for lock in locks if lock["granted"] is granted) == expected
@@ -748,7 +833,7 @@ async def test_two_processes_applying_at_the_same_moment_apply_each_file_once(
         await gate.commit()
         outputs = [await process.communicate() for process in processes]
 
-    for process, (out, err) in zip(processes, outputs, strict=True):
+    for process, (_, err) in zip(processes, outputs, strict=True):
         assert process.returncode == 0, err.decode()
     assert sorted(out.decode().strip() for out, _ in outputs) == ["success", "up_to_date"]
     rows = await raw_connection.fetch("SELECT id, note FROM race.t ORDER BY id")

@@ -46,3 +46,19 @@ async def test_closing_the_pool_ends_its_connections(
     await pool.close()
     assert await raw_connection.fetchval(query) == 0
     assert (await pool.get_pool_stats())["status"] == "closed"
+
+
+async def test_init_commands_hold_on_every_acquire_despite_reset_all(
+    database_config: DatabaseConfig,
+) -> None:
+    config = database_config.model_copy(
+        update={"init_commands": ["SET TIME ZONE 'Asia/Tokyo'", "SET work_mem TO '8MB'"]}
+    )
+    pool = await AsyncDatabaseManager.create_shared_pool(config)
+    try:
+        for _ in range(3):  # each release runs RESET ALL; each acquire must set them again
+            async with pool.acquire() as conn:
+                assert await conn.fetchval("SHOW TIME ZONE") == "Asia/Tokyo"
+                assert await conn.fetchval("SHOW work_mem") == "8MB"
+    finally:
+        await pool.close()
