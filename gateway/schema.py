@@ -1,7 +1,9 @@
 """build_schema(services): merge every service's GraphQL into one schema, or fail saying why.
 
 No I/O. Clashes (a root field or type name defined twice, a field added twice) fail with
-an error naming both services; so does a field added to a type no service defines.
+an error naming both services; so does a field added to a type no service defines. Fields are
+compared by their GraphQL names (`created_at` and `createdAt` are the same field), because
+Strawberry would otherwise silently keep one of them.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from typing import Any
 
 import strawberry
 from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.name_converter import NameConverter
 from strawberry.types.base import StrawberryObjectDefinition, get_object_definition
 from strawberry.types.field import StrawberryField
 
@@ -34,18 +38,26 @@ class GatewaySchema(strawberry.Schema):
 def build_schema(services: Sequence[Service]) -> GatewaySchema:
     """One Strawberry schema with every service's root fields, types and extensions."""
     _check_unique_names(services)
+    config = StrawberryConfig()
+    names = config.name_converter
     types = _collect_types(services)
-    query = _merge_roots("Query", services, lambda s: s.query)
+    query = _merge_roots("Query", services, lambda s: s.query, names)
     if query is None:
         raise ServiceConfigurationError("No service defines a Query type; at least one must.")
-    mutation = _merge_roots("Mutation", services, lambda s: s.mutation)
-    with _extended(types, services):
-        return GatewaySchema(
+    mutation = _merge_roots("Mutation", services, lambda s: s.mutation, names)
+    with _extended(types, services, names) as extended_types:
+        schema = GatewaySchema(
             query=query,
             mutation=mutation,
             types=[origin for origin, _ in types.values()],
             extensions=[ErrorCodes, _parser_cache, _validation_cache],
+            config=config,
         )
+    # Strawberry looks fields up in its type map (get_type_by_name, get_field_for_type,
+    # directives): point it at definitions that keep the fields added during the build.
+    for type_name, definition in extended_types.items():
+        schema.schema_converter.type_map[type_name].definition = definition
+    return schema
 
 
 def _parser_cache() -> ParserCache:
@@ -89,7 +101,9 @@ def _collect_types(services: Sequence[Service]) -> dict[str, tuple[type[Any], Se
     return types
 
 
-def _merge_roots(name: str, services: Sequence[Service], pick: Any) -> type[Any] | None:
+def _merge_roots(
+    name: str, services: Sequence[Service], pick: Any, names: NameConverter
+) -> type[Any] | None:
     roots: list[type[Any]] = []
     owners: dict[str, str] = {}
     for service in services:
@@ -97,12 +111,13 @@ def _merge_roots(name: str, services: Sequence[Service], pick: Any) -> type[Any]
         if root is None:
             continue
         for field in _definition(root, service, name).fields:
-            if field.name in owners:
+            field_name = names.get_graphql_name(field)
+            if field_name in owners:
                 raise ServiceConfigurationError(
-                    f"{name} field {field.name!r} is defined by both service "
-                    f"{owners[field.name]!r} and service {service.name!r}."
+                    f"{name} field {field_name!r} is defined by both service "
+                    f"{owners[field_name]!r} and service {service.name!r}."
                 )
-            owners[field.name] = service.name
+            owners[field_name] = service.name
         roots.append(root)
     if not roots:
         return None
@@ -112,13 +127,16 @@ def _merge_roots(name: str, services: Sequence[Service], pick: Any) -> type[Any]
 
 @contextmanager
 def _extended(
-    types: dict[str, tuple[type[Any], Service]], services: Sequence[Service]
-) -> Iterator[None]:
+    types: dict[str, tuple[type[Any], Service]],
+    services: Sequence[Service],
+    names: NameConverter,
+) -> Iterator[dict[str, StrawberryObjectDefinition]]:
     """Add each service's fields to other services' types while the schema is built.
 
     Strawberry has no way to add fields to a type defined elsewhere, so the target's field
     list is extended in place and restored afterwards: the built schema keeps the fields,
-    and the next build (say, with fewer services) starts from the originals.
+    and the next build (say, with fewer services) starts from the originals. Yields, per
+    extended type, a copy of its definition that keeps the added fields for the schema.
     """
     originals: dict[str, list[StrawberryField]] = {}
     added_by: dict[tuple[str, str], str] = {}
@@ -134,20 +152,28 @@ def _extended(
                 target = _definition(target_cls, owner, "type")
                 originals.setdefault(type_name, list(target.fields))
                 for field in _definition(fields_cls, service, "extension").fields:
-                    clash = added_by.get((type_name, field.name))
-                    if clash or any(f.name == field.name for f in originals[type_name]):
+                    field_name = names.get_graphql_name(field)
+                    clash = added_by.get((type_name, field_name))
+                    if clash or any(
+                        names.get_graphql_name(f) == field_name for f in originals[type_name]
+                    ):
                         raise ServiceConfigurationError(
-                            f"Field {type_name}.{field.name} is defined by both service "
+                            f"Field {type_name}.{field_name} is defined by both service "
                             f"{clash or owner.name!r} and service {service.name!r}."
                         )
                     if field.base_resolver is None:
                         raise ServiceConfigurationError(
-                            f"Service {service.name!r} adds {type_name}.{field.name} without "
+                            f"Service {service.name!r} adds {type_name}.{field_name} without "
                             "a resolver; fields added to another service's type need one."
                         )
-                    added_by[(type_name, field.name)] = service.name
+                    added_by[(type_name, field_name)] = service.name
                     target.fields.append(copy.copy(field))
-        yield
+        extended: dict[str, StrawberryObjectDefinition] = {}
+        for type_name in originals:
+            definition = _definition(types[type_name][0], types[type_name][1], "type")
+            extended[type_name] = copy.copy(definition)
+            extended[type_name].fields = list(definition.fields)
+        yield extended
     finally:
         for type_name, fields in originals.items():
             _definition(types[type_name][0], types[type_name][1], "type").fields[:] = fields

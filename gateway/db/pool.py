@@ -16,7 +16,7 @@ import asyncpg
 
 from gateway.db.config import DatabaseConfig
 from gateway.db.errors import ConfigurationError, DatabaseConnectionError
-from gateway.db.statements import record_statement
+from gateway.db.statements import record_statement, releasing
 
 __all__ = ["SharedPool", "open_pool", "pool_stats"]
 
@@ -67,6 +67,13 @@ class SharedPool(asyncpg.Pool):
     async def get_pool_stats(self) -> dict[str, Any]:
         """Sizes and server facts without taking a connection (safe when the pool is full)."""
         return pool_stats(self, schema=None)
+
+    async def release(self, connection: Any, *, timeout: float | None = None) -> None:
+        token = releasing.set(True)
+        try:
+            await super().release(connection, timeout=timeout)
+        finally:
+            releasing.reset(token)
 
     async def close(self) -> None:
         self._unregister()

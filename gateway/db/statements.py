@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
-__all__ = ["StatementRecorder", "count_statements", "record_statement"]
+__all__ = ["StatementRecorder", "count_statements", "record_statement", "releasing"]
 
 
 @dataclass
@@ -34,12 +34,14 @@ class StatementRecorder:
 
 
 _current: ContextVar[StatementRecorder | None] = ContextVar("gateway_statements", default=None)
+# Set while a connection is released: the pool's reset query is housekeeping, not work.
+releasing: ContextVar[bool] = ContextVar("gateway_releasing", default=False)
 
 
 def record_statement(record: asyncpg.connection.LoggedQuery) -> None:
     """asyncpg query-logger callback: credit the statement to the active recorder."""
     recorder = _current.get()
-    if recorder is not None:
+    if recorder is not None and not releasing.get():
         recorder.queries.append(record.query)
 
 

@@ -319,3 +319,16 @@ async def test_schema_manager_creates_the_schema_and_qualifies_names(
     assert schemas.qualify_table_name("daily") == '"reports".daily'
     with pytest.raises(SchemaError):
         schemas.qualify_table_name("daily; drop")
+
+
+async def test_statement_counting_sees_queries_not_the_pools_reset_on_release(
+    orders_db: AsyncDatabaseManager,
+) -> None:
+    with count_statements() as recorder:
+        await orders_db.fetch_all("SELECT * FROM {{tables.items}}")
+        await orders_db.fetch_value("SELECT count(*) FROM {{tables.items}}")
+        await asyncio.sleep(0)
+    assert recorder.queries == [
+        'SELECT * FROM "orders".items',
+        'SELECT count(*) FROM "orders".items',
+    ]

@@ -1,0 +1,21 @@
+# mypy: disallow-untyped-decorators=False
+# (as for services.* in pyproject: strawberry.field(description=...) is typed as Any)
+"""Fields the reviews service adds to other services' types."""
+
+from __future__ import annotations
+
+import strawberry
+
+from gateway.context import Info
+from services.users.types import User
+from tests.gateway.extra_service.loaders import ReviewLoaders
+from tests.gateway.extra_service.types import Review
+
+
+@strawberry.type
+class UserReviews:
+    """Added to User: the reviews the user wrote."""
+
+    @strawberry.field(description="The user's reviews, ordered by id.")
+    async def reviews(self, user: strawberry.Parent[User], info: Info) -> list[Review]:
+        return await info.context.loaders(ReviewLoaders).of_user.load(user.id)

@@ -1,0 +1,37 @@
+"""The reviews service's public per-request API: what other services may call."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from aiodataloader import DataLoader
+
+from gateway.batching import by_id_loader
+from gateway.db import AsyncDatabaseManager
+from tests.gateway.extra_service import store
+from tests.gateway.extra_service.types import Review
+
+
+class ReviewLoaders:
+    """Reviews by id and by user (batched), and adding a review."""
+
+    def __init__(self, db: AsyncDatabaseManager) -> None:
+        self._db = db
+        self.by_id: DataLoader[int, Review | None] = by_id_loader(
+            lambda ids: store.reviews_by_ids(db, ids)
+        )
+        self.of_user: DataLoader[int, list[Review]] = DataLoader(self._of_users)
+
+    async def _of_users(self, user_ids: list[int]) -> list[list[Review]]:
+        grouped: dict[int, list[Review]] = defaultdict(list)
+        for review in await store.reviews_of_users(self._db, user_ids):
+            grouped[review.user_id].append(review)
+        return [grouped[user_id] for user_id in user_ids]
+
+    async def add(self, user_id: int, sku: str, rating: int, body: str) -> Review:
+        review = await store.insert_review(self._db, user_id, sku, rating, body)
+        self.by_id.prime(review.id, review)
+        return review
+
+    async def search_broken(self, text: str) -> list[int]:
+        return await store.search_broken(self._db, text)
