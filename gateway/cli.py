@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -77,6 +78,10 @@ def _with_database(settings: Settings, run: Callable[[Settings], int]) -> int:
         server.stop()
 
 
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 def _serve(settings: Settings, services: list[Service]) -> int:
     import uvicorn
 
@@ -90,6 +95,9 @@ def _serve(settings: Settings, services: list[Service]) -> int:
             on_startup = load_demo_data
         app = create_app(settings, services, on_startup=on_startup)
         print(f"GraphiQL: http://{settings.host}:{settings.port}/graphql", flush=True)
+        # uvicorn shuts down gracefully on SIGTERM, then re-raises it; turn that into a normal
+        # exit so the embedded server is stopped on the way out.
+        signal.signal(signal.SIGTERM, _exit_on_signal)
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
         return 0
 

@@ -38,6 +38,10 @@ def classify(error: GraphQLError) -> GraphQLError:
         original = mapped
     if isinstance(original, GatewayError):
         return _with(error, str(original), {"code": original.code})
+    if error.path is None:
+        # Raised while coercing the request's arguments and variables (a Decimal that does not
+        # parse, say), before any resolver ran: the client's input is at fault.
+        return _with(error, error.message, {"code": "BAD_USER_INPUT"})
     correlation_id = uuid.uuid4().hex
     logger.error(
         "Unexpected error %s at %s",

@@ -64,6 +64,7 @@ _SQLSTATE_ERRORS: dict[str, tuple[type[GatewayError], str]] = {
     "22P02": (BadUserInput, "A value has the wrong format."),
     "22001": (BadUserInput, "A value is too long."),
     "22003": (BadUserInput, "A number is out of range."),
+    "22021": (BadUserInput, "A text value contains a character that cannot be stored."),
 }
 
 

@@ -67,7 +67,9 @@ def decode_cursor(cursor: str) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor.encode()).decode()
         if text.startswith(_CURSOR_PREFIX):
-            return int(text.removeprefix(_CURSOR_PREFIX))
+            row_id = int(text.removeprefix(_CURSOR_PREFIX))
+            if 0 <= row_id < 2**31:  # ids are PostgreSQL integers
+                return row_id
     except (binascii.Error, UnicodeError, ValueError):
         pass
     raise BadUserInput(f"`after` is not a cursor this API returned: {cursor[:40]!r}.")

@@ -18,6 +18,16 @@ MAX_QUANTITY = 10_000
 MAX_UNIT_PRICE = Decimal("1000000")
 
 
+def _storable(text: str) -> bool:
+    """Whether PostgreSQL can store `text`: it refuses NUL, and JSON can carry unpaired
+    surrogates that are not UTF-8 at all; both would otherwise fail inside the INSERT."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
+
+
 class OrderLoaders:
     """Orders by id and by user (batched), their line items, and order changes."""
 
@@ -45,10 +55,15 @@ class OrderLoaders:
         for sku, quantity, unit_price in items:
             if not 1 <= len(sku.strip()) <= 64:
                 raise BadUserInput("A SKU has between 1 and 64 characters.")
+            if not _storable(sku):
+                raise BadUserInput("A SKU cannot contain NUL or unpaired surrogates.")
             if not 1 <= quantity <= MAX_QUANTITY:
                 raise BadUserInput(f"A quantity is between 1 and {MAX_QUANTITY}.")
-            if not Decimal("0") <= unit_price <= MAX_UNIT_PRICE or unit_price != round(
-                unit_price, 2
+            # is_finite() first: comparing NaN raises InvalidOperation instead of refusing.
+            if not (
+                unit_price.is_finite()
+                and Decimal("0") <= unit_price <= MAX_UNIT_PRICE
+                and unit_price == round(unit_price, 2)
             ):
                 raise BadUserInput(
                     f"A unit price is between 0 and {MAX_UNIT_PRICE}, with at most 2 decimals."

@@ -30,7 +30,12 @@ class PaymentLoaders:
     ) -> tuple[Payment, Decimal]:
         """Record a payment (the caller has checked the order exists); returns the amount
         paid for the order so far."""
-        if not Decimal("0") < amount <= MAX_AMOUNT or amount != round(amount, 2):
+        # is_finite() first: comparing NaN raises InvalidOperation instead of refusing.
+        if not (
+            amount.is_finite()
+            and Decimal("0") < amount <= MAX_AMOUNT
+            and amount == round(amount, 2)
+        ):
             raise BadUserInput(
                 f"An amount is above 0 and at most {MAX_AMOUNT}, with at most 2 decimals."
             )

@@ -16,6 +16,16 @@ from services.users.types import User
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
+def _storable(text: str) -> bool:
+    """Whether PostgreSQL can store `text`: it refuses NUL, and JSON can carry unpaired
+    surrogates that are not UTF-8 at all; both would otherwise fail inside the INSERT."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
+
+
 class UserLoaders:
     """Users by id (batched), pages of users, and account creation."""
 
@@ -30,10 +40,14 @@ class UserLoaders:
 
     async def create(self, email: str, name: str) -> User:
         email, name = email.strip(), name.strip()
+        if not _storable(email):
+            raise BadUserInput("An email address cannot contain NUL or unpaired surrogates.")
         if len(email) > 254 or not _EMAIL.fullmatch(email):
             raise BadUserInput(f"{email[:60]!r} is not an email address.")
         if not 1 <= len(name) <= 200:
             raise BadUserInput("A name must have between 1 and 200 characters.")
+        if not _storable(name):
+            raise BadUserInput("A name cannot contain NUL or unpaired surrogates.")
         user = await store.insert_user(self._db, email.lower(), name)
         self.by_id.prime(user.id, user)
         return user

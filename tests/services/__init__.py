@@ -1,0 +1,45 @@
+"""Tests of the users, orders and payments services through the real gateway app."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+
+GraphQL = Callable[..., Awaitable[dict[str, Any]]]
+"""The `graphql` fixture: `await graphql(query, **variables)` gives the response body."""
+
+
+def error_codes(body: dict[str, Any]) -> list[str]:
+    """The `extensions.code` of every error in a GraphQL response body."""
+    return [error["extensions"]["code"] for error in body.get("errors", [])]
+
+
+# Strings a client might send hoping they end up inside SQL text.
+INJECTION_ATTEMPTS = [
+    "x'); DROP TABLE users.users; --",
+    '"; DROP SCHEMA orders CASCADE; --',
+    "' OR '1'='1",
+    "1; DELETE FROM payments.payments",
+    "Robert'); DROP TABLE orders.line_items;--",
+    "$$; DROP SCHEMA payments CASCADE; $$",
+    "{{tables.users}}; TRUNCATE {{tables.orders}}",
+    "\\'; DROP TABLE users.users; --",
+]
+
+SERVICE_TABLES = {
+    ("users", "users"),
+    ("orders", "orders"),
+    ("orders", "line_items"),
+    ("payments", "payments"),
+}
+
+
+async def service_tables(conn: asyncpg.Connection) -> set[tuple[str, str]]:
+    """The (schema, table) pairs of the three services that exist in the database."""
+    rows = await conn.fetch(
+        "SELECT table_schema, table_name FROM information_schema.tables "
+        "WHERE table_schema IN ('users', 'orders', 'payments') AND table_type = 'BASE TABLE'"
+    )
+    return {(row["table_schema"], row["table_name"]) for row in rows}

@@ -1,0 +1,55 @@
+"""The real gateway app over this test's database, and a helper to query it.
+
+`client` runs the app's lifespan (one pool, every service's migrations) and talks to it
+through httpx's ASGI transport, in the test's own task: `count_statements()` in a test sees
+the statements its requests send.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+import services
+from gateway.app import create_app
+from gateway.settings import Settings
+from tests.services import GraphQL
+
+
+@pytest.fixture
+async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client over the started app (migrations applied, pool open)."""
+    app = create_app(
+        Settings(database_url=database_url, min_connections=1, max_connections=5),
+        services.SERVICES,
+    )
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            yield client
+
+
+@pytest.fixture
+def graphql(client: httpx.AsyncClient) -> GraphQL:
+    """`await graphql(query, **variables)`: POST to /graphql, return the JSON body.
+
+    The request is ASCII JSON (`\\uXXXX` escapes), so a test can send any string a client
+    can, unpaired surrogates included. GraphQL answers errors with status 200 too; any other
+    status fails the test.
+    """
+
+    async def post(query: str, **variables: Any) -> dict[str, Any]:
+        response = await client.post(
+            "/graphql",
+            content=json.dumps({"query": query, "variables": variables}),
+            headers={"content-type": "application/json"},
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    return post

@@ -1,0 +1,147 @@
+"""A nested query costs one SQL statement per level, however many rows each level has.
+
+The rows are seeded with SQL straight into each service's schema (fast, and independent of
+the mutations); the statements are counted with asyncpg's query logger on the app's pool.
+
+That logger also reports the type introspection asyncpg runs the first time a connection
+meets a parameter type (`int[]`): a per-connection cache fill, not the query's work, so it is
+set aside; every other statement counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import asyncpg
+import pytest
+
+from gateway.db import count_statements
+from tests.services import GraphQL
+
+NESTED = """
+query ($first: Int, $after: String) {
+  users(first: $first, after: $after) {
+    nodes { id orders { nodes { id payments { nodes { amount } } } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+NESTED_WITH = """
+query {
+  users(first: 50) {
+    nodes { orders { nodes { id EXTRA payments { nodes { amount } } } } }
+  }
+}
+"""
+
+
+async def seed(conn: asyncpg.Connection, users: int) -> None:
+    """`users` users, each with 2 orders of one line item, each order with 1 payment."""
+    await conn.execute(
+        "INSERT INTO users.users (email, name) "
+        "SELECT 'user' || n || '@example.com', 'User ' || n FROM generate_series(1, $1) n",
+        users,
+    )
+    await conn.execute(
+        "INSERT INTO orders.orders (user_id, total) "
+        "SELECT u.id, 10 FROM users.users u CROSS JOIN generate_series(1, 2) ORDER BY u.id"
+    )
+    await conn.execute(
+        "INSERT INTO orders.line_items (order_id, sku, quantity, unit_price) "
+        "SELECT id, 'SKU-' || id, 1, 10 FROM orders.orders"
+    )
+    await conn.execute(
+        "INSERT INTO payments.payments (order_id, amount, currency) "
+        "SELECT id, 10, 'EUR' FROM orders.orders"
+    )
+
+
+def is_asyncpg_introspection(query: str) -> bool:
+    # asyncpg's type lookup (a recursive CTE over pg_type), wrapped in turning JIT off and on
+    return "typeinfo_tree" in query or "set_config('jit'" in query
+
+
+async def counted(graphql: GraphQL, query: str, **variables: Any) -> tuple[Any, list[str]]:
+    """The query's data, and the statements the gateway sent for it."""
+    with count_statements() as recorder:
+        body = await graphql(query, **variables)
+        await asyncio.sleep(0)  # asyncpg reports a statement on the next loop iteration
+    assert "errors" not in body, body
+    return body["data"], [q for q in recorder.queries if not is_asyncpg_introspection(q)]
+
+
+def touching(statements: list[str], table: str) -> list[str]:
+    return [query for query in statements if table in query]
+
+
+async def test_nested_query_issues_one_statement_per_level(
+    graphql: GraphQL, raw_connection: asyncpg.Connection
+) -> None:
+    await seed(raw_connection, users=50)
+
+    data, statements = await counted(graphql, NESTED, first=50)
+
+    users = data["users"]["nodes"]
+    assert len(users) == 50
+    assert all(len(user["orders"]["nodes"]) == 2 for user in users)
+    assert all(
+        order["payments"]["nodes"] == [{"amount": "10.00"}]
+        for user in users
+        for order in user["orders"]["nodes"]
+    )
+    assert len(statements) == 3, statements
+    assert len(touching(statements, '"users".users')) == 1
+    assert len(touching(statements, '"orders".orders')) == 1
+    assert len(touching(statements, '"payments".payments')) == 1
+
+
+@pytest.mark.parametrize(
+    ("extra", "tables"),
+    [
+        pytest.param("items { sku }", ['"orders".line_items'], id="items"),
+        pytest.param("user { email }", ['"users".users'], id="user"),
+        pytest.param(
+            "items { sku } user { email }", ['"orders".line_items', '"users".users'], id="both"
+        ),
+    ],
+)
+async def test_each_extra_nested_level_adds_exactly_one_statement(
+    graphql: GraphQL, raw_connection: asyncpg.Connection, extra: str, tables: list[str]
+) -> None:
+    await seed(raw_connection, users=50)
+
+    data, statements = await counted(graphql, NESTED_WITH.replace("EXTRA", extra))
+
+    orders = [order for user in data["users"]["nodes"] for order in user["orders"]["nodes"]]
+    assert len(orders) == 100
+    if "items" in extra:
+        assert all(order["items"] == [{"sku": f"SKU-{order['id']}"}] for order in orders)
+    if "user" in extra:
+        assert all(order["user"]["email"].endswith("@example.com") for order in orders)
+    assert len(statements) == 3 + len(tables), statements
+    expected = ['"users".users', '"orders".orders', '"payments".payments', *tables]
+    for table in set(expected):
+        assert len(touching(statements, table)) == expected.count(table), (table, statements)
+
+
+async def test_every_page_of_many_users_costs_the_same_three_statements(
+    graphql: GraphQL, raw_connection: asyncpg.Connection
+) -> None:
+    await seed(raw_connection, users=500)
+
+    seen: list[int] = []
+    counts: list[int] = []
+    after = None
+    while True:
+        data, statements = await counted(graphql, NESTED, first=100, after=after)
+        connection = data["users"]
+        assert all(len(user["orders"]["nodes"]) == 2 for user in connection["nodes"])
+        seen += [user["id"] for user in connection["nodes"]]
+        counts.append(len(statements))
+        if not connection["pageInfo"]["hasNextPage"]:
+            break
+        after = connection["pageInfo"]["endCursor"]
+
+    assert len(seen) == len(set(seen)) == 500
+    assert counts == [3] * 5

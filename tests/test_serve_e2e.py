@@ -1,0 +1,230 @@
+"""`./scripts/serve` (README) without DATABASE_URL, end to end: a real process, a real embedded
+PostgreSQL in GATEWAY_DATA_DIR, real HTTP, and a clean stop on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import psutil
+import pytest
+
+from gateway.db.embedded import kill_server_on
+
+ROOT = Path(__file__).resolve().parent.parent
+# The README's serve command: it bootstraps .venv (already installed here) and execs
+# `gateway serve`, so the process we signal is the server itself.
+SERVE = Path(__file__).resolve().parent.parent / "scripts" / "serve"
+STARTUP_LIMIT = 180.0  # seconds; initdb on a slow machine, not a performance assertion
+
+NESTED = """
+{
+  users(first: 100) {
+    nodes {
+      email
+      orders { nodes { total status payments { nodes { amount currency } } } }
+    }
+  }
+}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Server:
+    """A `gateway serve` process; its output is collected by a thread so it never blocks."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/graphql"
+        env = {
+            name: value
+            for name, value in os.environ.items()
+            if not name.startswith("GATEWAY_") and name != "DATABASE_URL"
+        }
+        env["GATEWAY_DATA_DIR"] = str(data_dir)
+        self.process = subprocess.Popen(
+            [str(SERVE), "--port", str(self.port)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def wait_until_ready(self) -> None:
+        """Until it has printed the GraphiQL URL and answers a query (or fail saying why)."""
+        deadline = time.monotonic() + STARTUP_LIMIT
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, f"gateway serve exited early:\n{self.output}"
+            if f"GraphiQL: {self.url}" in self.output:
+                try:
+                    response = httpx.post(self.url, json={"query": "{ __typename }"})
+                except httpx.TransportError:
+                    pass
+                else:
+                    if response.status_code == 200:
+                        return
+            time.sleep(0.2)
+        pytest.fail(f"gateway serve was not ready within {STARTUP_LIMIT}s:\n{self.output}")
+
+    def query(self, query: str) -> dict[str, Any]:
+        response = httpx.post(self.url, json={"query": query}, timeout=30)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        assert "errors" not in body, body
+        data: dict[str, Any] = body["data"]
+        return data
+
+    def postmaster(self) -> psutil.Process:
+        pid = int((self.data_dir / "postmaster.pid").read_text().splitlines()[0])
+        return psutil.Process(pid)
+
+    def database_url(self) -> str:
+        # postmaster.pid's fifth line is the socket directory: the data directory itself,
+        # unless that path is too long for a Unix socket.
+        socket_dir = (self.data_dir / "postmaster.pid").read_text().splitlines()[4]
+        return f"postgresql://postgres:@/postgres?host={socket_dir}"
+
+    def stop(self) -> None:
+        """SIGTERM, then wait for the process to exit (failing if it does not)."""
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"gateway serve did not exit on SIGTERM:\n{self.output}")
+        self._reader.join(timeout=10)
+
+    def kill(self) -> None:
+        """Whatever is still running goes: the process, its reader, its PostgreSQL."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=30)
+        self._reader.join(timeout=10)
+        assert self.process.stdout is not None
+        self.process.stdout.close()
+        kill_server_on(self.data_dir)
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Any]:
+    """Start `gateway serve` on `tmp_path/pgdata`; whatever is left is killed afterwards."""
+    servers: list[Server] = []
+
+    def start() -> Server:
+        server = Server(tmp_path / "pgdata")
+        servers.append(server)
+        server.wait_until_ready()
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in servers:
+            server.kill()
+
+
+def is_alive(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def postgres_processes_on(data_dir: Path) -> list[psutil.Process]:
+    return [
+        proc
+        for proc in psutil.process_iter(["name", "cmdline"])
+        if proc.info["name"] == "postgres"
+        and any(str(data_dir) in part for part in proc.info["cmdline"] or ())
+        and is_alive(proc)
+    ]
+
+
+def client_connections(database_url: str) -> list[asyncpg.Record]:
+    """Every client connection to the server but this one."""
+
+    async def query() -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(database_url)
+        try:
+            return await conn.fetch(
+                "SELECT pid, datname, application_name FROM pg_stat_activity "
+                "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
+            )
+        finally:
+            await conn.close()
+
+    return asyncio.run(query())
+
+
+def test_serve_without_database_url_embeds_postgres_with_demo_data_and_stops_it(
+    serve: Any,
+) -> None:
+    server = serve()
+
+    users = server.query(NESTED)["users"]["nodes"]
+    assert len(users) == 5
+    for user in users:
+        orders = user["orders"]["nodes"]
+        assert [order["status"] for order in orders] == ["PAID", "PENDING"]
+        assert orders[0]["payments"]["nodes"] == [{"amount": orders[0]["total"], "currency": "EUR"}]
+        assert orders[1]["payments"]["nodes"] == []
+
+    connections = client_connections(server.database_url())
+    assert connections, "the gateway's pool holds at least one connection"
+    assert {(row["datname"], row["application_name"]) for row in connections} == {
+        ("postgres", "gateway")
+    }
+    assert len(connections) <= 20  # the pool's default maximum
+
+    postmaster = server.postmaster()
+    backends = postmaster.children()
+    assert "No DATABASE_URL: using the embedded PostgreSQL in" in server.output
+
+    server.stop()
+    assert not is_alive(postmaster), server.output
+
+    assert not [proc for proc in backends if is_alive(proc)]
+    assert postgres_processes_on(server.data_dir) == []
+    assert not (server.data_dir / "postmaster.pid").exists()
+
+
+def test_serving_again_on_the_same_data_does_not_duplicate_the_demo_data(serve: Any) -> None:
+    first = serve()
+    emails = [user["email"] for user in first.query(NESTED)["users"]["nodes"]]
+    first.stop()
+
+    second = serve()
+    again = [user["email"] for user in second.query(NESTED)["users"]["nodes"]]
+    second.stop()
+
+    assert len(emails) == 5
+    assert again == emails
