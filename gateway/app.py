@@ -68,7 +68,9 @@ def create_app(
             await pool.close()
 
     def get_context(request: Request) -> Context:
-        return Context(request.app.state.managers_by_loader_set)
+        return Context(
+            request.app.state.managers_by_loader_set, max_page_size=settings.max_page_size
+        )
 
     app = FastAPI(title="GraphQL gateway", lifespan=lifespan)
     graphql: GraphQLRouter[Any, None] = GraphQLRouter(

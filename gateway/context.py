@@ -9,6 +9,7 @@ import strawberry
 from strawberry.fastapi import BaseContext
 
 from gateway.db import AsyncDatabaseManager
+from gateway.pagination import MAX_PAGE_SIZE, PageArgs, page_args
 
 __all__ = ["Context", "Info"]
 
@@ -21,10 +22,20 @@ class Context(BaseContext):
     Usage: `info.context.loaders(UserLoaders).by_id.load(user_id)`.
     """
 
-    def __init__(self, managers_by_loader_set: Mapping[type[Any], AsyncDatabaseManager]) -> None:
+    def __init__(
+        self,
+        managers_by_loader_set: Mapping[type[Any], AsyncDatabaseManager],
+        *,
+        max_page_size: int = MAX_PAGE_SIZE,
+    ) -> None:
         super().__init__()
         self._managers = managers_by_loader_set
         self._loaders: dict[type[Any], Any] = {}
+        self.max_page_size = max_page_size
+
+    def page(self, first: int | None, after: str | None) -> PageArgs:
+        """A list field's `first`/`after`, validated against the configured maximum page size."""
+        return page_args(first, after, max_size=self.max_page_size)
 
     def loaders(self, loader_set: type[LoadersT]) -> LoadersT:
         """This request's instance of `loader_set`, built around its service's manager."""

@@ -77,7 +77,7 @@ def decode_cursor(cursor: str) -> int:
 
 def page_args(first: int | None, after: str | None, *, max_size: int = MAX_PAGE_SIZE) -> PageArgs:
     """Validate `first`/`after` from a query; raises BadUserInput past `max_size`."""
-    size = DEFAULT_PAGE_SIZE if first is None else first
+    size = min(DEFAULT_PAGE_SIZE, max_size) if first is None else first
     if not 0 <= size <= max_size:
         raise BadUserInput(f"`first` must be between 0 and {max_size}, got {size}.")
     return PageArgs(first=size, after_id=None if after is None else decode_cursor(after))

@@ -30,6 +30,7 @@ class Settings:
     min_connections: int = 2
     max_connections: int = 20
     demo_data: bool = False
+    max_page_size: int = 100  # the largest `first` a list field accepts
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -46,6 +47,7 @@ class Settings:
             min_connections=int(env.get("GATEWAY_POOL_MIN", defaults.min_connections)),
             max_connections=int(env.get("GATEWAY_POOL_MAX", defaults.max_connections)),
             demo_data=env.get("GATEWAY_DEMO_DATA", "") in {"1", "true", "yes"},
+            max_page_size=int(env.get("GATEWAY_MAX_PAGE_SIZE", defaults.max_page_size)),
         )
 
     def database_config(self) -> DatabaseConfig:

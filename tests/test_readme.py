@@ -35,11 +35,15 @@ def test_every_shell_command_in_the_readme_is_covered() -> None:
     covered_elsewhere = {
         "./scripts/test": "run by .ci/run",
         "./scripts/serve": "run by tests/test_serve_e2e.py",
+        ".venv/bin/python -m benchmarks.nested_query --users 50 500 --rounds 30": (
+            "run small by tests/test_benchmarks.py"
+        ),
     }
     run_here = {"gateway export-schema -o schema.graphql", "gateway check-schema"}
     assert set(shell_commands()) == set(covered_elsewhere) | run_here
     assert "./scripts/test" in (ROOT / ".ci" / "run").read_text()
     assert "scripts/serve" in (ROOT / "tests" / "test_serve_e2e.py").read_text()
+    assert "benchmarks.nested_query" in (ROOT / "tests" / "test_benchmarks.py").read_text()
 
 
 def test_readme_export_schema_command_writes_the_committed_sdl(tmp_path: Path) -> None:

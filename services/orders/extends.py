@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from gateway.context import Info
-from gateway.pagination import Connection, page_args
+from gateway.pagination import Connection
 from services.orders.loaders import OrderLoaders
 from services.orders.types import Order
 from services.users.types import User
@@ -24,5 +24,5 @@ class UserOrders:
         after: str | None = None,
     ) -> Connection[Order]:
         return await info.context.loaders(OrderLoaders).of_user.load(
-            user.id, page_args(first, after)
+            user.id, info.context.page(first, after)
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from gateway.context import Info
-from gateway.pagination import Connection, page_args
+from gateway.pagination import Connection
 from services.orders.types import Order
 from services.payments.loaders import PaymentLoaders
 from services.payments.types import Payment
@@ -24,4 +24,4 @@ class OrderPayments:
         after: str | None = None,
     ) -> Connection[Payment]:
         loader = info.context.loaders(PaymentLoaders).of_order
-        return await loader.load(order.id, page_args(first, after))
+        return await loader.load(order.id, info.context.page(first, after))

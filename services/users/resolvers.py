@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from gateway.context import Info
-from gateway.pagination import Connection, make_connection, page_args
+from gateway.pagination import Connection, make_connection
 from services.users.loaders import UserLoaders
 from services.users.types import CreateUserInput, User
 
@@ -20,7 +20,7 @@ class UsersQuery:
     async def users(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[User]:
-        page = page_args(first, after)
+        page = info.context.page(first, after)
         return make_connection(await info.context.loaders(UserLoaders).page(page), page)
 
 

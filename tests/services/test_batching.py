@@ -14,9 +14,13 @@ import asyncio
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 
+import services
+from gateway.app import create_app
 from gateway.db import count_statements
+from gateway.settings import Settings
 from tests.services import GraphQL
 
 NESTED = """
@@ -145,3 +149,27 @@ async def test_every_page_of_many_users_costs_the_same_three_statements(
 
     assert len(seen) == len(set(seen)) == 500
     assert counts == [3] * 5
+
+
+async def test_a_raised_page_limit_serves_500_users_in_three_statements(
+    database_url: str, raw_connection: asyncpg.Connection
+) -> None:
+    settings = Settings(database_url=database_url, max_page_size=500)
+    app = create_app(settings, services.SERVICES)
+    async with app.router.lifespan_context(app):
+        await seed(raw_connection, users=500)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+
+            async def post(query: str, **variables: Any) -> dict[str, Any]:
+                response = await client.post(
+                    "/graphql", json={"query": query, "variables": variables}
+                )
+                body: dict[str, Any] = response.json()
+                return body
+
+            data, statements = await counted(post, NESTED, first=500)
+            refused = await post(NESTED, first=501)
+    assert len(data["users"]["nodes"]) == 500
+    assert len(statements) == 3, statements
+    assert refused["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
