@@ -10,22 +10,13 @@ from aiodataloader import DataLoader
 from gateway.batching import ChildPageLoader, by_id_loader
 from gateway.db import AsyncDatabaseManager
 from gateway.errors import BadUserInput
+from gateway.validation import is_storable_text
 from services.orders import store
 from services.orders.types import LineItem, Order, OrderStatus
 
 MAX_LINE_ITEMS = 50
 MAX_QUANTITY = 10_000
 MAX_UNIT_PRICE = Decimal("1000000")
-
-
-def _storable(text: str) -> bool:
-    """Whether PostgreSQL can store `text`: it refuses NUL, and JSON can carry unpaired
-    surrogates that are not UTF-8 at all; both would otherwise fail inside the INSERT."""
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return "\x00" not in text
 
 
 class OrderLoaders:
@@ -55,7 +46,7 @@ class OrderLoaders:
         for sku, quantity, unit_price in items:
             if not 1 <= len(sku.strip()) <= 64:
                 raise BadUserInput("A SKU has between 1 and 64 characters.")
-            if not _storable(sku):
+            if not is_storable_text(sku):
                 raise BadUserInput("A SKU cannot contain NUL or unpaired surrogates.")
             if not 1 <= quantity <= MAX_QUANTITY:
                 raise BadUserInput(f"A quantity is between 1 and {MAX_QUANTITY}.")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
 
@@ -40,7 +41,7 @@ SET_STATUS = (
 )
 
 
-def _order(row: asyncpg.Record) -> Order:
+def _order(row: asyncpg.Record | Mapping[str, Any]) -> Order:
     return Order(
         id=row["id"],
         user_id=row["user_id"],
@@ -83,13 +84,7 @@ async def insert_order(
         row = await tx.fetch_one(INSERT_ORDER, user_id, total)
         assert row is not None
         await tx.executemany(INSERT_ITEM, [(row["id"], *item) for item in items])
-    return Order(
-        id=row["id"],
-        user_id=row["user_id"],
-        status=OrderStatus(row["status"]),
-        total=row["total"],
-        created_at=row["created_at"],
-    )
+    return _order(row)
 
 
 async def set_status(db: AsyncDatabaseManager, order_id: int, status: OrderStatus) -> Order | None:

@@ -10,20 +10,11 @@ from gateway.batching import by_id_loader
 from gateway.db import AsyncDatabaseManager
 from gateway.errors import BadUserInput
 from gateway.pagination import PageArgs
+from gateway.validation import is_storable_text
 from services.users import store
 from services.users.types import User
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-
-
-def _storable(text: str) -> bool:
-    """Whether PostgreSQL can store `text`: it refuses NUL, and JSON can carry unpaired
-    surrogates that are not UTF-8 at all; both would otherwise fail inside the INSERT."""
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return "\x00" not in text
 
 
 class UserLoaders:
@@ -40,13 +31,13 @@ class UserLoaders:
 
     async def create(self, email: str, name: str) -> User:
         email, name = email.strip(), name.strip()
-        if not _storable(email):
+        if not is_storable_text(email):
             raise BadUserInput("An email address cannot contain NUL or unpaired surrogates.")
         if len(email) > 254 or not _EMAIL.fullmatch(email):
             raise BadUserInput(f"{email[:60]!r} is not an email address.")
         if not 1 <= len(name) <= 200:
             raise BadUserInput("A name must have between 1 and 200 characters.")
-        if not _storable(name):
+        if not is_storable_text(name):
             raise BadUserInput("A name cannot contain NUL or unpaired surrogates.")
         user = await store.insert_user(self._db, email.lower(), name)
         self.by_id.prime(user.id, user)
