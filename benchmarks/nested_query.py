@@ -25,6 +25,7 @@ import services
 from gateway.app import create_app
 from gateway.db import count_statements
 from gateway.db.embedded import EmbeddedPostgres
+from gateway.limits import Limits
 from gateway.settings import Settings
 
 QUERY = """
@@ -57,7 +58,10 @@ async def seed(url: str, users: int) -> None:
 
 
 async def measure(url: str, sizes: list[int], rounds: int) -> list[tuple[int, float, float, int]]:
-    app = create_app(Settings(database_url=url, max_page_size=max(sizes)), services.SERVICES)
+    settings = Settings(
+        database_url=url, max_page_size=max(sizes), limits=Limits(max_cost=100_000_000)
+    )
+    app = create_app(settings, services.SERVICES)
     results = []
     async with app.router.lifespan_context(app):
         await seed(url, max(sizes))

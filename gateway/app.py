@@ -13,11 +13,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from strawberry.fastapi import GraphQLRouter
 
 from gateway.context import Context
 from gateway.db import AsyncDatabaseManager, AsyncMigrationManager
 from gateway.errors import ServiceConfigurationError
+from gateway.graphiql import add_graphiql
+from gateway.request_guard import RequestGuard
 from gateway.schema import build_schema
 from gateway.service import Service
 from gateway.settings import Settings
@@ -39,7 +42,12 @@ def create_app(
 
     Usage: `app = create_app(Settings.from_env(), SERVICES)`.
     """
-    schema = build_schema(services)
+    schema = build_schema(
+        services,
+        limits=settings.limits,
+        max_page_size=settings.max_page_size,
+        production=settings.production,
+    )
     for service in services:
         folder = settings.migrations_dir / service.name
         if not folder.is_dir():
@@ -74,9 +82,28 @@ def create_app(
 
     app = FastAPI(title="GraphQL gateway", lifespan=lifespan)
     graphql: GraphQLRouter[Any, None] = GraphQLRouter(
-        schema, context_getter=get_context, graphql_ide="graphiql", allow_queries_via_get=True
+        schema,
+        context_getter=get_context,
+        graphql_ide=None,  # ours, served offline by gateway.graphiql
+        allow_queries_via_get=True,
     )
+    if settings.graphiql_enabled:
+        add_graphiql(app, path="/graphql")  # before the router: its page route goes first
     app.include_router(graphql, prefix="/graphql")
+    app.add_middleware(
+        RequestGuard,
+        path="/graphql",
+        max_body_bytes=settings.limits.max_body_bytes,
+        csrf_prevention=settings.csrf_prevention,
+    )
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["content-type", "apollo-require-preflight", "x-apollo-operation-name"],
+            max_age=600,
+        )
     return app
 
 

@@ -1,20 +1,66 @@
 """Dataloader shapes every service needs: rows by id, and a page of children per parent.
 
 Both issue one SQL statement per batch (`= ANY($1)`), however many rows ask: a nested query
-costs one statement per level, never one per row.
+costs one statement per level, never one per row. Both are `BatchLoader`s, which report each
+batch's size to the observer set with `observing_batches` (the gateway's metrics, per
+request); a service's own dataloader reports too when it is a `BatchLoader`.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic, Protocol, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from aiodataloader import DataLoader
 
 from gateway.pagination import Connection, PageArgs, make_connection
 
-__all__ = ["ChildPageLoader", "by_id_loader"]
+__all__ = ["BatchLoader", "ChildPageLoader", "by_id_loader", "observing_batches"]
+
+KeyT = TypeVar("KeyT")
+ValueT = TypeVar("ValueT")
+
+_batch_observer: ContextVar[Callable[[int], None] | None] = ContextVar(
+    "gateway_batch_observer", default=None
+)
+
+
+@contextmanager
+def observing_batches(observer: Callable[[int], None]) -> Iterator[None]:
+    """Report the size of every `BatchLoader` batch dispatched from this context to `observer`.
+
+    Usage: `with observing_batches(batch_sizes.observe): await handle(request)`.
+    """
+    token = _batch_observer.set(observer)
+    try:
+        yield
+    finally:
+        _batch_observer.reset(token)
+
+
+class BatchLoader(DataLoader[KeyT, ValueT]):
+    """aiodataloader's DataLoader that reports each batch's size to the current observer.
+
+    Usage: `BatchLoader(load_many)`, where `async def load_many(keys) -> list[value]`.
+    """
+
+    def __init__(
+        self,
+        batch_load_fn: Callable[[list[KeyT]], Coroutine[Any, Any, list[ValueT]]],
+        **options: Any,
+    ) -> None:
+        async def observed(keys: list[KeyT]) -> list[ValueT]:
+            # The batch runs in a task started from the first load()'s context, so the
+            # observer is the one of the request that asked.
+            observer = _batch_observer.get()
+            if observer is not None:
+                observer(len(keys))
+            return await batch_load_fn(keys)
+
+        super().__init__(observed, **options)
 
 
 class _HasId(Protocol):
@@ -34,7 +80,7 @@ def by_id_loader(
         found = {row.id: row for row in await fetch(ids)}
         return [found.get(row_id) for row_id in ids]
 
-    return DataLoader(batch)
+    return BatchLoader(batch)
 
 
 class ChildPageLoader(Generic[RowT]):
@@ -52,7 +98,9 @@ class ChildPageLoader(Generic[RowT]):
     ) -> None:
         self._fetch = fetch
         self._parent_of = parent_of
-        self._loader: DataLoader[tuple[int, PageArgs], Connection[RowT]] = DataLoader(self._batch)
+        self._loader: DataLoader[tuple[int, PageArgs], Connection[RowT]] = BatchLoader(
+            self._batch
+        )
 
     async def load(self, parent_id: int, page: PageArgs) -> Connection[RowT]:
         """The page of `parent_id`'s children."""

@@ -8,33 +8,40 @@ SQL, table name or traceback reaches a client.
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Iterator
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
-from gateway.db import QueryError
-from gateway.errors import GatewayError, error_from_query_error
+from gateway.errors import GatewayError, error_from_database_error
+from gateway.limits import TOKEN_LIMIT_MESSAGE
 
 __all__ = ["ErrorCodes", "classify"]
 
 logger = logging.getLogger("gateway.errors")
 
 INTERNAL_MESSAGE = "Internal server error"
+# graphql-core's hint at field names, which tells a prober what the schema holds.
+_SUGGESTION = re.compile(r" Did you mean .*\?$")
 
 
-def classify(error: GraphQLError) -> GraphQLError:
+def classify(error: GraphQLError, *, hide_suggestions: bool = False) -> GraphQLError:
     """`error` with a code, or its masked replacement."""
     original = error.original_error
     if original is None:
-        code = (
-            "GRAPHQL_PARSE_FAILED"
-            if "Syntax Error" in error.message
-            else "GRAPHQL_VALIDATION_FAILED"
-        )
-        return _with(error, error.message, {"code": code})
-    if isinstance(original, QueryError) and (mapped := error_from_query_error(original)):
+        if error.extensions and "code" in error.extensions:
+            return error  # raised with its code (operation limits)
+        message = _SUGGESTION.sub("", error.message) if hide_suggestions else error.message
+        if TOKEN_LIMIT_MESSAGE in message:
+            code = "TOO_MANY_TOKENS"
+        elif "Syntax Error" in message:
+            code = "GRAPHQL_PARSE_FAILED"
+        else:
+            code = "GRAPHQL_VALIDATION_FAILED"
+        return _with(error, message, {"code": code})
+    if mapped := error_from_database_error(original):
         original = mapped
     if isinstance(original, GatewayError):
         return _with(error, str(original), {"code": original.code})
@@ -69,8 +76,13 @@ def _with(error: GraphQLError, message: str, extensions: dict[str, str]) -> Grap
 class ErrorCodes(SchemaExtension):
     """Classify every error of an operation's result (see `classify`)."""
 
+    def __init__(self, *, hide_suggestions: bool = False) -> None:
+        self.hide_suggestions = hide_suggestions
+
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
         if result is not None and result.errors:
-            result.errors = [classify(error) for error in result.errors]
+            result.errors = [
+                classify(error, hide_suggestions=self.hide_suggestions) for error in result.errors
+            ]

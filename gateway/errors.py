@@ -4,10 +4,12 @@
     ├── BadUserInput             BAD_USER_INPUT   the arguments are invalid
     ├── NotFound                 NOT_FOUND        a referenced record does not exist
     ├── Conflict                 CONFLICT         the change clashes with existing data
+    ├── Timeout                  TIMEOUT          a statement ran past the statement timeout
+    ├── ServiceUnavailable       SERVICE_UNAVAILABLE  the database is down or the pool is full
     └── ServiceConfigurationError                  services cannot be merged (startup only)
 
 Errors a client can cause are raised as these classes, or come from the database as a
-`gateway.db.QueryError` whose SQLSTATE `error_from_query_error` maps, once, to a code.
+`gateway.db` error that `error_from_database_error` maps, once, to a code.
 Everything else is masked as "Internal server error" with a correlation id.
 """
 
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from gateway.db import QueryError
+from gateway.db import DatabaseConnectionError, PoolTimeoutError, QueryError
 
 __all__ = [
     "BadUserInput",
@@ -23,7 +25,9 @@ __all__ = [
     "GatewayError",
     "NotFound",
     "ServiceConfigurationError",
-    "error_from_query_error",
+    "ServiceUnavailable",
+    "Timeout",
+    "error_from_database_error",
 ]
 
 
@@ -51,6 +55,18 @@ class Conflict(GatewayError):
     code = "CONFLICT"
 
 
+class Timeout(GatewayError):
+    """Raised when a statement runs past the statement timeout and is cancelled."""
+
+    code = "TIMEOUT"
+
+
+class ServiceUnavailable(GatewayError):
+    """Raised when the database is unreachable or no pooled connection frees up in time."""
+
+    code = "SERVICE_UNAVAILABLE"
+
+
 class ServiceConfigurationError(Exception):
     """Raised at startup when services cannot be merged into one schema or app."""
 
@@ -65,11 +81,21 @@ _SQLSTATE_ERRORS: dict[str, tuple[type[GatewayError], str]] = {
     "22001": (BadUserInput, "A value is too long."),
     "22003": (BadUserInput, "A number is out of range."),
     "22021": (BadUserInput, "A text value contains a character that cannot be stored."),
+    "57014": (Timeout, "The request took too long and was cancelled; ask for less."),
+    "57P01": (ServiceUnavailable, "The database is restarting; retry shortly."),
+    "57P02": (ServiceUnavailable, "The database is restarting; retry shortly."),
+    "57P03": (ServiceUnavailable, "The database is starting up; retry shortly."),
 }
 
 
-def error_from_query_error(error: QueryError) -> GatewayError | None:
-    """The client-facing error for a database refusal the client caused, else None."""
+def error_from_database_error(error: Exception) -> GatewayError | None:
+    """The client-facing error for a database failure, mapped once here; None: mask it."""
+    if isinstance(error, (DatabaseConnectionError, PoolTimeoutError)):
+        return ServiceUnavailable("The database is unavailable; retry shortly.")
+    if isinstance(error, TimeoutError):  # asyncpg's client-side command timeout
+        return Timeout("The request took too long and was cancelled; ask for less.")
+    if not isinstance(error, QueryError):
+        return None
     mapped = _SQLSTATE_ERRORS.get(error.sqlstate or "")
     if mapped is None:
         return None

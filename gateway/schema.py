@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import strawberry
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import DisableIntrospection, ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.name_converter import NameConverter
 from strawberry.types.base import StrawberryObjectDefinition, get_object_definition
@@ -22,6 +22,8 @@ from strawberry.types.field import StrawberryField
 
 from gateway.error_codes import ErrorCodes
 from gateway.errors import ServiceConfigurationError
+from gateway.limits import Limits, OperationLimits
+from gateway.pagination import MAX_PAGE_SIZE
 from gateway.service import Service
 
 __all__ = ["GatewaySchema", "build_schema"]
@@ -35,8 +37,29 @@ class GatewaySchema(strawberry.Schema):
         return None
 
 
-def build_schema(services: Sequence[Service]) -> GatewaySchema:
-    """One Strawberry schema with every service's root fields, types and extensions."""
+def build_schema(
+    services: Sequence[Service],
+    *,
+    limits: Limits | None = None,
+    max_page_size: int = MAX_PAGE_SIZE,
+    production: bool = False,
+) -> GatewaySchema:
+    """One Strawberry schema with every service's root fields, types and extensions.
+
+    `limits` (default: `Limits()`) bound every operation; `production` turns introspection
+    off and hides field suggestions ("Did you mean ...?") from error messages.
+    """
+    limits = limits or Limits()
+
+    def operation_limits() -> OperationLimits:
+        return OperationLimits(limits=limits, max_page_size=max_page_size)
+
+    def error_codes() -> ErrorCodes:
+        return ErrorCodes(hide_suggestions=production)
+
+    extensions: list[Any] = [operation_limits, error_codes, _parser_cache, _validation_cache]
+    if production:
+        extensions.append(DisableIntrospection)
     _check_unique_names(services)
     config = StrawberryConfig()
     names = config.name_converter
@@ -50,7 +73,7 @@ def build_schema(services: Sequence[Service]) -> GatewaySchema:
             query=query,
             mutation=mutation,
             types=[origin for origin, _ in types.values()],
-            extensions=[ErrorCodes, _parser_cache, _validation_cache],
+            extensions=extensions,
             config=config,
         )
     # Strawberry looks fields up in its type map (get_type_by_name, get_field_for_type,

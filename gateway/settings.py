@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gateway.db import DatabaseConfig
+from gateway.limits import Limits
 
 __all__ = ["PROJECT_ROOT", "Settings"]
 
@@ -31,6 +32,18 @@ class Settings:
     max_connections: int = 20
     demo_data: bool = False
     max_page_size: int = 100  # the largest `first` a list field accepts
+    production: bool = False  # GATEWAY_ENV=production: no introspection, no suggestions
+    graphiql: bool | None = None  # None: served in development, not in production
+    cors_origins: tuple[str, ...] = ()  # origins allowed to call the API from a browser
+    csrf_prevention: bool = True
+    limits: Limits = field(default_factory=Limits)
+    statement_timeout_ms: int = 5000  # every statement; a slower one is cancelled: TIMEOUT
+    pool_timeout: float = 5.0  # seconds to wait for a free connection: SERVICE_UNAVAILABLE
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        """Whether /graphql serves GraphiQL to browsers."""
+        return not self.production if self.graphiql is None else self.graphiql
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -48,6 +61,25 @@ class Settings:
             max_connections=int(env.get("GATEWAY_POOL_MAX", defaults.max_connections)),
             demo_data=env.get("GATEWAY_DEMO_DATA", "") in {"1", "true", "yes"},
             max_page_size=int(env.get("GATEWAY_MAX_PAGE_SIZE", defaults.max_page_size)),
+            production=env.get("GATEWAY_ENV", "development") == "production",
+            graphiql=_flag(env.get("GATEWAY_GRAPHIQL")),
+            cors_origins=tuple(
+                origin.strip()
+                for origin in env.get("GATEWAY_CORS_ORIGINS", "").split(",")
+                if origin.strip()
+            ),
+            csrf_prevention=_flag(env.get("GATEWAY_CSRF_PREVENTION")) is not False,
+            limits=Limits(
+                **{
+                    name: int(env[f"GATEWAY_{name.upper()}"])
+                    for name in Limits.__dataclass_fields__
+                    if f"GATEWAY_{name.upper()}" in env
+                }
+            ),
+            statement_timeout_ms=int(
+                env.get("GATEWAY_STATEMENT_TIMEOUT_MS", defaults.statement_timeout_ms)
+            ),
+            pool_timeout=float(env.get("GATEWAY_POOL_TIMEOUT", defaults.pool_timeout)),
         )
 
     def database_config(self) -> DatabaseConfig:
@@ -58,4 +90,15 @@ class Settings:
             connection_string=self.database_url,
             min_connections=self.min_connections,
             max_connections=self.max_connections,
+            statement_timeout_ms=self.statement_timeout_ms,
+            # The client-side timeout backs up the server's, for a server that stops answering.
+            command_timeout=self.statement_timeout_ms / 1000 + 5,
+            acquire_timeout=self.pool_timeout,
+            retry_attempts=1,
         )
+
+
+def _flag(value: str | None) -> bool | None:
+    if value is None or value == "":
+        return None
+    return value.lower() in {"1", "true", "yes", "on"}

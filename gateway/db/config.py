@@ -43,6 +43,7 @@ class DatabaseConfig(BaseModel):
     max_inactive_connection_lifetime: float = 300.0
     command_timeout: float | None = 60.0
     connect_timeout: float = 10.0
+    acquire_timeout: float | None = None  # seconds to wait for a free connection; None: forever
     statement_cache_size: int = Field(default=1000, ge=0)
 
     server_settings: dict[str, str] | None = None

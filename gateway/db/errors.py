@@ -4,6 +4,7 @@
     ├── ConfigurationError   a DatabaseConfig or manager was built with values that cannot work
     ├── DatabaseConnectionError (alias ConnectionError, for pgdbm code only)
     ├── PoolError            a pool is missing, closed, or used against its lifecycle
+    │   └── PoolTimeoutError no connection became free within the acquire timeout
     ├── SchemaError          an identifier (schema, table, tenant) is invalid
     ├── QueryError           PostgreSQL refused a statement
     ├── TransactionError     a transaction could not begin, commit or roll back
@@ -26,6 +27,7 @@ __all__ = [
     "DatabaseConnectionError",
     "MigrationError",
     "PoolError",
+    "PoolTimeoutError",
     "QueryError",
     "SchemaError",
     "TransactionError",
@@ -57,6 +59,10 @@ ConnectionError = DatabaseConnectionError
 
 class PoolError(AsyncDBError):
     """Raised when a pool is used against its lifecycle (missing, closed, owned elsewhere)."""
+
+
+class PoolTimeoutError(PoolError):
+    """Raised when no pooled connection becomes free within `DatabaseConfig.acquire_timeout`."""
 
 
 class SchemaError(AsyncDBError):

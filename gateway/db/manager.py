@@ -18,7 +18,13 @@ from typing import Any, NoReturn, cast
 import asyncpg
 
 from gateway.db.config import DatabaseConfig
-from gateway.db.errors import ConfigurationError, PoolError, TransactionError
+from gateway.db.errors import (
+    ConfigurationError,
+    DatabaseConnectionError,
+    PoolError,
+    PoolTimeoutError,
+    TransactionError,
+)
 from gateway.db.identifiers import validate_identifier
 from gateway.db.pool import SharedPool, open_pool, pool_stats
 from gateway.db.queries import QueryRunner
@@ -153,9 +159,21 @@ class AsyncDatabaseManager(QueryRunner):
     @asynccontextmanager
     async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
         """A raw connection from the pool, released on exit (advanced use)."""
-        async with self.pool.acquire() as conn:
+        timeout = self.config.acquire_timeout if self.config is not None else None
+        try:
+            conn = await self.pool.acquire(timeout=timeout)
+        except TimeoutError:
+            raise PoolTimeoutError(
+                f"No database connection became free within {timeout}s (the pool holds at most "
+                f"{self.pool.get_max_size()}); the database is overloaded or connections leak."
+            ) from None
+        except (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError) as error:
+            raise DatabaseConnectionError(f"The database is unreachable: {error}") from error
+        try:
             # The pool hands out a proxy with Connection's whole API; type it as one.
             yield cast(asyncpg.Connection, conn)
+        finally:
+            await self.pool.release(conn)
 
     _connection = acquire
 

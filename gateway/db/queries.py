@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 
-from gateway.db.errors import QueryError
+from gateway.db.errors import DatabaseConnectionError, QueryError
 from gateway.db.templates import render_template
 
 __all__ = ["QueryRunner"]
@@ -28,6 +28,9 @@ _RETURNING = re.compile(r"\bRETURNING\b", re.IGNORECASE)
 async def _as_query_error(query: str) -> AsyncIterator[None]:
     try:
         yield
+    except (OSError, asyncpg.ConnectionDoesNotExistError, asyncpg.PostgresConnectionError) as error:
+        # The server went away mid-statement (restart, network): not the query's fault.
+        raise DatabaseConnectionError(f"The database connection was lost: {error}") from error
     except asyncpg.PostgresError as error:
         raise QueryError(
             f"PostgreSQL refused the statement ({type(error).__name__}, "

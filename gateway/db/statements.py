@@ -33,23 +33,29 @@ class StatementRecorder:
         return len(self.queries)
 
 
-_current: ContextVar[StatementRecorder | None] = ContextVar("gateway_statements", default=None)
+# Every active recorder of this context, outermost first: blocks nest (a test counting
+# around a request still sees the statements the request's own recorder counts).
+_current: ContextVar[tuple[StatementRecorder, ...]] = ContextVar("gateway_statements", default=())
 # Set while a connection is released: the pool's reset query is housekeeping, not work.
 releasing: ContextVar[bool] = ContextVar("gateway_releasing", default=False)
 
 
 def record_statement(record: asyncpg.connection.LoggedQuery) -> None:
-    """asyncpg query-logger callback: credit the statement to the active recorder."""
-    recorder = _current.get()
-    if recorder is not None and not releasing.get():
+    """asyncpg query-logger callback: credit the statement to every active recorder."""
+    if releasing.get():
+        return
+    for recorder in _current.get():
         recorder.queries.append(record.query)
 
 
 @contextmanager
 def count_statements() -> Iterator[StatementRecorder]:
-    """Record every statement sent from this context (and tasks it starts) until exit."""
+    """Record every statement sent from this context (and tasks it starts) until exit.
+
+    Blocks nest: a statement counts in every block active where it was sent.
+    """
     recorder = StatementRecorder()
-    token = _current.set(recorder)
+    token = _current.set((*_current.get(), recorder))
     try:
         yield recorder
     finally:

@@ -41,6 +41,8 @@ OTHER_CLIENTS = (
 
 SettingsFactory = Callable[..., Settings]
 
+PREFLIGHTED = {"apollo-require-preflight": "true"}
+
 
 @pytest.fixture
 def make_settings(database_url: str) -> SettingsFactory:
@@ -257,6 +259,7 @@ async def test_get_with_a_query_parameter_runs_the_query(make_settings: Settings
         response = await client.get(
             "/graphql",
             params={"query": "{ users(first: 5) { nodes { email } pageInfo { hasNextPage } } }"},
+            headers=PREFLIGHTED,  # CSRF prevention: a GET operation must prove it is no form
         )
 
     assert response.status_code == 200
@@ -272,10 +275,11 @@ async def test_get_with_a_mutation_is_refused_and_changes_nothing(
 ) -> None:
     mutation = 'mutation { createUser(input: {email: "get@example.com", name: "Get"}) { id } }'
     async with serve(create_app(make_settings(), services.SERVICES)) as client:
-        response = await client.get("/graphql", params={"query": mutation})
+        response = await client.get("/graphql", params={"query": mutation}, headers=PREFLIGHTED)
 
-    assert 400 <= response.status_code < 500
+    assert response.status_code == 405
     assert "mutations are not allowed" in response.text.lower()
+    assert response.json()["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"
     assert await raw_connection.fetchval("SELECT count(*) FROM users.users") == 0
 
 

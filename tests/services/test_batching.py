@@ -11,6 +11,7 @@ set aside; every other statement counts.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -20,6 +21,7 @@ import pytest
 import services
 from gateway.app import create_app
 from gateway.db import count_statements
+from gateway.limits import Limits
 from gateway.settings import Settings
 from tests.services import GraphQL
 
@@ -38,6 +40,23 @@ query {
   }
 }
 """
+
+
+# These queries ask for up to 50 users x 20 orders x 20 payments: more than the default cost
+# limit allows (that limit is tested in tests/gateway/test_limits.py). Batching is the subject
+# here, so the app's limit is raised to let them run.
+GENEROUS = Limits(max_cost=1_000_000)
+
+
+@pytest.fixture
+async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with a cost limit that admits these large pages."""
+    settings = Settings(database_url=database_url, max_connections=5, limits=GENEROUS)
+    app = create_app(settings, services.SERVICES)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            yield client
 
 
 async def seed(conn: asyncpg.Connection, users: int) -> None:
@@ -154,7 +173,7 @@ async def test_every_page_of_many_users_costs_the_same_three_statements(
 async def test_a_raised_page_limit_serves_500_users_in_three_statements(
     database_url: str, raw_connection: asyncpg.Connection
 ) -> None:
-    settings = Settings(database_url=database_url, max_page_size=500)
+    settings = Settings(database_url=database_url, max_page_size=500, limits=GENEROUS)
     app = create_app(settings, services.SERVICES)
     async with app.router.lifespan_context(app):
         await seed(raw_connection, users=500)

@@ -155,7 +155,7 @@ async def test_a_page_of_exactly_the_maximum_size_is_allowed(graphql: GraphQL) -
     assert "errors" not in body
 
 
-@pytest.mark.parametrize("first", [101, 1000, -1])
+@pytest.mark.parametrize("first", [101, 250, -1])
 async def test_first_outside_zero_to_one_hundred_is_bad_user_input(
     graphql: GraphQL, first: int
 ) -> None:

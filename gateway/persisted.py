@@ -1,0 +1,258 @@
+"""Persisted operations: Apollo's automatic persisted queries (APQ), or an allow-list.
+
+A client names a document by its SHA-256 in `extensions.persistedQuery` (POST body, or the
+`extensions` query parameter of a GET) instead of sending it. `Settings.persisted_queries`:
+
+    off        a request carrying `persistedQuery` fails: PERSISTED_QUERY_NOT_SUPPORTED
+    apq        a hash alone runs the document registered under it, else fails with
+               PERSISTED_QUERY_NOT_FOUND; the client then sends document and hash, which
+               runs and registers it (after checking the hash: PERSISTED_QUERY_HASH_MISMATCH)
+    allowlist  only the manifest's documents run, by hash or by their exact text; anything
+               else fails with PERSISTED_QUERY_NOT_ALLOWED, and nothing is registered
+
+The manifest (`Settings.persisted_manifest`) is GraphQL Code Generator's persisted-documents
+JSON with `hashAlgorithm: "sha256"`: `{"<sha256 of the document>": "<document>"}`. In apq
+mode its documents are known from the start too. Registered documents live in a bounded
+LRU cache of the app (not shared between processes: a client whose hash is unknown to this
+process just sends the document once more).
+
+    persisted = PersistedQueries.from_settings(settings)
+    resolved = persisted.resolve(query, extensions)   # raises a PersistedQueryError
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from graphql import GraphQLSyntaxError, OperationDefinitionNode, parse
+
+from gateway.errors import GatewayError
+
+if TYPE_CHECKING:
+    from gateway.settings import Settings
+
+__all__ = [
+    "PersistedMode",
+    "PersistedQueries",
+    "PersistedQueryError",
+    "PersistedQueryHashMismatch",
+    "PersistedQueryNotAllowed",
+    "PersistedQueryNotFound",
+    "PersistedQueryNotSupported",
+    "ResolvedQuery",
+    "load_manifest",
+    "persisted_mode",
+    "sha256_hex",
+]
+
+PersistedMode = Literal["off", "apq", "allowlist"]
+DEFAULT_CACHE_SIZE = 1000  # registered documents kept per app, least recently used dropped
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+class PersistedQueryError(GatewayError):
+    """Base of the refusals of a persisted-operation request; each has its own code."""
+
+    code = "BAD_USER_INPUT"
+
+
+class PersistedQueryNotFound(PersistedQueryError):
+    """Raised when a hash alone names no registered document (send the document with it)."""
+
+    code = "PERSISTED_QUERY_NOT_FOUND"
+
+
+class PersistedQueryNotSupported(PersistedQueryError):
+    """Raised when a request uses persisted queries and they are turned off."""
+
+    code = "PERSISTED_QUERY_NOT_SUPPORTED"
+
+
+class PersistedQueryNotAllowed(PersistedQueryError):
+    """Raised in allow-list mode for a document (or hash) the manifest does not hold."""
+
+    code = "PERSISTED_QUERY_NOT_ALLOWED"
+
+
+class PersistedQueryHashMismatch(PersistedQueryError):
+    """Raised when a request's document does not hash to the sha256Hash sent with it."""
+
+    code = "PERSISTED_QUERY_HASH_MISMATCH"
+
+
+def persisted_mode(value: str) -> PersistedMode:
+    """`value` as a mode, or ValueError saying which values there are."""
+    if value == "off" or value == "apq" or value == "allowlist":
+        return value
+    raise ValueError(
+        f"GATEWAY_PERSISTED_QUERIES is {value!r}; use off, apq (the default) or allowlist."
+    )
+
+
+def sha256_hex(document: str) -> str:
+    """The SHA-256 of `document`'s UTF-8 bytes, in lowercase hex (APQ's and the manifest's)."""
+    return hashlib.sha256(document.encode("utf-8")).hexdigest()
+
+
+def load_manifest(path: Path) -> dict[str, str]:
+    """A persisted-documents manifest, each key checked to be its document's SHA-256.
+
+    Raises ValueError naming the file and what is wrong with it.
+    """
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ValueError(f"Cannot read the persisted-documents manifest {path}: {error}") from None
+    except ValueError as error:
+        raise ValueError(f"The persisted-documents manifest {path} is not JSON: {error}") from None
+    if not isinstance(manifest, dict):
+        raise ValueError(
+            f"The persisted-documents manifest {path} must be a JSON object "
+            '{"<sha256>": "<document>"}.'
+        )
+    for key, document in manifest.items():
+        if not isinstance(document, str):
+            raise ValueError(f"{path}: the document under {key!r} is not a string.")
+        if key != sha256_hex(document):
+            raise ValueError(
+                f"{path}: key {key[:16]!r}... is not the SHA-256 of its document; generate "
+                "the manifest with GraphQL Code Generator's persistedDocuments "
+                "{hashAlgorithm: 'sha256'}."
+            )
+    return manifest
+
+
+@dataclass(frozen=True)
+class ResolvedQuery:
+    """The document to run, and the hash to register it under once it validates (APQ)."""
+
+    query: str | None
+    register_as: str | None = None
+
+
+class PersistedQueries:
+    """One app's persisted operations: the manifest, and the APQ cache (a bounded LRU).
+
+    Usage: `PersistedQueries("apq")`, or `PersistedQueries.from_settings(settings)`.
+    """
+
+    def __init__(
+        self,
+        mode: PersistedMode,
+        manifest: Mapping[str, str] | None = None,
+        *,
+        cache_size: int = DEFAULT_CACHE_SIZE,
+    ) -> None:
+        if mode == "allowlist" and manifest is None:
+            raise ValueError(
+                "Persisted queries in allowlist mode need a manifest: set "
+                "GATEWAY_PERSISTED_MANIFEST to the persisted-documents JSON file."
+            )
+        self.mode = mode
+        self.manifest = dict(manifest or {})
+        self.cache_size = cache_size
+        self._registered: OrderedDict[str, str] = OrderedDict()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PersistedQueries:
+        """The persisted operations `settings` ask for (the manifest is read now)."""
+        path = settings.persisted_manifest
+        return cls(settings.persisted_queries, load_manifest(path) if path else None)
+
+    def operation_names(self) -> set[str]:
+        """The names of the manifest's operations (raises ValueError on a broken document)."""
+        names = set()
+        for key, document in self.manifest.items():
+            try:
+                parsed = parse(document)
+            except GraphQLSyntaxError as error:
+                raise ValueError(
+                    f"The persisted document {key[:16]}... does not parse: {error.message}"
+                ) from None
+            for definition in parsed.definitions:
+                if isinstance(definition, OperationDefinitionNode) and definition.name:
+                    names.add(definition.name.value)
+        return names
+
+    def resolve(self, query: str | None, extensions: Mapping[str, Any] | None) -> ResolvedQuery:
+        """The document a request runs, given its `query` and `extensions`.
+
+        Raises a PersistedQueryError (each with its code) when the request may not run.
+        """
+        persisted = (extensions or {}).get("persistedQuery")
+        if self.mode == "off":
+            if persisted is not None:
+                raise PersistedQueryNotSupported("PersistedQueryNotSupported")
+            return ResolvedQuery(query)
+        sha = _requested_hash(persisted) if persisted is not None else None
+        if self.mode == "allowlist":
+            return ResolvedQuery(self._allowed(query, sha))
+        if sha is None:
+            return ResolvedQuery(query)
+        if query is None:
+            known = self.manifest.get(sha) or self._lookup(sha)
+            if known is None:
+                raise PersistedQueryNotFound("PersistedQueryNotFound")
+            return ResolvedQuery(known)
+        _check_hash(query, sha)
+        return ResolvedQuery(query, register_as=sha)
+
+    def register(self, sha: str, query: str) -> None:
+        """Keep `query` under `sha` (already checked to be its hash), dropping the oldest."""
+        if self.mode != "apq":
+            return
+        self._registered[sha] = query
+        self._registered.move_to_end(sha)
+        while len(self._registered) > self.cache_size:
+            self._registered.popitem(last=False)
+
+    def _lookup(self, sha: str) -> str | None:
+        query = self._registered.get(sha)
+        if query is not None:
+            self._registered.move_to_end(sha)
+        return query
+
+    def _allowed(self, query: str | None, sha: str | None) -> str | None:
+        if query is None:
+            if sha is None:
+                return None  # no document at all: Strawberry answers "No GraphQL query found"
+            if sha not in self.manifest:
+                raise PersistedQueryNotAllowed(
+                    "This operation is not in the allow-list of persisted operations."
+                )
+            return self.manifest[sha]
+        if sha is not None:
+            _check_hash(query, sha)
+        if sha256_hex(query) not in self.manifest:
+            raise PersistedQueryNotAllowed(
+                "Only persisted operations may run here, and this document is not one of them."
+            )
+        return query
+
+
+def _requested_hash(persisted: object) -> str:
+    if not isinstance(persisted, dict):
+        raise PersistedQueryError("extensions.persistedQuery must be an object.")
+    if persisted.get("version") != 1:
+        raise PersistedQueryError("Only version 1 of persisted queries is supported.")
+    sha = persisted.get("sha256Hash")
+    if not isinstance(sha, str) or not _SHA256.fullmatch(sha.lower()):
+        raise PersistedQueryError(
+            "extensions.persistedQuery.sha256Hash must be a SHA-256 in hexadecimal."
+        )
+    return sha.lower()
+
+
+def _check_hash(query: str, sha: str) -> None:
+    if sha256_hex(query) != sha:
+        raise PersistedQueryHashMismatch(
+            "The document's SHA-256 does not match extensions.persistedQuery.sha256Hash."
+        )
