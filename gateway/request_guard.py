@@ -43,6 +43,14 @@ _STATUS_CODES = {
 }
 
 
+# Strawberry's plain-text refusals that deserve a code of their own.
+_STRAWBERRY_MESSAGES = {
+    "mutations are not allowed when using get": (405, "MUTATION_OVER_GET"),
+    "unknown operation named": (400, "UNKNOWN_OPERATION_NAME"),
+    "no graphql query found": (400, "MISSING_QUERY"),
+}
+
+
 class _Refusal(Exception):
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
@@ -183,8 +191,11 @@ class _RewritePlainErrors:
         elif message["type"] == "http.response.body" and self.start is not None:
             text = message.get("body", b"").decode("utf-8", "replace").strip()
             assert self.status is not None
-            code = _STATUS_CODES.get(self.status, "BAD_REQUEST")
-            await _send_error(self.send, self.status, code, text or code)
+            status, code = self.status, _STATUS_CODES.get(self.status, "BAD_REQUEST")
+            for fragment, (fragment_status, fragment_code) in _STRAWBERRY_MESSAGES.items():
+                if fragment in text.lower():
+                    status, code = fragment_status, fragment_code
+            await _send_error(self.send, status, code, text or code)
             self.start = None
             return
         await self.send(message)

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import strawberry
-from strawberry.extensions import DisableIntrospection, ParserCache, ValidationCache
+from strawberry.extensions import DisableIntrospection, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.name_converter import NameConverter
 from strawberry.types.base import StrawberryObjectDefinition, get_object_definition
@@ -57,7 +57,9 @@ def build_schema(
     def error_codes() -> ErrorCodes:
         return ErrorCodes(hide_suggestions=production)
 
-    extensions: list[Any] = [operation_limits, error_codes, _parser_cache, _validation_cache]
+    # No ParserCache: when parsing fails it skips the other extensions' on_operation exits,
+    # so a syntax error would escape ErrorCodes.
+    extensions: list[Any] = [operation_limits, error_codes, _validation_cache]
     if production:
         extensions.append(DisableIntrospection)
     _check_unique_names(services)
@@ -81,10 +83,6 @@ def build_schema(
     for type_name, definition in extended_types.items():
         schema.schema_converter.type_map[type_name].definition = definition
     return schema
-
-
-def _parser_cache() -> ParserCache:
-    return ParserCache(maxsize=512)
 
 
 def _validation_cache() -> ValidationCache:

@@ -279,7 +279,7 @@ async def test_get_with_a_mutation_is_refused_and_changes_nothing(
 
     assert response.status_code == 405
     assert "mutations are not allowed" in response.text.lower()
-    assert response.json()["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"
+    assert response.json()["errors"][0]["extensions"]["code"] == "MUTATION_OVER_GET"
     assert await raw_connection.fetchval("SELECT count(*) FROM users.users") == 0
 
 

@@ -1,0 +1,365 @@
+"""A corpus of hostile and malformed requests: each gets a GraphQL error with its own stable
+`extensions.code`, nothing reaches the database, and the server keeps serving others."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from graphql import get_introspection_query
+
+import services
+from gateway.app import create_app
+from gateway.db import count_statements
+from gateway.limits import Limits
+from gateway.settings import Settings
+
+ClientFactory = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
+NORMAL = "{ users(first: 2) { nodes { email } } }"
+
+
+@pytest.fixture
+def client_factory(database_url: str) -> ClientFactory:
+    """`async with client_factory(**settings) as client`: the app started with those settings."""
+
+    @asynccontextmanager
+    async def start(**overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+        settings = Settings(database_url=database_url, max_connections=5, **overrides)
+        app = create_app(settings, services.SERVICES)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as c:
+                yield c
+
+    return start
+
+
+@pytest.fixture
+async def client(client_factory: ClientFactory) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_factory() as client:
+        yield client
+
+
+def codes(response: httpx.Response) -> list[str]:
+    return [error["extensions"]["code"] for error in response.json()["errors"]]
+
+
+def nested(depth: int) -> str:
+    query = "email"
+    for level in range(depth):
+        query = f"orders(first: 1) {{ nodes {{ user {{ {query} }} }} }}" if level else query
+    return f"{{ users(first: 1) {{ nodes {{ {query} }} }} }}"
+
+
+HOSTILE_QUERIES = [
+    pytest.param(nested(6), "QUERY_TOO_DEEP", id="deep-nesting"),
+    pytest.param(
+        "{ " + " ".join(f"a{i}: user(id: 1) {{ email }}" for i in range(50)) + " }",
+        "TOO_MANY_ALIASES",
+        id="alias-bomb",
+    ),
+    pytest.param(
+        "{ users(first: 1) { nodes { " + "email " * 1500 + "} } }",
+        "TOO_MANY_TOKENS",
+        id="thousands-of-repeated-fields",
+    ),
+    pytest.param(
+        "{ users(first: 1) { nodes { "
+        + " ".join(f"f{i}: email" for i in range(9))
+        + " "
+        + "name " * 900
+        + "} } }",
+        "GRAPHQL_VALIDATION_FAILED",  # graphql-core >= 3.2.13 aborts its quadratic check
+        id="overlapping-fields",
+    ),
+    pytest.param(
+        "{ users(first: 1) " + "@include(if: true) " * 30 + "{ nodes { email } } }",
+        "TOO_MANY_DIRECTIVES",
+        id="directive-flood",
+    ),
+    pytest.param(
+        "{ users(first: 100) { nodes { orders(first: 100) { nodes { id } } } } }",
+        "QUERY_TOO_COSTLY",
+        id="costly-pages",
+    ),
+    pytest.param(
+        "# " + "x" * 20_000 + "\n{ users { nodes { email } } }",
+        "QUERY_TOO_LONG",
+        id="long-query",
+    ),
+    pytest.param(
+        "fragment A on User { ...B } fragment B on User { ...A } "
+        "{ users(first: 1) { nodes { ...A } } }",
+        "GRAPHQL_VALIDATION_FAILED",
+        id="fragment-cycle",
+    ),
+    pytest.param(
+        "fragment A on User { email ...B ...B } fragment B on User { email ...C ...C } "
+        "fragment C on User { email ...D ...D } fragment D on User { email ...E ...E } "
+        "fragment E on User { email ...F ...F } fragment F on User { email ...G ...G } "
+        "fragment G on User { email ...H ...H } fragment H on User { email ...I ...I } "
+        "fragment I on User { email ...J ...J } fragment J on User { email ...K ...K } "
+        "fragment K on User { email ...L ...L } fragment L on User { email ...M ...M } "
+        "fragment M on User { email } { users(first: 1) { nodes { ...A } } }",
+        "QUERY_TOO_COSTLY",
+        id="fragment-bomb",
+    ),
+    pytest.param(
+        "{ user(id: 99999999999999999999) { email } }",
+        "GRAPHQL_VALIDATION_FAILED",
+        id="huge-number-literal",
+    ),
+    pytest.param("{ users { nodes { email }", "GRAPHQL_PARSE_FAILED", id="syntax-error"),
+    pytest.param("{ nope }", "GRAPHQL_VALIDATION_FAILED", id="unknown-field"),
+]
+
+
+@pytest.mark.parametrize(("query", "code"), HOSTILE_QUERIES)
+async def test_hostile_query_is_refused_with_its_code_before_any_sql(
+    client: httpx.AsyncClient, query: str, code: str
+) -> None:
+    with count_statements() as recorder:
+        response = await client.post("/graphql", json={"query": query})
+        await asyncio.sleep(0)
+    assert codes(response) == [code]
+    assert response.json()["data"] is None
+    assert recorder.count == 0
+    assert (await client.post("/graphql", json={"query": NORMAL})).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type", "status", "code"),
+    [
+        pytest.param(b"x" * 10_000_000, "application/json", 413, "REQUEST_TOO_LARGE", id="10MB"),
+        pytest.param(
+            b'{"query": "\xff\xfe{ users }"}', "application/json", 400, "INVALID_UTF8", id="utf8"
+        ),
+        pytest.param(b'{"query": "{ users ', "application/json", 400, "INVALID_JSON", id="json"),
+        pytest.param(
+            json.dumps([{"query": NORMAL}, {"query": NORMAL}]).encode(),
+            "application/json",
+            400,
+            "BATCHING_NOT_SUPPORTED",
+            id="batch",
+        ),
+        pytest.param(
+            b'"just a string"', "application/json", 400, "BAD_REQUEST", id="not-an-object"
+        ),
+        pytest.param(b"{}", "application/json", 400, "MISSING_QUERY", id="no-query"),
+    ],
+)
+async def test_malformed_bodies_are_refused_with_their_codes(
+    client: httpx.AsyncClient, content: bytes, content_type: str, status: int, code: str
+) -> None:
+    response = await client.post(
+        "/graphql", content=content, headers={"content-type": content_type}
+    )
+    assert response.status_code == status
+    assert codes(response) == [code]
+
+
+async def test_a_body_streamed_past_the_limit_without_a_length_is_refused(
+    client: httpx.AsyncClient,
+) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(200):
+            yield b" " * 1000
+
+    response = await client.post(
+        "/graphql", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert codes(response) == ["REQUEST_TOO_LARGE"]
+
+
+@pytest.mark.parametrize(
+    ("variables", "code"),
+    [
+        pytest.param({"id": "abc"}, "BAD_USER_INPUT", id="string-for-int"),
+        pytest.param({"id": 2**40}, "BAD_USER_INPUT", id="int-out-of-range"),
+        pytest.param({"id": None}, "BAD_USER_INPUT", id="null-for-non-null"),
+        pytest.param({}, "BAD_USER_INPUT", id="missing"),
+    ],
+)
+async def test_wrong_variable_types_are_bad_user_input(
+    client: httpx.AsyncClient, variables: dict[str, Any], code: str
+) -> None:
+    query = "query ($id: Int!) { user(id: $id) { email } }"
+    response = await client.post("/graphql", json={"query": query, "variables": variables})
+    assert codes(response) == [code]
+
+
+async def test_a_huge_string_within_the_body_limit_is_bad_user_input_and_stores_nothing(
+    client: httpx.AsyncClient, raw_connection: asyncpg.Connection
+) -> None:
+    query = 'mutation ($n: String!) { createUser(input: {email: "a@b.co", name: $n}) { id } }'
+    response = await client.post(
+        "/graphql", json={"query": query, "variables": {"n": "x" * 90_000}}
+    )
+    assert codes(response) == ["BAD_USER_INPUT"]
+    assert await raw_connection.fetchval("SELECT count(*) FROM users.users") == 0
+
+
+async def test_an_unknown_operation_name_is_refused(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/graphql",
+        json={"query": "query Known { users { nodes { email } } }", "operationName": "Nope"},
+    )
+    assert response.status_code == 400
+    assert codes(response) == ["UNKNOWN_OPERATION_NAME"]
+
+
+async def test_hostile_requests_do_not_stop_normal_ones_served_alongside(
+    client: httpx.AsyncClient,
+) -> None:
+    hostile = [
+        client.post("/graphql", json={"query": query})
+        for query in [nested(8), "{ users { nodes { " + "email " * 5000 + "} } }"] * 10
+    ]
+    normal = [client.post("/graphql", json={"query": NORMAL}) for _ in range(10)]
+    responses = await asyncio.gather(*hostile, *normal)
+    assert all(r.status_code == 200 and "errors" not in r.json() for r in responses[-10:])
+    assert all("errors" in r.json() for r in responses[:-10])
+
+
+@pytest.mark.parametrize(
+    ("method", "headers", "content"),
+    [
+        pytest.param(
+            "POST", {"content-type": "text/plain"}, json.dumps({"query": NORMAL}), id="text/plain"
+        ),
+        pytest.param(
+            "POST",
+            {"content-type": "application/x-www-form-urlencoded"},
+            "query=" + NORMAL,
+            id="form",
+        ),
+        pytest.param(
+            "POST", {"content-type": "multipart/form-data; boundary=x"}, "--x--", id="multipart"
+        ),
+        pytest.param("POST", {}, json.dumps({"query": NORMAL}), id="no-content-type"),
+    ],
+)
+async def test_csrf_prevention_refuses_requests_a_browser_sends_without_preflight(
+    client: httpx.AsyncClient, method: str, headers: dict[str, str], content: str
+) -> None:
+    response = await client.request(method, "/graphql", headers=headers, content=content)
+    assert response.status_code == 400
+    assert codes(response) == ["CSRF_PREVENTED"]
+
+
+async def test_csrf_prevention_lets_json_and_preflighted_requests_through(
+    client: httpx.AsyncClient,
+) -> None:
+    plain_get = await client.get("/graphql", params={"query": NORMAL})
+    assert codes(plain_get) == ["CSRF_PREVENTED"]
+    preflighted = await client.get(
+        "/graphql", params={"query": NORMAL}, headers={"apollo-require-preflight": "true"}
+    )
+    named = await client.get(
+        "/graphql", params={"query": NORMAL}, headers={"x-apollo-operation-name": "Users"}
+    )
+    as_json = await client.post("/graphql", json={"query": NORMAL})
+    for response in (preflighted, named, as_json):
+        assert response.status_code == 200
+        assert "errors" not in response.json()
+
+
+async def test_csrf_prevention_can_be_turned_off(client_factory: ClientFactory) -> None:
+    async with client_factory(csrf_prevention=False) as client:
+        response = await client.get("/graphql", params={"query": NORMAL})
+    assert response.status_code == 200
+
+
+async def test_cors_allows_only_listed_origins(client_factory: ClientFactory) -> None:
+    preflight = {
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "content-type",
+    }
+    async with client_factory(cors_origins=("https://shop.example",)) as client:
+        allowed = await client.options(
+            "/graphql", headers={"origin": "https://shop.example", **preflight}
+        )
+        refused = await client.options(
+            "/graphql", headers={"origin": "https://evil.example", **preflight}
+        )
+        simple = await client.post(
+            "/graphql", json={"query": NORMAL}, headers={"origin": "https://shop.example"}
+        )
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == "https://shop.example"
+    assert "access-control-allow-origin" not in refused.headers
+    assert simple.headers["access-control-allow-origin"] == "https://shop.example"
+
+
+async def test_no_origin_is_allowed_cross_site_by_default(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/graphql", json={"query": NORMAL}, headers={"origin": "https://shop.example"}
+    )
+    assert "access-control-allow-origin" not in response.headers
+
+
+INTROSPECTION = "{ __schema { queryType { name } types { name fields { name } } } }"
+
+
+async def test_development_allows_introspection_suggestions_and_graphiql(
+    client: httpx.AsyncClient,
+) -> None:
+    introspection = await client.post("/graphql", json={"query": INTROSPECTION})
+    typo = await client.post("/graphql", json={"query": "{ usr { nodes { email } } }"})
+    page = await client.get("/graphql", headers={"accept": "text/html"})
+    assert introspection.json()["data"]["__schema"]["queryType"]["name"] == "Query"
+    assert "Did you mean" in typo.json()["errors"][0]["message"]
+    assert page.headers["content-type"].startswith("text/html")
+
+
+async def test_production_hides_introspection_suggestions_and_graphiql(
+    client_factory: ClientFactory,
+) -> None:
+    async with client_factory(production=True) as client:
+        introspection = await client.post("/graphql", json={"query": INTROSPECTION})
+        typo = await client.post("/graphql", json={"query": "{ usr { nodes { email } } }"})
+        page = await client.get("/graphql", headers={"accept": "text/html"})
+        normal = await client.post("/graphql", json={"query": NORMAL})
+    assert set(codes(introspection)) == {"GRAPHQL_VALIDATION_FAILED"}
+    assert introspection.json()["data"] is None
+    assert codes(typo) == ["GRAPHQL_VALIDATION_FAILED"]
+    assert "Did you mean" not in typo.text
+    assert "users" not in typo.json()["errors"][0]["message"]
+    assert not page.headers.get("content-type", "").startswith("text/html")
+    assert "errors" not in normal.json()
+
+
+async def test_production_can_keep_graphiql_when_asked(client_factory: ClientFactory) -> None:
+    async with client_factory(production=True, graphiql=True) as client:
+        page = await client.get("/graphql", headers={"accept": "text/html"})
+    assert page.headers["content-type"].startswith("text/html")
+
+
+async def test_graphiqls_full_introspection_query_fits_the_default_limits(
+    client: httpx.AsyncClient,
+) -> None:
+    query = get_introspection_query(descriptions=True, input_value_deprecation=True)
+    response = await client.post("/graphql", json={"query": query})
+    assert "errors" not in response.json()
+    assert response.json()["data"]["__schema"]["queryType"]["name"] == "Query"
+
+
+async def test_page_sizes_in_variables_count_toward_the_cost(client: httpx.AsyncClient) -> None:
+    query = "query ($n: Int) { users(first: $n) { nodes { orders(first: $n) { nodes { id } } } } }"
+    small = await client.post("/graphql", json={"query": query, "variables": {"n": 10}})
+    large = await client.post("/graphql", json={"query": query, "variables": {"n": 100}})
+    assert "errors" not in small.json()
+    assert codes(large) == ["QUERY_TOO_COSTLY"]
+
+
+def test_limits_are_read_from_the_environment() -> None:
+    settings = Settings.from_env({"GATEWAY_MAX_DEPTH": "4", "GATEWAY_MAX_COST": "100"})
+    assert (settings.limits.max_depth, settings.limits.max_cost) == (4, 100)
+    assert settings.limits.max_aliases == Limits().max_aliases
