@@ -21,6 +21,7 @@ from gateway.db import AsyncDatabaseManager, AsyncMigrationManager
 from gateway.errors import ServiceConfigurationError
 from gateway.graphiql import add_graphiql
 from gateway.request_guard import RequestGuard
+from gateway.router import GatewayRouter, install
 from gateway.schema import build_schema
 from gateway.service import Service
 from gateway.settings import Settings
@@ -81,7 +82,7 @@ def create_app(
         )
 
     app = FastAPI(title="GraphQL gateway", lifespan=lifespan)
-    graphql: GraphQLRouter[Any, None] = GraphQLRouter(
+    graphql: GraphQLRouter[Any, None] = GatewayRouter(
         schema,
         context_getter=get_context,
         graphql_ide=None,  # ours, served offline by gateway.graphiql
@@ -90,6 +91,7 @@ def create_app(
     if settings.graphiql_enabled:
         add_graphiql(app, path="/graphql")  # before the router: its page route goes first
     app.include_router(graphql, prefix="/graphql")
+    install(app, settings)  # /health, /metrics, persisted queries, request metrics and log
     app.add_middleware(
         RequestGuard,
         path="/graphql",
@@ -102,6 +104,7 @@ def create_app(
             allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "POST"],
             allow_headers=["content-type", "apollo-require-preflight", "x-apollo-operation-name"],
+            expose_headers=["x-correlation-id"],
             max_age=600,
         )
     return app

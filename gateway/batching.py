@@ -98,9 +98,7 @@ class ChildPageLoader(Generic[RowT]):
     ) -> None:
         self._fetch = fetch
         self._parent_of = parent_of
-        self._loader: DataLoader[tuple[int, PageArgs], Connection[RowT]] = BatchLoader(
-            self._batch
-        )
+        self._loader: DataLoader[tuple[int, PageArgs], Connection[RowT]] = BatchLoader(self._batch)
 
     async def load(self, parent_id: int, page: PageArgs) -> Connection[RowT]:
         """The page of `parent_id`'s children."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import logging
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -98,6 +99,9 @@ def _serve(settings: Settings, services: list[Service]) -> int:
         # uvicorn shuts down gracefully on SIGTERM, then re-raises it; turn that into a normal
         # exit so the embedded server is stopped on the way out.
         signal.signal(signal.SIGTERM, _exit_on_signal)
+        # uvicorn configures only its own loggers; the gateway's (one line per request,
+        # masked errors, pool warnings) go to stderr at INFO too.
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s %(message)s")
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
         return 0
 

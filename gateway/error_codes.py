@@ -17,6 +17,7 @@ from strawberry.extensions import SchemaExtension
 
 from gateway.errors import GatewayError, error_from_database_error
 from gateway.limits import TOKEN_LIMIT_MESSAGE
+from gateway.request_log import current_correlation_id
 
 __all__ = ["ErrorCodes", "classify"]
 
@@ -49,7 +50,7 @@ def classify(error: GraphQLError, *, hide_suggestions: bool = False) -> GraphQLE
         # Raised while coercing the request's arguments and variables (a Decimal that does not
         # parse, say), before any resolver ran: the client's input is at fault.
         return _with(error, error.message, {"code": "BAD_USER_INPUT"})
-    correlation_id = uuid.uuid4().hex
+    correlation_id = current_correlation_id() or uuid.uuid4().hex  # the request's, if any
     logger.error(
         "Unexpected error %s at %s",
         correlation_id,

@@ -82,6 +82,8 @@ _SQLSTATE_ERRORS: dict[str, tuple[type[GatewayError], str]] = {
     "22003": (BadUserInput, "A number is out of range."),
     "22021": (BadUserInput, "A text value contains a character that cannot be stored."),
     "57014": (Timeout, "The request took too long and was cancelled; ask for less."),
+    "55P03": (Timeout, "The data is busy (a lock wait timed out); retry shortly."),
+    "53300": (ServiceUnavailable, "The database has no connection to spare; retry shortly."),
     "57P01": (ServiceUnavailable, "The database is restarting; retry shortly."),
     "57P02": (ServiceUnavailable, "The database is restarting; retry shortly."),
     "57P03": (ServiceUnavailable, "The database is starting up; retry shortly."),

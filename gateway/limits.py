@@ -41,7 +41,7 @@ class Limits:
     """What one request may ask for. GraphQL Armor's defaults are in the comments; ours are
     tighter where the README, the demo and the frontend example need less."""
 
-    max_depth: int = 10  # Armor 6; a connection adds a `nodes` level: users>orders>payments is 7
+    max_depth: int = 10  # Armor 6; a connection adds a `nodes` level: users>orders>payments is 6
     max_aliases: int = 10  # Armor 15
     max_tokens: int = 1000  # Armor 1000; GraphiQL's introspection query needs about 400
     max_directives: int = 20  # Armor 50

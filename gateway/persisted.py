@@ -29,7 +29,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
 from graphql import GraphQLSyntaxError, OperationDefinitionNode, parse
 
@@ -53,6 +53,7 @@ __all__ = [
 ]
 
 PersistedMode = Literal["off", "apq", "allowlist"]
+_MODES = get_args(PersistedMode)
 DEFAULT_CACHE_SIZE = 1000  # registered documents kept per app, least recently used dropped
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -90,8 +91,8 @@ class PersistedQueryHashMismatch(PersistedQueryError):
 
 def persisted_mode(value: str) -> PersistedMode:
     """`value` as a mode, or ValueError saying which values there are."""
-    if value == "off" or value == "apq" or value == "allowlist":
-        return value
+    if value in _MODES:
+        return cast(PersistedMode, value)
     raise ValueError(
         f"GATEWAY_PERSISTED_QUERIES is {value!r}; use off, apq (the default) or allowlist."
     )

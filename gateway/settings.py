@@ -9,6 +9,7 @@ from pathlib import Path
 
 from gateway.db import DatabaseConfig
 from gateway.limits import Limits
+from gateway.persisted import PersistedMode, persisted_mode
 
 __all__ = ["PROJECT_ROOT", "Settings"]
 
@@ -31,6 +32,9 @@ class Settings:
     min_connections: int = 2
     max_connections: int = 20
     demo_data: bool = False
+    persisted_queries: PersistedMode = "apq"  # "off", "apq" or "allowlist" (gateway.persisted)
+    persisted_manifest: Path | None = None  # {sha256: document} JSON; allowlist needs one
+    pool_warning_interval: float = 60.0  # seconds between two "pool nearly full" warnings
     max_page_size: int = 100  # the largest `first` a list field accepts
     production: bool = False  # GATEWAY_ENV=production: no introspection, no suggestions
     graphiql: bool | None = None  # None: served in development, not in production
@@ -60,6 +64,13 @@ class Settings:
             min_connections=int(env.get("GATEWAY_POOL_MIN", defaults.min_connections)),
             max_connections=int(env.get("GATEWAY_POOL_MAX", defaults.max_connections)),
             demo_data=env.get("GATEWAY_DEMO_DATA", "") in {"1", "true", "yes"},
+            persisted_queries=persisted_mode(
+                env.get("GATEWAY_PERSISTED_QUERIES", defaults.persisted_queries)
+            ),
+            persisted_manifest=Path(m) if (m := env.get("GATEWAY_PERSISTED_MANIFEST")) else None,
+            pool_warning_interval=float(
+                env.get("GATEWAY_POOL_WARNING_INTERVAL", defaults.pool_warning_interval)
+            ),
             max_page_size=int(env.get("GATEWAY_MAX_PAGE_SIZE", defaults.max_page_size)),
             production=env.get("GATEWAY_ENV", "development") == "production",
             graphiql=_flag(env.get("GATEWAY_GRAPHIQL")),

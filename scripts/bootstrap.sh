@@ -14,3 +14,8 @@ if [ ! -f ".venv/.installed-$hash-${extras:-base}" ] && [ ! -f ".venv/.installed
     find .venv -maxdepth 1 -name '.installed-*' ! -name ".installed-$hash-*" -delete
     touch ".venv/.installed-$hash-${extras:-base}"
 fi
+if [ "$extras" = test ]; then
+    # Chromium, Node.js and npm for tests/browser, from Debian when root; when they cannot be
+    # installed the suite still runs, and the browser tests fail saying what to install.
+    scripts/setup-browser || true
+fi

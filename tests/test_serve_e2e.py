@@ -29,10 +29,10 @@ STARTUP_LIMIT = 180.0  # seconds; initdb on a slow machine, not a performance as
 
 NESTED = """
 {
-  users(first: 100) {
+  users(first: 10) {
     nodes {
       email
-      orders { nodes { total status payments { nodes { amount currency } } } }
+      orders(first: 5) { nodes { total status payments(first: 5) { nodes { amount currency } } } }
     }
   }
 }

@@ -27,7 +27,7 @@ from gateway.db.errors import (
 )
 from gateway.db.identifiers import validate_identifier
 from gateway.db.pool import SharedPool, open_pool, pool_stats
-from gateway.db.queries import QueryRunner
+from gateway.db.queries import QueryRunner, connection_lost
 
 __all__ = ["AsyncDatabaseManager", "SchemaManager", "TransactionManager"]
 
@@ -167,7 +167,7 @@ class AsyncDatabaseManager(QueryRunner):
                 f"No database connection became free within {timeout}s (the pool holds at most "
                 f"{self.pool.get_max_size()}); the database is overloaded or connections leak."
             ) from None
-        except (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError) as error:
+        except (OSError, asyncpg.PostgresError) as error:  # refused: down, full, starting up
             raise DatabaseConnectionError(f"The database is unreachable: {error}") from error
         try:
             # The pool hands out a proxy with Connection's whole API; type it as one.
@@ -232,19 +232,33 @@ class AsyncDatabaseManager(QueryRunner):
 @asynccontextmanager
 async def _transaction(conn: asyncpg.Connection) -> AsyncIterator[None]:
     transaction = conn.transaction()
-    try:
+    async with _transaction_step(conn, "Could not begin a transaction"):
         await transaction.start()
-    except asyncpg.PostgresError as error:
-        raise TransactionError(f"Could not begin a transaction: {error}") from error
     try:
         yield
     except BaseException:
-        await transaction.rollback()
+        try:
+            await transaction.rollback()
+        except asyncpg.InterfaceError:
+            # The connection is gone, and its transaction with it (PostgreSQL never commits a
+            # lost session's work): keep the error that says why, not "connection is closed".
+            if not connection_lost(conn):
+                raise
         raise
-    try:
+    async with _transaction_step(conn, "The transaction could not commit"):
         await transaction.commit()
-    except asyncpg.PostgresError as error:
-        raise TransactionError(f"The transaction could not commit: {error}") from error
+
+
+@asynccontextmanager
+async def _transaction_step(conn: asyncpg.Connection, failure: str) -> AsyncIterator[None]:
+    try:
+        yield
+    except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        if connection_lost(conn):  # a restart, say: the database is unavailable, retry later
+            raise DatabaseConnectionError(f"The database connection was lost: {error}") from error
+        if isinstance(error, asyncpg.PostgresError):
+            raise TransactionError(f"{failure}: {error}") from error
+        raise
 
 
 class SchemaManager:

@@ -17,19 +17,32 @@ import asyncpg
 from gateway.db.errors import DatabaseConnectionError, QueryError
 from gateway.db.templates import render_template
 
-__all__ = ["QueryRunner"]
+__all__ = ["QueryRunner", "connection_lost"]
 
 ModelT = TypeVar("ModelT")
 
 _RETURNING = re.compile(r"\bRETURNING\b", re.IGNORECASE)
 
 
+def connection_lost(conn: asyncpg.Connection) -> bool:
+    """Whether `conn` has closed, for instance because the server restarted."""
+    try:
+        return conn.is_closed()
+    except asyncpg.InterfaceError:  # a pool's proxy is detached once its connection closes
+        return True
+
+
 @asynccontextmanager
-async def _as_query_error(query: str) -> AsyncIterator[None]:
+async def _as_query_error(query: str, conn: asyncpg.Connection) -> AsyncIterator[None]:
     try:
         yield
     except (OSError, asyncpg.ConnectionDoesNotExistError, asyncpg.PostgresConnectionError) as error:
         # The server went away mid-statement (restart, network): not the query's fault.
+        raise DatabaseConnectionError(f"The database connection was lost: {error}") from error
+    except asyncpg.InterfaceError as error:
+        if not connection_lost(conn):
+            raise
+        # It went away before the statement (a transaction's connection, while it waited).
         raise DatabaseConnectionError(f"The database connection was lost: {error}") from error
     except asyncpg.PostgresError as error:
         raise QueryError(
@@ -55,7 +68,7 @@ class QueryRunner:
     async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str:
         """Run a statement; returns its status string (`"INSERT 0 1"`)."""
         sql = self.prepare_query(query)
-        async with self._connection() as conn, _as_query_error(sql):
+        async with self._connection() as conn, _as_query_error(sql, conn):
             result: str = await conn.execute(sql, *args, timeout=timeout)
             return result
 
@@ -64,7 +77,7 @@ class QueryRunner:
     ) -> None:
         """Run one statement once per argument tuple, in one round trip per batch."""
         sql = self.prepare_query(query)
-        async with self._connection() as conn, _as_query_error(sql):
+        async with self._connection() as conn, _as_query_error(sql, conn):
             await conn.executemany(sql, args_list, timeout=timeout)
 
     execute_many = executemany  # pgdbm's compatibility alias
@@ -74,7 +87,7 @@ class QueryRunner:
         sql = self.prepare_query(query).rstrip().rstrip(";")
         if not _RETURNING.search(sql):
             sql = f"{sql} RETURNING id"
-        async with self._connection() as conn, _as_query_error(sql):
+        async with self._connection() as conn, _as_query_error(sql, conn):
             return await conn.fetchval(sql, *args)
 
     async def fetch_value(
@@ -82,7 +95,7 @@ class QueryRunner:
     ) -> Any:
         """The value in `column` of the first row, or None when there is no row."""
         sql = self.prepare_query(query)
-        async with self._connection() as conn, _as_query_error(sql):
+        async with self._connection() as conn, _as_query_error(sql, conn):
             return await conn.fetchval(sql, *args, column=column, timeout=timeout)
 
     fetch_val = fetch_value  # pgdbm's compatibility alias
@@ -92,7 +105,7 @@ class QueryRunner:
     ) -> dict[str, Any] | None:
         """The first row as a dict, or None."""
         sql = self.prepare_query(query)
-        async with self._connection() as conn, _as_query_error(sql):
+        async with self._connection() as conn, _as_query_error(sql, conn):
             row = await conn.fetchrow(sql, *args, timeout=timeout)
         return dict(row) if row is not None else None
 
@@ -107,7 +120,7 @@ class QueryRunner:
     ) -> list[asyncpg.Record]:
         """Every row as an asyncpg Record (no dict copy: for hot paths)."""
         sql = self.prepare_query(query)
-        async with self._connection() as conn, _as_query_error(sql):
+        async with self._connection() as conn, _as_query_error(sql, conn):
             rows: list[asyncpg.Record] = await conn.fetch(sql, *args, timeout=timeout)
             return rows
 

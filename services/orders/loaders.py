@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from aiodataloader import DataLoader
 
-from gateway.batching import ChildPageLoader, by_id_loader
+from gateway.batching import BatchLoader, ChildPageLoader, by_id_loader
 from gateway.db import AsyncDatabaseManager
 from gateway.errors import BadUserInput
 from gateway.validation import is_storable_text
@@ -31,7 +31,7 @@ class OrderLoaders:
             lambda user_ids, page: store.orders_of_users(db, user_ids, page),
             parent_of=lambda order: order.user_id,
         )
-        self.items: DataLoader[int, list[LineItem]] = DataLoader(self._items_of_orders)
+        self.items: DataLoader[int, list[LineItem]] = BatchLoader(self._items_of_orders)
 
     async def _items_of_orders(self, order_ids: list[int]) -> list[list[LineItem]]:
         grouped: dict[int, list[LineItem]] = defaultdict(list)

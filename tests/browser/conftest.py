@@ -3,8 +3,8 @@
 Chromium is Debian's (`/usr/bin/chromium`), driven by Playwright for Python with
 `executable_path`, so nothing downloads a browser. `./scripts/test` installs it through
 `scripts/setup-browser` when it runs as root; otherwise the tests fail saying what to install.
-Every page records each request it makes, and requests to any other origin than the gateway
-are refused, so a test can assert that the page needed nothing from elsewhere.
+Every page records each request it makes and refuses those outside the origins it was opened
+for, so a test can assert that the page needed nothing from anywhere else.
 """
 
 from __future__ import annotations
@@ -13,14 +13,15 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import uvicorn
 from fastapi import FastAPI
-from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Route, sync_playwright
+from playwright.async_api import Browser, ConsoleMessage, Page, Request, Route, async_playwright
+from starlette.types import ASGIApp
 
 import services
 from gateway.app import create_app
@@ -54,16 +55,20 @@ def chromium_executable() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    """Headless Debian Chromium (a new empty profile), for the whole session."""
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """Headless Debian Chromium with a new empty profile.
+
+    Playwright's async API: its sync API keeps an event loop running in the test's thread,
+    where the database fixtures' asyncio.run() would then fail.
+    """
     executable = chromium_executable()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
             yield browser
         finally:
-            browser.close()
+            await browser.close()
 
 
 @dataclass
@@ -71,32 +76,36 @@ class BrowserPage:
     """A page of a fresh context that records its requests and its errors."""
 
     page: Page
-    origin: str
+    origins: tuple[str, ...]
     requests: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
+    def allows(self, url: str) -> bool:
+        return any(url.startswith(origin + "/") for origin in self.origins)
+
     @property
     def foreign_requests(self) -> list[str]:
-        """Requests to anything but `origin` (refused, but recorded here)."""
-        return [url for url in self.requests if not url.startswith(self.origin + "/")]
+        """Requests to anything but `origins` (refused, but recorded here)."""
+        return [url for url in self.requests if not self.allows(url)]
+
+
+OpenPage = Callable[..., Awaitable[BrowserPage]]
 
 
 @pytest.fixture
-def open_page(browser: Browser) -> Iterator[Callable[[str], BrowserPage]]:
-    """`open_page(origin)`: a new page whose requests outside `origin` are refused."""
-    contexts = []
+def open_page(browser: Browser) -> OpenPage:
+    """`await open_page(*origins)`: a new page whose requests elsewhere are refused."""
 
-    def open_(origin: str) -> BrowserPage:
-        context = browser.new_context(viewport={"width": 1400, "height": 860})
-        contexts.append(context)
-        page = context.new_page()
-        recorder = BrowserPage(page, origin)
+    async def open_(*origins: str) -> BrowserPage:
+        context = await browser.new_context(viewport={"width": 1400, "height": 860})
+        page = await context.new_page()
+        recorder = BrowserPage(page, origins)
 
-        def route(route: Route) -> None:
-            if route.request.url.startswith(origin + "/"):
-                route.continue_()
+        async def route(route: Route) -> None:
+            if recorder.allows(route.request.url):
+                await route.continue_()
             else:
-                route.abort("blockedbyclient")
+                await route.abort("blockedbyclient")
 
         def console(message: ConsoleMessage) -> None:
             if message.type == "error":
@@ -105,24 +114,20 @@ def open_page(browser: Browser) -> Iterator[Callable[[str], BrowserPage]]:
         def request(request: Request) -> None:
             recorder.requests.append(request.url)
 
-        context.route("**/*", route)
+        await context.route("**/*", route)
         context.on("request", request)
         context.on("console", console)
         page.on("pageerror", lambda error: recorder.errors.append(f"page error: {error}"))
         page.on("websocket", lambda socket: recorder.requests.append(socket.url))
         return recorder
 
-    try:
-        yield open_
-    finally:
-        for context in contexts:
-            context.close()
+    return open_
 
 
 class LiveServer:
     """`app` served by a real uvicorn on 127.0.0.1 (a free port), in a thread."""
 
-    def __init__(self, app: FastAPI) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.socket = socket.socket()
         self.socket.bind(("127.0.0.1", 0))
@@ -156,8 +161,7 @@ def gateway_app(database_url: str) -> Callable[..., FastAPI]:
 
     def make(**overrides: object) -> FastAPI:
         settings = Settings(
-            **{"database_url": database_url, "min_connections": 1, "max_connections": 4}
-            | overrides  # type: ignore[arg-type]
+            **{"database_url": database_url, "min_connections": 1, "max_connections": 4} | overrides  # type: ignore[arg-type]
         )
         return create_app(settings, services.SERVICES, on_startup=load_demo_data)
 
@@ -165,11 +169,11 @@ def gateway_app(database_url: str) -> Callable[..., FastAPI]:
 
 
 @pytest.fixture
-def live_server() -> Iterator[Callable[[FastAPI], LiveServer]]:
+def live_server() -> Iterator[Callable[[ASGIApp], LiveServer]]:
     """`live_server(app)`: start `app` on a real uvicorn; stopped after the test."""
     servers: list[LiveServer] = []
 
-    def start(app: FastAPI) -> LiveServer:
+    def start(app: ASGIApp) -> LiveServer:
         server = LiveServer(app)
         servers.append(server)
         server.start()
@@ -182,9 +186,9 @@ def live_server() -> Iterator[Callable[[FastAPI], LiveServer]]:
             server.stop()
 
 
-def save_screenshot(page: Page, name: str) -> Path:
+async def save_screenshot(page: Page, name: str) -> Path:
     """A PNG of the page in tests/artifacts/ (gitignored)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / name
-    page.screenshot(path=str(path), animations="disabled", caret="hide")
+    await page.screenshot(path=str(path), animations="disabled", caret="hide")
     return path

@@ -363,3 +363,15 @@ def test_limits_are_read_from_the_environment() -> None:
     settings = Settings.from_env({"GATEWAY_MAX_DEPTH": "4", "GATEWAY_MAX_COST": "100"})
     assert (settings.limits.max_depth, settings.limits.max_cost) == (4, 100)
     assert settings.limits.max_aliases == Limits().max_aliases
+
+
+async def test_the_readmes_costly_example_is_refused_and_smaller_pages_pass(
+    client: httpx.AsyncClient,
+) -> None:
+    costly = "{ users(first: 50) { nodes { orders { nodes { payments { nodes { amount } } } } } } }"
+    smaller = (
+        "{ users(first: 50) { nodes { orders(first: 5) { nodes "
+        "{ payments(first: 5) { nodes { amount } } } } } } }"
+    )
+    assert codes(await client.post("/graphql", json={"query": costly})) == ["QUERY_TOO_COSTLY"]
+    assert "errors" not in (await client.post("/graphql", json={"query": smaller})).json()

@@ -33,5 +33,13 @@ class ReviewLoaders:
         self.by_id.prime(review.id, review)
         return review
 
+    async def add_slowly(
+        self, user_id: int, sku: str, rating: int, body: str, seconds: float
+    ) -> Review:
+        return await store.insert_review_slowly(self._db, user_id, sku, rating, body, seconds)
+
+    async def count_slowly(self, seconds: float) -> int:
+        return await store.count_reviews_after_pause(self._db, seconds)
+
     async def search_broken(self, text: str) -> list[int]:
         return await store.search_broken(self._db, text)

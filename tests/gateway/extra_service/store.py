@@ -1,7 +1,9 @@
 """The reviews service's SQL, on its own schema only.
 
 `SEARCH_BROKEN` is wrong on purpose (a syntax error), so tests can see that an unmapped
-database error reaches a client masked, without its SQL.
+database error reaches a client masked, without its SQL. `COUNT_AFTER_PAUSE` and
+`insert_review_slowly` hold a connection for as long as they are told (`pg_sleep`), for the
+fault tests in tests/faults/.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ INSERT_REVIEW = (
     f"VALUES ($1, $2, $3, $4) RETURNING {_COLUMNS}"
 )
 SEARCH_BROKEN = "SELEC id FROM {{tables.reviews}} WHERE body LIKE $1"
+# One statement that sleeps $1 seconds, then counts: the statement timeout covers both.
+COUNT_AFTER_PAUSE = "SELECT (SELECT count(*) FROM {{tables.reviews}}) FROM pg_sleep($1)"
+PAUSE = "SELECT pg_sleep($1)"
 
 
 def _review(row: asyncpg.Record) -> Review:
@@ -47,6 +52,22 @@ async def insert_review(
     # A duplicate (user, sku) or a rating outside 1..5 raises QueryError; the gateway maps it.
     rows = await db.fetch_records(INSERT_REVIEW, user_id, sku, rating, body)
     return _review(rows[0])
+
+
+async def insert_review_slowly(
+    db: AsyncDatabaseManager, user_id: int, sku: str, rating: int, body: str, seconds: float
+) -> Review:
+    """Insert, then sleep `seconds` before the transaction commits (the row is uncommitted
+    meanwhile): work in flight for restart, shutdown and timeout tests."""
+    async with db.transaction() as tx:
+        rows = await tx.fetch_records(INSERT_REVIEW, user_id, sku, rating, body)
+        await tx.execute(PAUSE, seconds)
+    return _review(rows[0])
+
+
+async def count_reviews_after_pause(db: AsyncDatabaseManager, seconds: float) -> int:
+    count: int = await db.fetch_value(COUNT_AFTER_PAUSE, seconds)
+    return count
 
 
 async def search_broken(db: AsyncDatabaseManager, text: str) -> list[int]:

@@ -1,0 +1,98 @@
+// Lists users with their orders, and places an order through the form.
+import { execute, GatewayError } from "./api";
+import type { UsersWithOrdersQuery } from "./gql/graphql";
+import { PlaceOrder, UsersWithOrders } from "./operations";
+
+declare const GATEWAY_URL: string; // set at build time by build.mjs
+
+type User = UsersWithOrdersQuery["users"]["nodes"][number];
+
+const endpoint = new URLSearchParams(location.search).get("endpoint") ?? GATEWAY_URL;
+const form = document.querySelector<HTMLFormElement>("#place-order")!;
+const customer = form.querySelector<HTMLSelectElement>("select[name=userId]")!;
+const usersView = document.querySelector<HTMLElement>("#users")!;
+const statusView = document.querySelector<HTMLElement>("#status")!;
+const errorView = document.querySelector<HTMLElement>("#error")!;
+
+function element<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attributes: Record<string, string>,
+  ...children: (Node | string)[]
+): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
+  node.append(...children); // text, never HTML
+  return node;
+}
+
+function renderUsers(users: readonly User[]): void {
+  usersView.replaceChildren(
+    ...users.map((user) =>
+      element(
+        "section",
+        { class: "user", "aria-label": user.name, "data-user-id": String(user.id) },
+        element("h3", {}, user.name, " ", element("span", { class: "email" }, user.email)),
+        element(
+          "ul",
+          { class: "orders" },
+          ...user.orders.nodes.map((order) =>
+            element(
+              "li",
+              { "data-order-id": String(order.id) },
+              `#${order.id} `,
+              element("span", { class: `status-${order.status}` }, order.status),
+              ` ${order.total} — `,
+              order.items.map((item) => `${item.sku} (${item.quantity})`).join(", "),
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
+  const selected = customer.value;
+  customer.replaceChildren(
+    ...users.map((user) => element("option", { value: String(user.id) }, user.name)),
+  );
+  if (selected) customer.value = selected;
+}
+
+function showError(error: unknown): void {
+  errorView.textContent =
+    error instanceof GatewayError
+      ? `${error.message} (${error.code}${error.correlationId ? `, ${error.correlationId}` : ""})`
+      : `Could not reach the gateway at ${endpoint}: ${String(error)}`;
+}
+
+async function refresh(): Promise<void> {
+  const data = await execute(endpoint, UsersWithOrders, { first: 20 });
+  renderUsers(data.users.nodes);
+}
+
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const fields = new FormData(form);
+  statusView.textContent = "";
+  errorView.textContent = "";
+  try {
+    const { placeOrder } = await execute(endpoint, PlaceOrder, {
+      input: {
+        userId: Number(fields.get("userId")),
+        items: [
+          {
+            sku: String(fields.get("sku")),
+            quantity: Number(fields.get("quantity")),
+            unitPrice: String(fields.get("unitPrice")),
+          },
+        ],
+      },
+    });
+    statusView.textContent =
+      `Order #${placeOrder.id} placed for ${placeOrder.user?.name ?? "?"}: ` +
+      `${placeOrder.total} (${placeOrder.status})`;
+    await refresh();
+  } catch (error) {
+    showError(error);
+  }
+});
+
+refresh().catch(showError);

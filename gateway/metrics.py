@@ -1,0 +1,182 @@
+"""GatewayMetrics: the gateway's Prometheus metrics, served at `/metrics` in text format.
+
+Each app has its own `CollectorRegistry` (several apps in one process never clash):
+
+    gateway_pool_size, gateway_pool_max_size,          the shared pool, read at scrape time
+    gateway_pool_used_connections, gateway_pool_idle_connections
+    gateway_graphql_requests_total{operation}          GraphQL requests
+    gateway_graphql_request_duration_seconds{operation}   their latency (histogram)
+    gateway_graphql_request_statements{operation}      SQL statements per request (histogram)
+    gateway_graphql_errors_total{code}                 errors by extensions.code
+    gateway_dataloader_batch_size                      keys per dataloader batch (histogram)
+
+`operation` is the request's operationName, "anonymous" without one. Label values are bounded:
+the manifest's operation names always count as themselves; other names are admitted until
+`max_operations` distinct ones have been seen, and later ones (or anything that is not a
+GraphQL name) are counted as "other". Error codes are bounded the same way.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+
+import asyncpg
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client.exposition import generate_latest
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+__all__ = ["GatewayMetrics", "metrics_router"]
+
+DEFAULT_MAX_OPERATIONS = 100
+DEFAULT_MAX_ERROR_CODES = 50
+OTHER = "other"
+ANONYMOUS = "anonymous"
+
+_GRAPHQL_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,99}")
+_ERROR_CODE = re.compile(r"[A-Z][A-Z0-9_]{0,59}")
+_STATEMENT_BUCKETS = (0, 1, 2, 3, 4, 5, 7, 10, 15, 20, 30, 50, 100)
+_BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+
+
+class _BoundedLabel:
+    """Label values from clients, capped: unseen values past `cap` become "other"."""
+
+    def __init__(self, cap: int, pattern: re.Pattern[str], known: Iterable[str] = ()) -> None:
+        self._cap = cap
+        self._pattern = pattern
+        self._known = {value for value in known if pattern.fullmatch(value)}
+        self._admitted: set[str] = set()
+
+    def __call__(self, value: str) -> str:
+        if value in self._known or value in self._admitted:
+            return value
+        if not self._pattern.fullmatch(value) or len(self._admitted) >= self._cap:
+            return OTHER
+        self._admitted.add(value)
+        return value
+
+
+class _PoolCollector:
+    """The shared pool's sizes, read when Prometheus scrapes (no connection taken)."""
+
+    def __init__(self, pool: Callable[[], asyncpg.Pool | None]) -> None:
+        self._pool = pool
+
+    def describe(self) -> Iterable[Metric]:
+        return self._families(None)
+
+    def collect(self) -> Iterable[Metric]:
+        pool = self._pool()
+        return self._families(None if pool is None or pool.is_closing() else pool)
+
+    @staticmethod
+    def _families(pool: asyncpg.Pool | None) -> list[Metric]:
+        families = {
+            "size": GaugeMetricFamily("gateway_pool_size", "Open connections of the pool."),
+            "max_size": GaugeMetricFamily(
+                "gateway_pool_max_size", "The most connections the pool opens."
+            ),
+            "used": GaugeMetricFamily(
+                "gateway_pool_used_connections", "Connections of the pool in use."
+            ),
+            "idle": GaugeMetricFamily(
+                "gateway_pool_idle_connections", "Open connections of the pool not in use."
+            ),
+        }
+        if pool is not None:
+            size, idle = pool.get_size(), pool.get_idle_size()
+            families["size"].add_metric([], size)
+            families["max_size"].add_metric([], pool.get_max_size())
+            families["used"].add_metric([], size - idle)
+            families["idle"].add_metric([], idle)
+        return list(families.values())
+
+
+class GatewayMetrics:
+    """One app's metrics and their registry.
+
+    Usage: `metrics = GatewayMetrics(pool=lambda: app.state.pool)`, then
+    `metrics.observe_request(...)` per request and `metrics.render()` per scrape.
+    """
+
+    def __init__(
+        self,
+        *,
+        pool: Callable[[], asyncpg.Pool | None],
+        known_operations: Iterable[str] = (),
+        max_operations: int = DEFAULT_MAX_OPERATIONS,
+    ) -> None:
+        self.registry = CollectorRegistry()
+        self._operation = _BoundedLabel(max_operations, _GRAPHQL_NAME, known_operations)
+        self._error_code = _BoundedLabel(DEFAULT_MAX_ERROR_CODES, _ERROR_CODE)
+        self._requests = Counter(
+            "gateway_graphql_requests",
+            "GraphQL requests, by operation name.",
+            ["operation"],
+            registry=self.registry,
+        )
+        self._duration = Histogram(
+            "gateway_graphql_request_duration_seconds",
+            "Time to answer a GraphQL request, by operation name.",
+            ["operation"],
+            registry=self.registry,
+        )
+        self._statements = Histogram(
+            "gateway_graphql_request_statements",
+            "SQL statements sent for one GraphQL request, by operation name.",
+            ["operation"],
+            buckets=_STATEMENT_BUCKETS,
+            registry=self.registry,
+        )
+        self._errors = Counter(
+            "gateway_graphql_errors",
+            "GraphQL errors returned, by extensions.code.",
+            ["code"],
+            registry=self.registry,
+        )
+        self._batch_size = Histogram(
+            "gateway_dataloader_batch_size",
+            "Keys loaded in one dataloader batch (one SQL statement).",
+            buckets=_BATCH_BUCKETS,
+            registry=self.registry,
+        )
+        collector: Collector = _PoolCollector(pool)
+        self.registry.register(collector)
+
+    def observe_request(
+        self,
+        *,
+        operation: str | None,
+        duration_s: float,
+        statements: int,
+        error_codes: Sequence[str],
+    ) -> None:
+        """Count one finished GraphQL request."""
+        label = self._operation(operation) if operation else ANONYMOUS
+        self._requests.labels(label).inc()
+        self._duration.labels(label).observe(duration_s)
+        self._statements.labels(label).observe(statements)
+        for code in error_codes:
+            self._errors.labels(self._error_code(code)).inc()
+
+    def observe_batch(self, size: int) -> None:
+        """Count one dataloader batch of `size` keys."""
+        self._batch_size.observe(size)
+
+    def render(self) -> bytes:
+        """Every metric in Prometheus' text format."""
+        return generate_latest(self.registry)
+
+
+def metrics_router(metrics: GatewayMetrics) -> APIRouter:
+    """`GET /metrics`: `metrics` in Prometheus' text format."""
+    router = APIRouter()
+
+    @router.get("/metrics", include_in_schema=False)
+    async def scrape() -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    return router

@@ -1,0 +1,230 @@
+"""GatewayRouter: Strawberry's FastAPI router, plus what every /graphql request goes through.
+
+    request ── correlation id, pool usage check
+      └─ persisted query lookup (gateway.persisted) ── refused: a GraphQL error with its code
+           └─ Strawberry executes it (SQL statements counted, dataloader batches observed)
+    response ── x-correlation-id header; metrics (gateway.metrics); one log line
+                (gateway.request_log)
+
+`install(app, settings)` gives an app the per-app parts the router uses, and mounts
+`/health/live`, `/health/ready` and `/metrics`:
+
+    graphql = GatewayRouter(schema, context_getter=get_context)
+    app.include_router(graphql, prefix="/graphql")
+    install(app, settings)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, overload
+
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from fastapi import FastAPI
+from graphql import GraphQLError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.fastapi import GraphQLRouter
+from strawberry.http import GraphQLRequestData
+from strawberry.http.base import BaseRequestProtocol
+from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET
+
+from gateway.batching import observing_batches
+from gateway.db import StatementRecorder, count_statements
+from gateway.health import health_router
+from gateway.metrics import GatewayMetrics, metrics_router
+from gateway.persisted import PersistedQueries, PersistedQueryError
+from gateway.pool_watch import PoolUsageWatch
+from gateway.request_log import (
+    CORRELATION_HEADER,
+    RequestRecord,
+    current_request,
+    log_request,
+    request_scope,
+)
+
+if TYPE_CHECKING:
+    from gateway.settings import Settings
+
+__all__ = ["GatewayRouter", "RouterState", "install"]
+
+# The code a request refused by Strawberry before execution is counted under.
+_STATUS_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "REQUEST_TOO_LARGE"}
+
+
+@dataclass(frozen=True)
+class RouterState:
+    """The per-app parts GatewayRouter uses; `install` puts them on `app.state`."""
+
+    persisted: PersistedQueries
+    metrics: GatewayMetrics
+    pool_watch: PoolUsageWatch
+
+
+def install(app: FastAPI, settings: Settings) -> RouterState:
+    """Give `app` what GatewayRouter needs, and mount the health and metrics routes.
+
+    Reads the persisted-documents manifest now (ValueError if it is broken).
+    """
+    persisted = PersistedQueries.from_settings(settings)
+    metrics = GatewayMetrics(
+        pool=lambda: getattr(app.state, "pool", None),
+        known_operations=persisted.operation_names(),
+    )
+    state = RouterState(
+        persisted=persisted,
+        metrics=metrics,
+        pool_watch=PoolUsageWatch(interval=settings.pool_warning_interval),
+    )
+    app.state.gateway_router = state
+    app.include_router(health_router(settings.migrations_dir))
+    app.include_router(metrics_router(metrics))
+    return state
+
+
+def _state_of(request: Request) -> RouterState:
+    state = getattr(request.app.state, "gateway_router", None)
+    if not isinstance(state, RouterState):
+        raise RuntimeError(
+            "GatewayRouter is used in an app without its state: call "
+            "gateway.router.install(app, settings) where the app is made."
+        )
+    return state
+
+
+class GatewayRouter(GraphQLRouter[Any, None]):
+    """GraphQLRouter that runs persisted queries and measures and logs every request."""
+
+    @overload
+    async def run(
+        self, request: Request, context: Any = UNSET, root_value: None = UNSET
+    ) -> Response: ...
+
+    @overload
+    async def run(
+        self, request: WebSocket, context: Any = UNSET, root_value: None = UNSET
+    ) -> WebSocket: ...
+
+    async def run(
+        self, request: Request | WebSocket, context: Any = UNSET, root_value: None = UNSET
+    ) -> Response | WebSocket:
+        if isinstance(request, WebSocket):
+            return await super().run(request, context, root_value)
+        state = _state_of(request)
+        pool = getattr(request.app.state, "pool", None)
+        if pool is not None:
+            state.pool_watch.check(pool)
+        started = time.perf_counter()
+        refusal: HTTPException | None = None
+        with request_scope() as record, count_statements() as statements:
+            try:
+                with observing_batches(state.metrics.observe_batch):
+                    response = await super().run(request, context, root_value)
+            except HTTPException as error:  # Strawberry's handler answers it (plain text)
+                record.status = error.status_code
+                record.error_codes.append(_STATUS_CODES.get(error.status_code, "BAD_REQUEST"))
+                refusal = error
+            except BaseException:
+                record.status = 500  # cancelled, or a bug: no awaiting on the way out
+                _finish(record, started, statements, state)
+                raise
+        duration = time.perf_counter() - started
+        if refusal is None:
+            record.status = response.status_code
+        await asyncio.sleep(0)  # asyncpg reports statements on the next loop iteration
+        _finish(record, started, statements, state, duration=duration)
+        if refusal is not None:
+            raise refusal
+        response.headers[CORRELATION_HEADER] = record.correlation_id
+        return response
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Any,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        state = _state_of(request)
+        record = current_request()
+        if record is not None:
+            _describe(record, request_data)
+        try:
+            resolved = state.persisted.resolve(request_data.query, request_data.extensions)
+        except PersistedQueryError as error:
+            result = ExecutionResult(
+                data=None, errors=[GraphQLError(str(error), extensions={"code": error.code})]
+            )
+        else:
+            result = await super().execute_single(
+                request,
+                request_adapter,
+                sub_response,
+                context,
+                root_value,
+                dataclasses.replace(request_data, query=resolved.query),
+            )
+            # Register only a document that got as far as execution: errors without a path
+            # (parse, validation, limits, variables) keep a bad document out of the cache.
+            if (
+                resolved.register_as
+                and resolved.query is not None
+                and all(error.path is not None for error in result.errors or ())
+            ):
+                state.persisted.register(resolved.register_as, resolved.query)
+        if record is not None:
+            record.error_codes.extend(_codes(result))
+        return result
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        # A GET that names a persisted query by hash has no `query` parameter, like a browser
+        # opening GraphiQL; its `extensions` parameter tells them apart.
+        return "extensions" not in request.query_params and super().should_render_graphql_ide(
+            request
+        )
+
+
+def _describe(record: RequestRecord, request_data: GraphQLRequestData) -> None:
+    record.executed = True
+    if isinstance(request_data.operation_name, str):
+        record.operation = request_data.operation_name
+    persisted = (request_data.extensions or {}).get("persistedQuery")
+    if isinstance(persisted, dict) and isinstance(persisted.get("sha256Hash"), str):
+        record.persisted_hash = persisted["sha256Hash"][:64]
+
+
+def _codes(result: ExecutionResult) -> list[str]:
+    codes = []
+    for error in result.errors or ():
+        code = (error.extensions or {}).get("code")
+        codes.append(code if isinstance(code, str) else "INTERNAL_SERVER_ERROR")
+    return codes
+
+
+def _finish(
+    record: RequestRecord,
+    started: float,
+    statements: StatementRecorder,
+    state: RouterState,
+    *,
+    duration: float | None = None,
+) -> None:
+    if not record.executed and record.status == 200:
+        return  # GraphiQL's page: no GraphQL request to measure
+    duration = time.perf_counter() - started if duration is None else duration
+    record.duration_ms = duration * 1000
+    record.statements = statements.count
+    state.metrics.observe_request(
+        operation=record.operation,
+        duration_s=duration,
+        statements=record.statements,
+        error_codes=record.error_codes,
+    )
+    log_request(record)

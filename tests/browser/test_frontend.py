@@ -1,0 +1,172 @@
+"""examples/frontend in headless Chromium: built here (npm ci, GraphQL Code Generator from
+schema.graphql, tsc, esbuild), served from its own origin, calling the gateway through CORS
+with persisted operations (codegen's persisted-documents.json as the gateway's allow-list).
+
+`npm ci` runs only when node_modules does not match package-lock.json (a marker file holds the
+lock's sha256); codegen and the build run every time, so a schema change that breaks the
+client's operations fails here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from fastapi import FastAPI
+from playwright.async_api import expect
+from starlette.applications import Starlette
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp
+
+from gateway.settings import PROJECT_ROOT
+from tests.browser.conftest import LiveServer, OpenPage, save_screenshot
+
+FRONTEND = PROJECT_ROOT / "examples" / "frontend"
+PERSISTED_DOCUMENTS = FRONTEND / "src" / "gql" / "persisted-documents.json"  # written by codegen
+INSTALLED_LOCK = FRONTEND / "node_modules" / ".installed-lock-sha256"
+NPM_LIMIT = 600  # seconds for `npm ci` on a slow network; not a performance assertion
+MISSING_NODE = (
+    "Node.js and npm are needed to build examples/frontend, and `{missing}` is not on PATH: "
+    "`sudo apt-get install nodejs npm` (scripts/setup-browser does it when run as root, and "
+    "./scripts/test runs scripts/setup-browser)."
+)
+
+
+def npm(*args: str) -> None:
+    env = {name: value for name, value in os.environ.items() if name != "GATEWAY_URL"}
+    result = subprocess.run(
+        ["npm", *args],
+        cwd=FRONTEND,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=NPM_LIMIT,
+        check=False,
+    )
+    assert result.returncode == 0, f"npm {' '.join(args)} failed:\n{result.stdout}{result.stderr}"
+
+
+@pytest.fixture(scope="session")
+def frontend_dist() -> Path:
+    """examples/frontend/dist, built now (dependencies installed only when the lock changed)."""
+    for tool in ("node", "npm"):
+        if shutil.which(tool) is None:
+            pytest.fail(MISSING_NODE.format(missing=tool), pytrace=False)
+    lock = hashlib.sha256((FRONTEND / "package-lock.json").read_bytes()).hexdigest()
+    if not INSTALLED_LOCK.is_file() or INSTALLED_LOCK.read_text() != lock:
+        npm("ci", "--no-audit", "--no-fund")
+        INSTALLED_LOCK.write_text(lock)
+    npm("run", "build")
+    return FRONTEND / "dist"
+
+
+def static_site(folder: Path) -> ASGIApp:
+    return Starlette(routes=[Mount("/", app=StaticFiles(directory=folder, html=True))])
+
+
+async def test_example_frontend_lists_users_with_orders_and_places_an_order(
+    frontend_dist: Path,
+    gateway_app: Callable[..., FastAPI],
+    live_server: Callable[[ASGIApp], LiveServer],
+    open_page: OpenPage,
+    database_url: str,
+) -> None:
+    frontend = live_server(static_site(frontend_dist))
+    gateway = live_server(
+        gateway_app(
+            cors_origins=(frontend.origin,),
+            persisted_queries="allowlist",
+            persisted_manifest=PERSISTED_DOCUMENTS,
+        )
+    )
+    browser_page = await open_page(frontend.origin, gateway.origin)
+    page = browser_page.page
+    sent: list[dict[str, Any]] = []
+    page.on("request", lambda request: sent.append(json.loads(request.post_data or "null")))
+
+    await page.goto(f"{frontend.origin}/?endpoint={gateway.origin}/graphql")
+    await expect(page.locator("section.user")).to_have_count(5)
+    ada = page.get_by_role("region", name="Ada Lovelace").get_by_role("listitem")
+    await expect(ada).to_have_text(
+        ["#1 PAID 47.40 — BOOK-001 (1), PEN-014 (3)", "#2 PENDING 1299.00 — LAPTOP-13 (1)"]
+    )
+
+    await page.get_by_label("Customer").select_option(label="Grace Hopper")
+    await page.get_by_label("SKU").fill("MUG-042")
+    await page.get_by_label("Quantity").fill("2")
+    await page.get_by_label("Unit price").fill("7.25")
+    await page.get_by_role("button", name="Place order").click()
+
+    await expect(page.get_by_role("status")).to_have_text(
+        "Order #11 placed for Grace Hopper: 14.50 (PENDING)"
+    )
+    grace = page.get_by_role("region", name="Grace Hopper").get_by_role("listitem")
+    await expect(grace).to_have_count(3)
+    await expect(grace.last).to_have_text("#11 PENDING 14.50 — MUG-042 (2)")
+    await save_screenshot(page, "frontend.png")
+
+    connection = await asyncpg.connect(database_url)
+    try:
+        order = await connection.fetchrow(
+            "SELECT user_id, status, total::text FROM orders.orders WHERE id = 11"
+        )
+        items = await connection.fetch(
+            "SELECT sku, quantity, unit_price::text FROM orders.line_items WHERE order_id = 11"
+        )
+    finally:
+        await connection.close()
+    assert order is not None
+    assert tuple(order) == (2, "PENDING", "14.50")
+    assert [tuple(item) for item in items] == [("MUG-042", 2, "7.25")]
+
+    operations = [body for body in sent if body is not None]
+    assert len(operations) == 3  # the list, the order, the list again
+    hashes = {body["extensions"]["persistedQuery"]["sha256Hash"] for body in operations}
+    assert hashes == set(json.loads(PERSISTED_DOCUMENTS.read_text()))
+    assert not any("query" in body for body in operations)  # hashes only, no documents
+    assert browser_page.foreign_requests == []
+    assert browser_page.errors == []
+
+
+async def test_example_frontend_sends_its_documents_to_a_gateway_without_its_manifest(
+    frontend_dist: Path,
+    gateway_app: Callable[..., FastAPI],
+    live_server: Callable[[ASGIApp], LiveServer],
+    open_page: OpenPage,
+) -> None:
+    frontend = live_server(static_site(frontend_dist))
+    gateway = live_server(gateway_app(cors_origins=(frontend.origin,), persisted_queries="apq"))
+    browser_page = await open_page(frontend.origin, gateway.origin)
+
+    await browser_page.page.goto(f"{frontend.origin}/?endpoint={gateway.origin}/graphql")
+
+    await expect(browser_page.page.locator("section.user")).to_have_count(5)
+    assert browser_page.errors == []
+
+
+async def test_example_frontend_is_refused_by_a_gateway_that_does_not_allow_its_origin(
+    frontend_dist: Path,
+    gateway_app: Callable[..., FastAPI],
+    live_server: Callable[[ASGIApp], LiveServer],
+    open_page: OpenPage,
+) -> None:
+    frontend = live_server(static_site(frontend_dist))
+    gateway = live_server(gateway_app())  # no cors_origins
+    browser_page = await open_page(frontend.origin, gateway.origin)
+
+    await browser_page.page.goto(f"{frontend.origin}/?endpoint={gateway.origin}/graphql")
+
+    await expect(browser_page.page.get_by_role("alert")).to_contain_text(
+        f"Could not reach the gateway at {gateway.origin}/graphql"
+    )
+    assert any(re.search("blocked by CORS policy", error) for error in browser_page.errors)

@@ -1,0 +1,46 @@
+"""Fixtures of the fault and load tests: the test services' migrations folder and real
+`gateway serve` processes, killed after the test whatever happened."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+from gateway.settings import PROJECT_ROOT
+from tests.faults.process import GatewayFactory, GatewayProcess
+from tests.gateway import extra_service
+
+REAL_SERVICES = ("users", "orders", "payments")
+
+
+@pytest.fixture
+def migrations_with_test_services(tmp_path: Path) -> Path:
+    """A migrations folder for tests.gateway.extra_service.app:SERVICES: the real services'
+    folders, the reviews service's, and an empty one for the slow service."""
+    root = tmp_path / "migrations"
+    root.mkdir()
+    for name in REAL_SERVICES:
+        (root / name).symlink_to(PROJECT_ROOT / "migrations" / name, target_is_directory=True)
+    (root / "reviews").symlink_to(extra_service.MIGRATIONS_DIR / "reviews")
+    (root / "slow").mkdir()
+    return root
+
+
+@pytest.fixture
+def gateway_process() -> Iterator[GatewayFactory]:
+    """Start `gateway serve` with an environment and wait until it answers."""
+    started: list[GatewayProcess] = []
+
+    def start(env: Mapping[str, str]) -> GatewayProcess:
+        server = GatewayProcess(env)
+        started.append(server)
+        server.wait_until_ready()
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.kill()
