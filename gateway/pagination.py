@@ -37,7 +37,12 @@ _CURSOR_PREFIX = "cursor:"
 @strawberry.type(description="Where a page ends and whether another follows.")
 class PageInfo:
     has_next_page: bool
-    end_cursor: str | None
+    last_id: strawberry.Private[int | None]
+
+    @strawberry.field
+    def end_cursor(self) -> str | None:
+        # Encoded only when asked for: most nested pages never select it.
+        return None if self.last_id is None else encode_cursor(self.last_id)
 
 
 @strawberry.type(description="One page of a list, ordered by id.")
@@ -97,7 +102,6 @@ def make_connection(rows: Sequence[RowT], page: PageArgs) -> Connection[RowT]:
     return Connection(
         nodes=nodes,
         page_info=PageInfo(
-            has_next_page=len(rows) > page.first,
-            end_cursor=encode_cursor(nodes[-1].id) if nodes else None,
+            has_next_page=len(rows) > page.first, last_id=nodes[-1].id if nodes else None
         ),
     )

@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, overload
 
+import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from fastapi import FastAPI
 from graphql import GraphQLError
@@ -99,6 +100,11 @@ def _state_of(request: Request) -> RouterState:
 
 class GatewayRouter(GraphQLRouter[Any, None]):
     """GraphQLRouter that runs persisted queries and measures and logs every request."""
+
+    def encode_json(self, data: object) -> bytes:
+        # orjson: several times faster than json.dumps on large answers; Decimal and datetime
+        # are already strings here (Strawberry serialised the scalars).
+        return orjson.dumps(data)
 
     @overload
     async def run(

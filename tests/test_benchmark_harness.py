@@ -1,0 +1,76 @@
+"""The benchmark harness (benchmarks/run.py) runs end to end on a tiny data set.
+
+Its timings are not checked here: only that every contender starts, answers every workload
+with the same JSON, and that the table and the chart are written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from benchmarks.contenders import CONTENDERS, REFERENCE, Contender
+from benchmarks.verify import AnswerMismatch, check_answers
+from benchmarks.workloads import WORKLOADS
+
+ROOT = Path(__file__).resolve().parent.parent
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def test_harness_writes_table_and_chart_after_every_contender_answers_alike(
+    database_url: str, tmp_path: Path
+) -> None:
+    command = [sys.executable, "-m", "benchmarks.run", "--users", "20", "--duration", "0.5"]
+    command += ["--rounds", "1", "--concurrency", "2", "--output", str(tmp_path)]
+    result = subprocess.run(
+        command,
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+
+    table = (tmp_path / "results.md").read_text()
+    assert (tmp_path / "chart.png").read_bytes().startswith(PNG_SIGNATURE)
+    for workload in WORKLOADS:
+        assert f"## {workload.title}" in table
+    for contender in CONTENDERS:
+        assert table.count(f"| 2 | {contender.label} |") == len(WORKLOADS)
+
+    run = json.loads((tmp_path / "results.json").read_text())
+    verification = run["run"]["verification"]
+    assert set(verification) == {workload.key for workload in WORKLOADS}
+    for check in verification.values():
+        assert set(check["digests"]) == {contender.key for contender in CONTENDERS}
+        assert len(set(check["digests"].values())) == 1
+    cells = {(s["workload"], s["contender"]) for s in run["summaries"]}
+    assert cells == {(w.key, c.key) for w in WORKLOADS for c in CONTENDERS}
+
+
+@dataclass
+class _Endpoint:
+    contender: Contender
+    url: str
+
+
+async def test_answer_check_fails_loudly_naming_where_two_contenders_differ() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        name = "Customer 1" if request.url.host == f"{REFERENCE}.test" else "Customer One"
+        user = {"id": 1, "email": "customer1@example.com", "name": name, "createdAt": "x"}
+        return httpx.Response(200, json={"data": {"user": user}})
+
+    endpoints = {c.key: _Endpoint(c, f"http://{c.key}.test/graphql") for c in CONTENDERS}
+    transport = httpx.MockTransport(answer)
+    async with httpx.AsyncClient(transport=transport) as client:
+        with pytest.raises(AnswerMismatch, match=r"\$\[0\]\.data\.user\.name"):
+            await check_answers(client, endpoints, WORKLOADS[:1], users=20)
