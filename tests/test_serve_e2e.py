@@ -4,11 +4,6 @@ PostgreSQL in GATEWAY_DATA_DIR, real HTTP, and a clean stop on SIGTERM."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import socket
-import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +15,7 @@ import psutil
 import pytest
 
 from gateway.db.embedded import kill_server_on
+from tests.gateway_process import GatewayProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 # The README's serve command: it bootstraps .venv (already installed here) and execs
@@ -39,62 +35,20 @@ NESTED = """
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class Server:
-    """A `gateway serve` process; its output is collected by a thread so it never blocks."""
+class Server(GatewayProcess):
+    """The README's serve command on `data_dir`, with what these tests check of it."""
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/graphql"
-        env = {
-            name: value
-            for name, value in os.environ.items()
-            if not name.startswith("GATEWAY_") and name != "DATABASE_URL"
-        }
-        env["GATEWAY_DATA_DIR"] = str(data_dir)
-        self.process = subprocess.Popen(
-            [str(SERVE), "--port", str(self.port)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line)
-
-    @property
-    def output(self) -> str:
-        return "".join(self.lines)
+        super().__init__({"GATEWAY_DATA_DIR": str(data_dir)}, command=[str(SERVE)])
 
     def wait_until_ready(self) -> None:
         """Until it has printed the GraphiQL URL and answers a query (or fail saying why)."""
         deadline = time.monotonic() + STARTUP_LIMIT
-        while time.monotonic() < deadline:
+        while f"GraphiQL: {self.url}" not in self.output and time.monotonic() < deadline:
             assert self.process.poll() is None, f"gateway serve exited early:\n{self.output}"
-            if f"GraphiQL: {self.url}" in self.output:
-                try:
-                    response = httpx.post(self.url, json={"query": "{ __typename }"})
-                except httpx.TransportError:
-                    pass
-                else:
-                    if response.status_code == 200:
-                        return
             time.sleep(0.2)
-        pytest.fail(f"gateway serve was not ready within {STARTUP_LIMIT}s:\n{self.output}")
+        super().wait_until_ready()
 
     def query(self, query: str) -> dict[str, Any]:
         response = httpx.post(self.url, json={"query": query}, timeout=30)
@@ -116,21 +70,12 @@ class Server:
 
     def stop(self) -> None:
         """SIGTERM, then wait for the process to exit (failing if it does not)."""
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"gateway serve did not exit on SIGTERM:\n{self.output}")
-        self._reader.join(timeout=10)
+        self.terminate()
+        self.wait_for_exit()
 
     def kill(self) -> None:
         """Whatever is still running goes: the process, its reader, its PostgreSQL."""
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=30)
-        self._reader.join(timeout=10)
-        assert self.process.stdout is not None
-        self.process.stdout.close()
+        super().kill()
         kill_server_on(self.data_dir)
 
 

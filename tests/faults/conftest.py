@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from gateway.settings import PROJECT_ROOT
-from tests.faults.process import GatewayFactory, GatewayProcess
 from tests.gateway import extra_service
+from tests.gateway_process import GatewayFactory, GatewayProcess
 
 REAL_SERVICES = ("users", "orders", "payments")
 

@@ -17,7 +17,6 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.faults.process import GatewayFactory, GatewayProcess, accepts_connections
 from tests.faults.support import (
     GATEWAY_CONNECTIONS,
     SLEEPING_STATEMENTS,
@@ -25,6 +24,7 @@ from tests.faults.support import (
     count,
     wait_until,
 )
+from tests.gateway_process import GatewayFactory, GatewayProcess, accepts_connections
 
 CREATE_USER = """
 mutation ($email: String!) { createUser(input: {email: $email, name: "Ada"}) { id } }

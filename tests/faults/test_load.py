@@ -22,8 +22,8 @@ import asyncpg
 
 from gateway.settings import PROJECT_ROOT
 from tests.faults.load import ITEMS_PER_ORDER, MIX, REFUSALS, Tally, run_load
-from tests.faults.process import GatewayFactory
 from tests.faults.support import GATEWAY_CONNECTIONS
+from tests.gateway_process import GatewayFactory
 
 CLIENTS = 50
 POOL_MAX = 10

@@ -1,5 +1,6 @@
-"""GatewayProcess: a real `gateway serve` process on a free 127.0.0.1 port, for fault and load
-tests. Its output is collected by a thread so the pipe never fills and blocks the server."""
+"""GatewayProcess: a real `gateway serve` process on a free 127.0.0.1 port, for end-to-end,
+fault and load tests. Its output is collected by a thread so the pipe never fills and blocks
+the server."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -47,7 +48,9 @@ class GatewayProcess:
     Usage: `server = GatewayProcess({"DATABASE_URL": url}); server.wait_until_ready()`.
     """
 
-    def __init__(self, env: Mapping[str, str]) -> None:
+    def __init__(
+        self, env: Mapping[str, str], command: Sequence[str] = (str(GATEWAY), "serve")
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/graphql"
         inherited = {
@@ -58,7 +61,7 @@ class GatewayProcess:
         # The repository root on the path, so GATEWAY_SERVICES may name test modules.
         inherited["PYTHONPATH"] = str(PROJECT_ROOT)
         self.process = subprocess.Popen(
-            [str(GATEWAY), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            [*command, "--host", "127.0.0.1", "--port", str(self.port)],
             cwd=PROJECT_ROOT,
             env=inherited | dict(env),
             stdout=subprocess.PIPE,
