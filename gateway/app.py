@@ -76,7 +76,8 @@ def create_app(
         finally:
             await pool.close()
 
-    def get_context(request: Request) -> Context:
+    async def get_context(request: Request) -> Context:
+        # async: FastAPI would run a plain function in a worker thread, per request.
         return Context(
             request.app.state.managers_by_loader_set, max_page_size=settings.max_page_size
         )

@@ -20,6 +20,7 @@ from strawberry.schema.name_converter import NameConverter
 from strawberry.types.base import StrawberryObjectDefinition, get_object_definition
 from strawberry.types.field import StrawberryField
 
+from gateway.document_cache import DocumentCache, ParsedDocuments
 from gateway.error_codes import ErrorCodes
 from gateway.errors import ServiceConfigurationError
 from gateway.limits import Limits, OperationLimits
@@ -57,9 +58,15 @@ def build_schema(
     def error_codes() -> ErrorCodes:
         return ErrorCodes(hide_suggestions=production)
 
-    # No ParserCache: when parsing fails it skips the other extensions' on_operation exits,
-    # so a syntax error would escape ErrorCodes.
-    extensions: list[Any] = [operation_limits, error_codes, _validation_cache]
+    documents = ParsedDocuments()
+
+    def document_cache() -> DocumentCache:
+        return DocumentCache(documents=documents)
+
+    # Our DocumentCache, not Strawberry's ParserCache: when parsing fails, ParserCache skips
+    # the other extensions' on_operation exits, so a syntax error would escape ErrorCodes.
+    # OperationLimits comes first: it checks the query's length before any cache or parse.
+    extensions: list[Any] = [operation_limits, document_cache, error_codes, _validation_cache]
     if production:
         extensions.append(DisableIntrospection)
     _check_unique_names(services)
