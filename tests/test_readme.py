@@ -10,13 +10,13 @@ import textwrap
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
 
 import services
 from gateway.app import create_app
 from gateway.settings import Settings
 from services.demo import load_demo_data
+from tests.asgi import serve
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -68,10 +68,8 @@ async def test_readme_query_returns_the_readme_answer_on_demo_data(database_url:
     app = create_app(
         Settings(database_url=database_url), services.SERVICES, on_startup=load_demo_data
     )
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            response = await client.post("/graphql", json={"query": query})
+    async with serve(app) as client:
+        response = await client.post("/graphql", json={"query": query})
     assert response.status_code == 200
     assert response.json() == expected
 

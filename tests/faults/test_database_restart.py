@@ -26,6 +26,7 @@ from fastapi import FastAPI
 from gateway.app import create_app
 from gateway.db.embedded import EmbeddedPostgres, kill_server_on
 from gateway.settings import Settings
+from tests.asgi import serve
 from tests.faults.support import SLEEPING_STATEMENTS, assert_no_sql, count, error_codes, wait_until
 from tests.gateway.extra_service.app import SERVICES
 
@@ -98,12 +99,8 @@ def postgres() -> Iterator[DedicatedPostgres]:
 
 @asynccontextmanager
 async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://gateway", timeout=REQUEST_LIMIT
-        ) as client:
-            yield client
+    async with serve(app, timeout=REQUEST_LIMIT) as client:
+        yield client
 
 
 async def post(

@@ -21,6 +21,7 @@ import pytest
 
 from gateway.app import create_app
 from gateway.settings import Settings
+from tests.asgi import serve
 from tests.faults.support import (
     GATEWAY_CONNECTIONS,
     SLEEPING_STATEMENTS,
@@ -56,13 +57,8 @@ def settings(database_url: str, migrations_with_test_services: Path) -> Settings
 @asynccontextmanager
 async def running(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """The app with the test services, inside its lifespan, and a client for it."""
-    app = create_app(settings, SERVICES)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://gateway", timeout=30
-        ) as client:
-            yield client
+    async with serve(create_app(settings, SERVICES)) as client:
+        yield client
 
 
 async def post(

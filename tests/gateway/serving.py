@@ -6,8 +6,6 @@ httpx's ASGI transport (in the test's own task).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +19,6 @@ from gateway.settings import PROJECT_ROOT, Settings
 from tests.gateway import extra_service
 
 REPO_MIGRATIONS = PROJECT_ROOT / "migrations"
-# CSRF prevention: a GET that runs an operation must show it is no cross-site form.
-PREFLIGHTED = {"apollo-require-preflight": "true"}
 
 
 def app_for(database_url: str, *, with_reviews: bool = False, **overrides: Any) -> FastAPI:
@@ -46,15 +42,6 @@ def migrations_with_reviews(tmp_path: Path) -> Path:
         (root / folder.name).symlink_to(folder, target_is_directory=True)
     (root / "reviews").symlink_to(extra_service.MIGRATIONS_DIR / "reviews")
     return root
-
-
-@asynccontextmanager
-async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """Run `app`'s lifespan and yield a client talking to it in-process."""
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-            yield client
 
 
 async def post(client: httpx.AsyncClient, **payload: Any) -> dict[str, Any]:

@@ -8,21 +8,20 @@ public.schema_migrations) through a connection outside the app's pool.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from fastapi import FastAPI
 
 import services
 from gateway.app import create_app
 from gateway.db import AsyncDatabaseManager, MigrationError
 from gateway.errors import ServiceConfigurationError
 from gateway.settings import PROJECT_ROOT, Settings
+from tests.asgi import PREFLIGHTED, serve
 from tests.gateway import extra_service
 from tests.gateway.extra_service.resolvers import DIGEST_FAILURE
 
@@ -40,8 +39,6 @@ OTHER_CLIENTS = (
 )
 
 SettingsFactory = Callable[..., Settings]
-
-PREFLIGHTED = {"apollo-require-preflight": "true"}
 
 
 @pytest.fixture
@@ -75,15 +72,6 @@ def migrations_dir_with(tmp_path: Path, **extra_folders: Path) -> Path:
 def reviews_migrations(tmp_path: Path) -> Path:
     """The real services' migrations next to the test-only reviews service's."""
     return migrations_dir_with(tmp_path, reviews=extra_service.MIGRATIONS_DIR / "reviews")
-
-
-@asynccontextmanager
-async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """Run `app`'s lifespan and yield a client talking to it in-process."""
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-            yield client
 
 
 async def graphql(

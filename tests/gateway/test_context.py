@@ -23,6 +23,7 @@ from gateway.db import AsyncDatabaseManager, SharedPool, count_statements
 from gateway.settings import PROJECT_ROOT, Settings
 from services.orders import OrderLoaders
 from services.users import UserLoaders
+from tests.asgi import serve
 
 SELECT_USERS_BY_IDS = 'FROM "users".users WHERE id = ANY'
 
@@ -115,10 +116,8 @@ async def gateway_client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
         max_connections=4,
     )
     app = create_app(settings, services.SERVICES)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-            yield client
+    async with serve(app) as client:
+        yield client
 
 
 async def post(client: httpx.AsyncClient, query: str) -> dict[str, Any]:

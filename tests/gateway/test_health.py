@@ -13,7 +13,8 @@ import asyncpg
 import httpx
 
 from gateway.health import readiness
-from tests.gateway.serving import REPO_MIGRATIONS, app_for, serve
+from tests.asgi import serve
+from tests.gateway.serving import REPO_MIGRATIONS, app_for
 
 
 def copy_of_the_migrations(tmp_path: Path) -> Path:

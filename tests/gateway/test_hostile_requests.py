@@ -19,6 +19,7 @@ from gateway.app import create_app
 from gateway.db import count_statements
 from gateway.limits import Limits
 from gateway.settings import Settings
+from tests.asgi import serve
 
 ClientFactory = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 NORMAL = "{ users(first: 2) { nodes { email } } }"
@@ -31,11 +32,8 @@ def client_factory(database_url: str) -> ClientFactory:
     @asynccontextmanager
     async def start(**overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
         settings = Settings(database_url=database_url, max_connections=5, **overrides)
-        app = create_app(settings, services.SERVICES)
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as c:
-                yield c
+        async with serve(create_app(settings, services.SERVICES)) as client:
+            yield client
 
     return start
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import asyncpg
 
-from tests.gateway.serving import app_for, post, sample, scrape, serve
+from tests.asgi import serve
+from tests.gateway.serving import app_for, post, sample, scrape
 
 NESTED = """
 query Nested {

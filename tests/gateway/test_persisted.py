@@ -21,7 +21,8 @@ from gateway.persisted import (
     sha256_hex,
 )
 from gateway.settings import Settings
-from tests.gateway.serving import PREFLIGHTED, app_for, post, serve
+from tests.asgi import PREFLIGHTED, serve
+from tests.gateway.serving import app_for, post
 
 USERS = "query Users { users { nodes { email } } }"
 CREATE_USER = (

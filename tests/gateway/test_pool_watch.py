@@ -14,7 +14,8 @@ import asyncpg
 import pytest
 from fastapi import FastAPI
 
-from tests.gateway.serving import app_for, post, serve
+from tests.asgi import serve
+from tests.gateway.serving import app_for, post
 
 
 @asynccontextmanager

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.gateway.serving import PREFLIGHTED, app_for, migrations_with_reviews, serve
+from tests.asgi import PREFLIGHTED, serve
+from tests.gateway.serving import app_for, migrations_with_reviews
 
 
 def request_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:

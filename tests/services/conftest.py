@@ -17,6 +17,7 @@ import pytest
 import services
 from gateway.app import create_app
 from gateway.settings import Settings
+from tests.asgi import serve
 from tests.services import GraphQL
 
 
@@ -27,10 +28,8 @@ async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
         Settings(database_url=database_url, min_connections=1, max_connections=5),
         services.SERVICES,
     )
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-            yield client
+    async with serve(app) as client:
+        yield client
 
 
 @pytest.fixture

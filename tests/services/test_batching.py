@@ -23,6 +23,7 @@ from gateway.app import create_app
 from gateway.db import count_statements
 from gateway.limits import Limits
 from gateway.settings import Settings
+from tests.asgi import serve
 from tests.services import GraphQL
 
 NESTED = """
@@ -52,11 +53,8 @@ GENEROUS = Limits(max_cost=1_000_000)
 async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     """The app with a cost limit that admits these large pages."""
     settings = Settings(database_url=database_url, max_connections=5, limits=GENEROUS)
-    app = create_app(settings, services.SERVICES)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-            yield client
+    async with serve(create_app(settings, services.SERVICES)) as client:
+        yield client
 
 
 async def seed(conn: asyncpg.Connection, users: int) -> None:
@@ -174,21 +172,16 @@ async def test_a_raised_page_limit_serves_500_users_in_three_statements(
     database_url: str, raw_connection: asyncpg.Connection
 ) -> None:
     settings = Settings(database_url=database_url, max_page_size=500, limits=GENEROUS)
-    app = create_app(settings, services.SERVICES)
-    async with app.router.lifespan_context(app):
+    async with serve(create_app(settings, services.SERVICES)) as client:
         await seed(raw_connection, users=500)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
 
-            async def post(query: str, **variables: Any) -> dict[str, Any]:
-                response = await client.post(
-                    "/graphql", json={"query": query, "variables": variables}
-                )
-                body: dict[str, Any] = response.json()
-                return body
+        async def post(query: str, **variables: Any) -> dict[str, Any]:
+            response = await client.post("/graphql", json={"query": query, "variables": variables})
+            body: dict[str, Any] = response.json()
+            return body
 
-            data, statements = await counted(post, NESTED, first=500)
-            refused = await post(NESTED, first=501)
+        data, statements = await counted(post, NESTED, first=500)
+        refused = await post(NESTED, first=501)
     assert len(data["users"]["nodes"]) == 500
     assert len(statements) == 3, statements
     assert refused["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
