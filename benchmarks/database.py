@@ -1,9 +1,10 @@
 """The benchmark's PostgreSQL: an embedded server with pg_stat_statements, the schema, the seed.
 
-`benchmark_database(url)` yields a `Database` on DATABASE_URL when given, else on a new
-embedded server in a temporary directory, started with `shared_preload_libraries =
-'pg_stat_statements'` so statements can be counted on the server side. Counting works on any
-server that has the extension loaded; elsewhere it reports None ("n/a").
+`seeded_database(url, size)` yields a migrated, seeded `Database` on DATABASE_URL when given,
+else on a new embedded server in a temporary directory (`embedded_server()`), started with
+`shared_preload_libraries = 'pg_stat_statements'` so statements can be counted on the server
+side. Counting works on any server that has the extension loaded; elsewhere it reports None
+("n/a").
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,14 @@ from gateway.db import AsyncDatabaseManager
 from gateway.db.embedded import EmbeddedPostgres
 from gateway.settings import Settings
 
-__all__ = ["Database", "SeedSize", "StatementCount", "benchmark_database", "embedded_server"]
+__all__ = [
+    "Database",
+    "SeedSize",
+    "StatementCount",
+    "benchmark_database",
+    "embedded_server",
+    "seeded_database",
+]
 
 # The statements that read or write the services' tables, whoever wrote them
 # (`"orders".orders` from a template, `orders.orders` by hand).
@@ -200,6 +208,21 @@ async def benchmark_database(url: str) -> AsyncIterator[Database]:
         yield database
     finally:
         await conn.close()
+
+
+@asynccontextmanager
+async def seeded_database(url: str | None, size: SeedSize) -> AsyncIterator[Database]:
+    """The database at `url` (an empty one), or on a new embedded server when None: migrated
+    and seeded with `size`.
+
+    async with seeded_database(os.environ.get("DATABASE_URL"), SeedSize(1000)) as database: ...
+    """
+    async with AsyncExitStack() as stack:
+        if url is None:
+            url = await stack.enter_async_context(embedded_server())
+        database = await stack.enter_async_context(benchmark_database(url))
+        await database.seed(size)
+        yield database
 
 
 async def _enable_pg_stat_statements(conn: asyncpg.Connection) -> bool:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import platform
 import shlex
 import sys
 import tempfile
@@ -28,14 +27,13 @@ from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib.metadata import version
-from importlib.util import find_spec
 from pathlib import Path
 
 import httpx
 
 from benchmarks.contenders import CONTENDERS
-from benchmarks.database import Database, SeedSize, benchmark_database, embedded_server
+from benchmarks.database import Database, SeedSize, seeded_database
+from benchmarks.environment import machine, software
 from benchmarks.loadgen import LoadGenerator
 from benchmarks.report import (
     Measurement,
@@ -52,6 +50,13 @@ from benchmarks.workloads import WORKLOADS
 __all__ = ["Options", "main", "run"]
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results"
+# What the contenders run on, as the results header names it: {label: distribution}.
+PACKAGES = {
+    "Strawberry": "strawberry-graphql",
+    "asyncpg": "asyncpg",
+    "pgdbm": "pgdbm",
+    "orjson": "orjson",
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,31 +75,6 @@ class Options:
 
 def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def _machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.partition(":")[2].strip()
-                break
-    except OSError:
-        model = platform.processor() or model
-    cores = os.cpu_count()
-    return f"{model}, {cores} cores, {platform.system()} {platform.release()}, shared and noisy"
-
-
-def _software(server_version: str, embedded: bool) -> str:
-    http = "httptools" if find_spec("httptools") else "h11"
-    loop = "uvloop" if find_spec("uvloop") else "asyncio"
-    where = "embedded, same machine, Unix socket" if embedded else "DATABASE_URL"
-    return (
-        f"Python {platform.python_version()}, PostgreSQL {server_version} ({where}), "
-        f"uvicorn {version('uvicorn')} ({http}, {loop} loop, 1 worker per contender), "
-        f"Strawberry {version('strawberry-graphql')}, asyncpg {version('asyncpg')}, "
-        f"pgdbm {version('pgdbm')}, orjson {version('orjson')}"
-    )
 
 
 async def _time_cells(
@@ -155,13 +135,12 @@ async def run(options: Options) -> Path:
     started = datetime.now(UTC)
     options.output.mkdir(parents=True, exist_ok=True)
     async with AsyncExitStack() as stack:
-        url = options.database_url
-        if url is None:
+        if options.database_url is None:
             _log("Starting an embedded PostgreSQL with pg_stat_statements ...")
-            url = await stack.enter_async_context(embedded_server())
-        database = await stack.enter_async_context(benchmark_database(url))
-        size = SeedSize(options.users)
-        await database.seed(size)
+        database = await stack.enter_async_context(
+            seeded_database(options.database_url, SeedSize(options.users))
+        )
+        url = database.url
         counts = await database.row_counts()
         _log(f"Seeded {counts}")
         log_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-logs-")))
@@ -176,8 +155,13 @@ async def run(options: Options) -> Path:
         info = RunInfo(
             date=started.strftime("%Y-%m-%d %H:%M UTC"),
             command=options.command,
-            machine=_machine(),
-            software=_software(await database.server_version(), options.database_url is None),
+            machine=machine(),
+            software=software(
+                await database.server_version(),
+                embedded=options.database_url is None,
+                workers="1 worker per contender",
+                packages=PACKAGES,
+            ),
             data=", ".join(f"{n:,} {table.split('.')[1]}" for table, n in counts.items())
             + " (orders spread unevenly over users, payments over orders)",
             rounds=options.rounds,

@@ -39,6 +39,7 @@ def test_every_shell_command_in_the_readme_is_covered() -> None:
             "run small by tests/test_benchmarks.py"
         ),
         ".venv/bin/python -m benchmarks.run": "run small by tests/test_benchmark_harness.py",
+        ".venv/bin/python -m benchmarks.memory": "run short by tests/test_benchmark_memory.py",
     }
     run_here = {"gateway export-schema -o schema.graphql", "gateway check-schema"}
     assert set(shell_commands()) == set(covered_elsewhere) | run_here
@@ -46,6 +47,7 @@ def test_every_shell_command_in_the_readme_is_covered() -> None:
     assert "scripts/serve" in (ROOT / "tests" / "test_serve_e2e.py").read_text()
     assert "benchmarks.nested_query" in (ROOT / "tests" / "test_benchmarks.py").read_text()
     assert "benchmarks.run" in (ROOT / "tests" / "test_benchmark_harness.py").read_text()
+    assert "benchmarks.memory" in (ROOT / "tests" / "test_benchmark_memory.py").read_text()
 
 
 def test_readme_export_schema_command_writes_the_committed_sdl(tmp_path: Path) -> None:
