@@ -100,9 +100,21 @@ class ChildPageLoader(Generic[RowT]):
         self._parent_of = parent_of
         self._loader: DataLoader[tuple[int, PageArgs], Connection[RowT]] = BatchLoader(self._batch)
 
-    async def load(self, parent_id: int, page: PageArgs) -> Connection[RowT]:
-        """The page of `parent_id`'s children."""
-        return await self._loader.load((parent_id, page))
+    def load(self, parent_id: int, page: PageArgs) -> Awaitable[Connection[RowT]]:
+        """The page of `parent_id`'s children (await it)."""
+        # The loader's future itself, not a coroutine around it: one per row adds up.
+        return self._loader.load((parent_id, page))
+
+    async def pages(self, parent_ids: Sequence[int], page: PageArgs) -> list[Connection[RowT]]:
+        """The page of each parent's children, in one statement: for batch fields
+        (gateway.batch_field), which ask for a whole level at once."""
+        observer = _batch_observer.get()
+        if observer is not None:
+            observer(len(parent_ids))
+        children: dict[int, list[RowT]] = defaultdict(list)
+        for row in await self._fetch(list(parent_ids), page):
+            children[self._parent_of(row)].append(row)
+        return [make_connection(children[parent_id], page) for parent_id in parent_ids]
 
     async def _batch(self, keys: list[tuple[int, PageArgs]]) -> list[Connection[RowT]]:
         parents_by_page: dict[PageArgs, list[int]] = defaultdict(list)

@@ -31,11 +31,17 @@ class Context(BaseContext):
         super().__init__()
         self._managers = managers_by_loader_set
         self._loaders: dict[type[Any], Any] = {}
+        self._pages: dict[tuple[int | None, str | None], PageArgs] = {}
         self.max_page_size = max_page_size
 
     def page(self, first: int | None, after: str | None) -> PageArgs:
         """A list field's `first`/`after`, validated against the configured maximum page size."""
-        return page_args(first, after, max_size=self.max_page_size)
+        # Every row of a nested list asks with the same arguments: validate them once.
+        key = (first, after)
+        page = self._pages.get(key)
+        if page is None:
+            page = self._pages[key] = page_args(first, after, max_size=self.max_page_size)
+        return page
 
     def loaders(self, loader_set: type[LoadersT]) -> LoadersT:
         """This request's instance of `loader_set`, built around its service's manager."""

@@ -23,6 +23,7 @@ from strawberry.types.field import StrawberryField
 from gateway.document_cache import DocumentCache, ParsedDocuments
 from gateway.error_codes import ErrorCodes
 from gateway.errors import ServiceConfigurationError
+from gateway.execution import PlannedExecutor
 from gateway.limits import Limits, OperationLimits
 from gateway.pagination import MAX_PAGE_SIZE
 from gateway.service import Service
@@ -44,11 +45,14 @@ def build_schema(
     limits: Limits | None = None,
     max_page_size: int = MAX_PAGE_SIZE,
     production: bool = False,
+    planned_execution: bool = True,
 ) -> GatewaySchema:
     """One Strawberry schema with every service's root fields, types and extensions.
 
     `limits` (default: `Limits()`) bound every operation; `production` turns introspection
     off and hides field suggestions ("Did you mean ...?") from error messages.
+    `planned_execution` runs queries with PlannedExecutor (gateway/execution), level by
+    level; False leaves every operation to graphql-core's executor (same answers, slower).
     """
     limits = limits or Limits()
 
@@ -84,6 +88,7 @@ def build_schema(
             types=[origin for origin, _ in types.values()],
             extensions=extensions,
             config=config,
+            execution_context_class=PlannedExecutor if planned_execution else None,
         )
     # Strawberry looks fields up in its type map (get_type_by_name, get_field_for_type,
     # directives): point it at definitions that keep the fields added during the build.

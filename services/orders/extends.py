@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from gateway.batch_field import batch_field
 from gateway.context import Info
 from gateway.pagination import Connection
 from services.orders.loaders import OrderLoaders
@@ -15,14 +16,9 @@ from services.users.types import User
 class UserOrders:
     """Added to User: the user's orders, a page at a time."""
 
-    @strawberry.field(description="The user's orders, ordered by id.")
+    @batch_field(description="The user's orders, ordered by id.")
     async def orders(
-        self,
-        user: strawberry.Parent[User],
-        info: Info,
-        first: int | None = None,
-        after: str | None = None,
-    ) -> Connection[Order]:
-        return await info.context.loaders(OrderLoaders).of_user.load(
-            user.id, info.context.page(first, after)
-        )
+        users: list[User], info: Info, first: int | None = None, after: str | None = None
+    ) -> list[Connection[Order]]:
+        loader = info.context.loaders(OrderLoaders).of_user
+        return await loader.pages([user.id for user in users], info.context.page(first, after))

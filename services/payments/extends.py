@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from gateway.batch_field import batch_field
 from gateway.context import Info
 from gateway.pagination import Connection
 from services.orders.types import Order
@@ -15,13 +16,9 @@ from services.payments.types import Payment
 class OrderPayments:
     """Added to Order: the payments recorded for the order."""
 
-    @strawberry.field(description="Payments for the order, ordered by id.")
+    @batch_field(description="Payments for the order, ordered by id.")
     async def payments(
-        self,
-        order: strawberry.Parent[Order],
-        info: Info,
-        first: int | None = None,
-        after: str | None = None,
-    ) -> Connection[Payment]:
+        orders: list[Order], info: Info, first: int | None = None, after: str | None = None
+    ) -> list[Connection[Payment]]:
         loader = info.context.loaders(PaymentLoaders).of_order
-        return await loader.load(order.id, info.context.page(first, after))
+        return await loader.pages([order.id for order in orders], info.context.page(first, after))
