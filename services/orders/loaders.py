@@ -59,8 +59,9 @@ class OrderLoaders:
                 raise BadUserInput(
                     f"A unit price is between 0 and {MAX_UNIT_PRICE}, with at most 2 decimals."
                 )
-        order = await store.insert_order(self._db, user_id, items)
+        order, line_items = await store.insert_order(self._db, user_id, items)
         self.by_id.prime(order.id, order)
+        self.items.prime(order.id, line_items)
         return order
 
     async def mark(self, order_id: int, status: OrderStatus) -> Order | None:

@@ -29,13 +29,27 @@ ITEMS_OF_ORDERS = (
     "SELECT id, order_id, sku, quantity, unit_price FROM {{tables.line_items}} "
     "WHERE order_id = ANY($1::int[]) ORDER BY order_id, id"
 )
-INSERT_ORDER = (
-    f"INSERT INTO {{{{tables.orders}}}} (user_id, total) VALUES ($1, $2) RETURNING {_ORDER_COLUMNS}"
+# The order and all its line items in one statement, items in the order given: one row per
+# item, the order's columns repeated. Sequence values grow in the order rows are inserted, so
+# sorting by the item's id gives them back in that order (as ITEMS_OF_ORDERS would read them).
+INSERT_ORDER_WITH_ITEMS = f"""
+WITH new_order AS (
+    INSERT INTO {{{{tables.orders}}}} (user_id, total) VALUES ($1, $2)
+    RETURNING {_ORDER_COLUMNS}
+),
+new_items AS (
+    INSERT INTO {{{{tables.line_items}}}} (order_id, sku, quantity, unit_price)
+    SELECT new_order.id, item.sku, item.quantity, item.unit_price
+    FROM new_order, unnest($3::text[], $4::int[], $5::numeric[])
+        WITH ORDINALITY AS item (sku, quantity, unit_price, position)
+    ORDER BY item.position
+    RETURNING id, sku, quantity, unit_price
 )
-INSERT_ITEM = (
-    "INSERT INTO {{tables.line_items}} (order_id, sku, quantity, unit_price) "
-    "VALUES ($1, $2, $3, $4)"
-)
+SELECT new_order.*, new_items.id AS item_id, new_items.sku, new_items.quantity,
+       new_items.unit_price
+FROM new_order, new_items
+ORDER BY new_items.id
+"""
 SET_STATUS = (
     f"UPDATE {{{{tables.orders}}}} SET status = $2 WHERE id = $1 RETURNING {_ORDER_COLUMNS}"
 )
@@ -78,13 +92,30 @@ async def items_of_orders(db: AsyncDatabaseManager, order_ids: Sequence[int]) ->
 
 async def insert_order(
     db: AsyncDatabaseManager, user_id: int, items: Sequence[tuple[str, int, Decimal]]
-) -> Order:
+) -> tuple[Order, list[LineItem]]:
+    """Insert an order and its line items (at least one); returns both as stored."""
     total = sum((price * quantity for _, quantity, price in items), Decimal("0"))
+    skus = [sku for sku, _, _ in items]
+    quantities = [quantity for _, quantity, _ in items]
+    prices = [price for _, _, price in items]
+    # One statement, yet in a transaction: run alone, it would commit as soon as it finished,
+    # also for a gateway killed while it waited (on a lock, say); in a transaction nothing is
+    # kept until this process, alive, sends COMMIT.
     async with db.transaction() as tx:
-        row = await tx.fetch_one(INSERT_ORDER, user_id, total)
-        assert row is not None
-        await tx.executemany(INSERT_ITEM, [(row["id"], *item) for item in items])
-    return _order(row)
+        rows = await tx.fetch_records(
+            INSERT_ORDER_WITH_ITEMS, user_id, total, skus, quantities, prices
+        )
+    order = _order(rows[0])
+    return order, [
+        LineItem(
+            id=row["item_id"],
+            order_id=order.id,
+            sku=row["sku"],
+            quantity=row["quantity"],
+            unit_price=row["unit_price"],
+        )
+        for row in rows
+    ]
 
 
 async def set_status(db: AsyncDatabaseManager, order_id: int, status: OrderStatus) -> Order | None:

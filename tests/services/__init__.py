@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
 
+from gateway.db import count_statements
+
 GraphQL = Callable[..., Awaitable[dict[str, Any]]]
 """The `graphql` fixture: `await graphql(query, **variables)` gives the response body."""
+
+
+def is_asyncpg_introspection(query: str) -> bool:
+    """Whether `query` is asyncpg's type lookup, run the first time a connection meets a
+    parameter type (`int[]`): a per-connection cache fill, not the request's work."""
+    # a recursive CTE over pg_type, wrapped in turning JIT off and on
+    return "typeinfo_tree" in query or "set_config('jit'" in query
+
+
+async def counted(graphql: GraphQL, query: str, **variables: Any) -> tuple[Any, list[str]]:
+    """The query's data, and the statements the gateway sent for it (introspection aside)."""
+    with count_statements() as recorder:
+        body = await graphql(query, **variables)
+        await asyncio.sleep(0)  # asyncpg reports a statement on the next loop iteration
+    assert "errors" not in body, body
+    return body["data"], [q for q in recorder.queries if not is_asyncpg_introspection(q)]
 
 
 def error_codes(body: dict[str, Any]) -> list[str]:

@@ -10,7 +10,6 @@ set aside; every other statement counts.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,11 +19,10 @@ import pytest
 
 import services
 from gateway.app import create_app
-from gateway.db import count_statements
 from gateway.limits import Limits
 from gateway.settings import Settings
 from tests.asgi import serve
-from tests.services import GraphQL
+from tests.services import GraphQL, counted
 
 NESTED = """
 query ($first: Int, $after: String) {
@@ -76,20 +74,6 @@ async def seed(conn: asyncpg.Connection, users: int) -> None:
         "INSERT INTO payments.payments (order_id, amount, currency) "
         "SELECT id, 10, 'EUR' FROM orders.orders"
     )
-
-
-def is_asyncpg_introspection(query: str) -> bool:
-    # asyncpg's type lookup (a recursive CTE over pg_type), wrapped in turning JIT off and on
-    return "typeinfo_tree" in query or "set_config('jit'" in query
-
-
-async def counted(graphql: GraphQL, query: str, **variables: Any) -> tuple[Any, list[str]]:
-    """The query's data, and the statements the gateway sent for it."""
-    with count_statements() as recorder:
-        body = await graphql(query, **variables)
-        await asyncio.sleep(0)  # asyncpg reports a statement on the next loop iteration
-    assert "errors" not in body, body
-    return body["data"], [q for q in recorder.queries if not is_asyncpg_introspection(q)]
 
 
 def touching(statements: list[str], table: str) -> list[str]:

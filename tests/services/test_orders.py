@@ -12,6 +12,7 @@ from tests.services import (
     INJECTION_ATTEMPTS,
     SERVICE_TABLES,
     GraphQL,
+    counted,
     error_codes,
     service_tables,
 )
@@ -124,6 +125,40 @@ async def test_a_placed_order_stores_its_total_line_items_and_pending_status(
         (order["id"], "PEN-014", 3, Decimal("0.50")),
         (order["id"], "GIFT-CARD", 1, Decimal("0.00")),
     ]
+
+
+async def test_placing_an_order_costs_the_user_check_and_one_insert_in_a_transaction(
+    graphql: GraphQL,
+) -> None:
+    user_id = await create_user(graphql)
+
+    data, statements = await counted(
+        graphql,
+        PLACE_ORDER,
+        userId=user_id,
+        items=[item("BOOK-0042", 2, "12.90"), item("MUG-0007", 1, "8.5")],
+    )
+
+    placed = data["placeOrder"]
+    # The answer's items are the stored rows, as a later read gives them (8.5 is stored 8.50);
+    # its user is the one the check loaded: no statement reads either.
+    assert placed["total"] == "34.30"
+    assert placed["items"] == [
+        {"sku": "BOOK-0042", "quantity": 2, "unitPrice": "12.90"},
+        {"sku": "MUG-0007", "quantity": 1, "unitPrice": "8.50"},
+    ]
+    assert placed["user"] == {"id": user_id}
+    assert len(statements) == 4, statements
+    check, begin, insert, commit = (" ".join(query.split()) for query in statements)
+    assert 'SELECT id, email, name, created_at FROM "users".users' in check
+    assert (begin, commit) == ("BEGIN;", "COMMIT;")
+    assert 'INSERT INTO "orders".orders' in insert
+    assert 'INSERT INTO "orders".line_items' in insert
+    read = await graphql(
+        "query ($id: Int!) { order(id: $id) { total items { sku quantity unitPrice } } }",
+        id=placed["id"],
+    )
+    assert read == {"data": {"order": {"total": "34.30", "items": placed["items"]}}}
 
 
 @pytest.mark.parametrize(
