@@ -21,18 +21,20 @@ T = TypeVar("T")
 async def settle_all(awaitables: Sequence[Awaitable[Any]]) -> list[Any]:
     """Each awaitable's value, or the Exception it raised, in order.
 
+    Each awaitable is resumed when what it waits for is done, as its own task would be: one
+    that yields bare (asyncio.sleep(0)) runs again after one loop iteration, without waiting
+    for the others' futures, so loads it makes then join the batch of their round.
     A BaseException that is not an Exception (cancellation, KeyboardInterrupt) closes the
     awaitables still pending and propagates, as it would out of asyncio.gather.
     """
     steppers = [_stepper(awaitable) for awaitable in awaitables]
     results: list[Any] = [None] * len(steppers)
-    pending = list(range(len(steppers)))
+    ready = list(range(len(steppers)))
+    waiting: dict[int, asyncio.Future[Any]] = {}
     try:
-        while pending:
-            waiting: list[int] = []
-            futures: list[asyncio.Future[Any]] = []
-            must_yield = False
-            for index in pending:
+        while ready or waiting:
+            again: list[int] = []  # resumed after one loop iteration
+            for index in ready:
                 try:
                     yielded = steppers[index].send(None)
                 except StopIteration as stop:
@@ -41,25 +43,30 @@ async def settle_all(awaitables: Sequence[Awaitable[Any]]) -> list[Any]:
                 except Exception as error:  # the resolver's own failure: its result
                     results[index] = error
                     continue
-                waiting.append(index)
-                if yielded is None:  # a bare yield (asyncio.sleep(0)): let the loop run once
-                    must_yield = True
+                if yielded is None:
+                    again.append(index)
                 elif asyncio.isfuture(yielded):
                     # What Task.__step does before it waits on a future.
                     yielded._asyncio_future_blocking = False
-                    if not yielded.done():
-                        futures.append(yielded)
+                    if yielded.done():
+                        again.append(index)
+                    else:
+                        waiting[index] = yielded
                 else:
                     steppers[index].close()
                     results[index] = RuntimeError(f"Awaitable yielded {yielded!r}, not a future.")
-                    waiting.pop()
-            pending = waiting
-            if futures:
-                await _all_done(futures)
-            elif must_yield:
+            ready = []
+            if again:
                 await asyncio.sleep(0)
+                ready = again
+            elif waiting:
+                await _first_done(list(waiting.values()))
+            for index in [index for index, future in waiting.items() if future.done()]:
+                del waiting[index]
+                ready.append(index)
+            ready.sort()  # in the order they were given, as graphql-core would resume them
     except BaseException:
-        for index in pending:
+        for index in {*ready, *waiting}:
             steppers[index].close()
         raise
     return results
@@ -72,16 +79,13 @@ def _stepper(awaitable: Awaitable[Any]) -> Any:
     return awaitable.__await__()
 
 
-async def _all_done(futures: list[asyncio.Future[Any]]) -> None:
-    """Wait until every future is done, without taking their results or exceptions
-    (the awaitable that waits on each one receives them when it is stepped again)."""
+async def _first_done(futures: list[asyncio.Future[Any]]) -> None:
+    """Wait until one of the futures is done, without taking its result or exception (the
+    awaitable that waits on it receives them when it is stepped again)."""
     waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    remaining = len(futures)
 
     def one_done(_: asyncio.Future[Any]) -> None:
-        nonlocal remaining
-        remaining -= 1
-        if remaining == 0 and not waiter.done():
+        if not waiter.done():
             waiter.set_result(None)
 
     for future in futures:
@@ -89,9 +93,8 @@ async def _all_done(futures: list[asyncio.Future[Any]]) -> None:
     try:
         await waiter
     finally:
-        if remaining:  # cancelled: leave nothing behind on the futures
-            for future in futures:
-                future.remove_done_callback(one_done)
+        for future in futures:
+            future.remove_done_callback(one_done)
 
 
 def run_sync_if_possible(coroutine: Coroutine[Any, Any, T]) -> T | Coroutine[Any, Any, T]:

@@ -17,10 +17,17 @@ graphql-core's own code path.
 
 from __future__ import annotations
 
+import asyncio
 from bisect import bisect_right
-from collections.abc import Awaitable, Callable, Sequence
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from datetime import date, datetime, time
+from decimal import Decimal
+from enum import Enum
+from functools import cache
 from itertools import repeat
 from typing import Any
+from uuid import UUID
 
 from graphql import (
     GraphQLError,
@@ -31,11 +38,12 @@ from graphql import (
     OperationType,
     located_error,
 )
+from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path, Undefined, is_iterable
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from gateway.execution.concurrent import run_sync_if_possible, settle_all
-from gateway.execution.leaves import MISS, column_shortcut, shortcut
+from gateway.execution.leaves import MISS, complete_column, shortcut
 from gateway.execution.plan import (
     DirectCall,
     FieldPlan,
@@ -43,6 +51,7 @@ from gateway.execution.plan import (
     PlanContext,
     Unsupported,
     build_plan,
+    depends_on_variables,
 )
 
 __all__ = ["PlannedExecutor"]
@@ -54,6 +63,9 @@ ObjectPathOf = Callable[[int], Path | None]  # None: the root
 
 _MIN_INT, _MAX_INT = -(2**31), 2**31 - 1
 
+
+_MAX_PLANS = 1024
+_PLANS: OrderedDict[tuple[int, int, bool], tuple[Any, Any, ObjectPlan]] = OrderedDict()
 
 _WHOLE_COLUMN = -1  # a slot filled by a batch field's list, one value per source
 
@@ -89,6 +101,11 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
         root_type = self.schema.query_type
         if root_type is None:
             return None
+        key = (id(self.schema), id(self.operation), self.hide_suggestions)
+        cached = _PLANS.get(key)
+        if cached is not None and cached[0] is self.schema and cached[1] is self.operation:
+            _PLANS.move_to_end(key)
+            return cached[2]
         context = PlanContext(
             schema=self.schema,
             fragments=self.fragments,
@@ -99,9 +116,16 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
             strawberry_schema=getattr(self.schema, "_strawberry_schema", None),
         )
         try:
-            return build_plan(context, root_type)
+            plan = build_plan(context, root_type)
         except (Unsupported, GraphQLError, RecursionError):
             return None  # graphql-core's path reports these its own way
+        if not depends_on_variables(self.operation, self.fragments):
+            # The document cache hands out the same parsed operation for the same text;
+            # keeping a reference to it keeps its id from being reused.
+            _PLANS[key] = (self.schema, self.operation, plan)
+            if len(_PLANS) > _MAX_PLANS:
+                _PLANS.popitem(last=False)
+        return plan
 
     async def _execute_plan(self, plan: ObjectPlan) -> Any:
         [data] = await self._complete_objects(plan, [self.root_value], _root_path)
@@ -117,36 +141,28 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
         count = len(sources)
         if not count:
             return []
+        if not plan.fields:  # everything skipped: zip(*columns) would give no rows at all
+            return [{} for _ in sources]
+        # Each field's values: read or resolved now, their awaitables started; then every
+        # field is finished concurrently, so a field that is ready descends at once and the
+        # loads of its children join the batches its siblings' resolvers are waiting for.
         columns: list[list[Any]] = []
-        awaiting: list[Awaitable[Any]] = []
-        slots: list[tuple[list[Any], int]] = []
-        for field in plan.fields:
-            if field.typename is not None:
-                columns.append([field.typename] * count)
-            elif field.read is not None:
-                columns.append(_read_all(field.read, sources))
-            else:
-                columns.append(
-                    self._resolve_all(field, plan.type, sources, path_of, awaiting, slots)
-                )
-        if awaiting:
-            for (column, index), value in zip(slots, await settle_all(awaiting), strict=True):
-                if index != _WHOLE_COLUMN:
-                    column[index] = value
-                elif isinstance(value, Exception):  # the batch failed: every row did
-                    column[:] = [value] * len(column)
-                else:
-                    column[:] = value
-
+        finishing: list[Coroutine[Any, Any, tuple[list[Any], list[int]]]] = []
         parent_name = plan.type.name
-        completions = [
-            self._complete(
-                field.return_type, column, _field_path_of(path_of, field, parent_name), field
-            )
-            for field, column in zip(plan.fields, columns, strict=True)
-        ]
+        for field in plan.fields:
+            awaiting: list[Awaitable[Any]] = []
+            slots: list[tuple[list[Any], int]] = []
+            if field.typename is not None:
+                column = [field.typename] * count
+            elif field.read is not None:
+                column = _read_all(field.read, sources)
+            else:
+                column = self._resolve_all(field, plan.type, sources, path_of, awaiting, slots)
+            columns.append(column)
+            field_path_of = _field_path_of(path_of, field, parent_name)
+            finishing.append(self._finish(field, column, awaiting, slots, field_path_of))
         nulled: dict[int, _Propagating] = {}
-        for index, completion in enumerate(await settle_all(completions)):
+        for index, completion in enumerate(await settle_all(finishing)):
             if isinstance(completion, BaseException):
                 raise completion  # a bug in this module, not a field error
             completed, failed = completion
@@ -160,6 +176,25 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
             results[position] = propagating
         return results
 
+    async def _finish(
+        self,
+        field: FieldPlan,
+        column: list[Any],
+        awaiting: list[Awaitable[Any]],
+        slots: list[tuple[list[Any], int]],
+        path_of: PathOf,
+    ) -> tuple[list[Any], list[int]]:
+        """The field's column with its awaitables' results in, completed."""
+        if awaiting:
+            for (_, index), value in zip(slots, await settle_all(awaiting), strict=True):
+                if index != _WHOLE_COLUMN:
+                    column[index] = value
+                elif isinstance(value, Exception):  # the batch failed: every row did
+                    column[:] = [value] * len(column)
+                else:
+                    column[:] = value
+        return await self._complete(field.return_type, column, path_of, field)
+
     def _resolve_all(
         self,
         field: FieldPlan,
@@ -170,20 +205,19 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
         slots: list[tuple[list[Any], int]],
     ) -> list[Any]:
         """The field's resolver called for every source; awaitables are left in `awaiting`."""
-        if field.argument_error is not None:
-            return [field.argument_error] * len(sources)
+        arguments = self._arguments(field)
+        if isinstance(arguments, Exception):  # every object gets the error, as in graphql-core
+            return [arguments] * len(sources)
         if field.direct is not None and field.direct.batch is not None:
             return self._call_batch(
-                field, field.direct, parent_type, sources, path_of, awaiting, slots
+                field, field.direct, arguments, parent_type, sources, path_of, awaiting, slots
             )
         if field.direct is not None:
             return self._call_all(
-                field, field.direct, parent_type, sources, path_of, awaiting, slots
+                field, field.direct, arguments, parent_type, sources, path_of, awaiting, slots
             )
         resolve = field.resolve
         assert resolve is not None
-        assert field.arguments is not None
-        arguments = field.arguments
         build_info = self.build_resolve_info
         is_awaitable = self.is_awaitable
         definition, nodes, name = field.definition, field.nodes, field.response_name
@@ -208,6 +242,7 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
         self,
         field: FieldPlan,
         call: DirectCall,
+        arguments: dict[str, Any],
         parent_type: GraphQLObjectType,
         sources: Sequence[Any],
         path_of: ObjectPathOf,
@@ -215,16 +250,13 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
         slots: list[tuple[list[Any], int]],
     ) -> list[Any]:
         """A batch field: one call for every source; its list fills the column."""
-        assert field.arguments is not None
         assert call.batch is not None
         path = Path(path_of(0), field.response_name, parent_type.name)
         raw_info = self.build_resolve_info(field.definition, field.nodes, parent_type, path)
         info = call.info_class(_raw_info=raw_info, _field=call.field)
         column: list[Any] = [None] * len(sources)
         try:
-            awaiting.append(
-                call.batch.call(list(sources), info, call.convert(field.arguments, info))
-            )
+            awaiting.append(call.batch.call(list(sources), info, call.convert(arguments, info)))
         except Exception as error:
             return [error] * len(sources)
         slots.append((column, _WHOLE_COLUMN))
@@ -234,6 +266,7 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
         self,
         field: FieldPlan,
         call: DirectCall,
+        arguments: dict[str, Any],
         parent_type: GraphQLObjectType,
         sources: Sequence[Any],
         path_of: ObjectPathOf,
@@ -241,7 +274,6 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
         slots: list[tuple[list[Any], int]],
     ) -> list[Any]:
         """_resolve_all for a DirectCall: what Strawberry's wrapper would do, per source."""
-        assert field.arguments is not None
         build_info = self.build_resolve_info
         is_awaitable = self.is_awaitable
         definition, nodes, name = field.definition, field.nodes, field.response_name
@@ -254,6 +286,7 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
             call.info_name,
         )
         converted: dict[str, Any] | None = None
+        shared = False
         column: list[Any] = []
         for index, source in enumerate(sources):
             raw_info = build_info(
@@ -261,9 +294,11 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
             )
             info = info_class(_raw_info=raw_info, _field=strawberry_field)
             try:
-                if converted is None:  # the same for every source: convert once
-                    converted = call.convert(field.arguments, info)
-                keywords = dict(converted)
+                if converted is None:  # the same for every source: convert once...
+                    converted = call.convert(arguments, info)
+                    shared = _immutable(converted)
+                # ...unless a resolver could change what the next one gets (a list, an input).
+                keywords = dict(converted) if shared else call.convert(arguments, info)
                 if parent_keyword is not None:
                     keywords[parent_keyword] = source
                 if root_keyword is not None:
@@ -313,17 +348,30 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
     async def _complete_nullable(
         self, return_type: GraphQLOutputType, values: list[Any], path_of: PathOf, field: FieldPlan
     ) -> tuple[list[Any], list[int]]:
+        if any(map(_is_awaitable_type, set(map(type, values)))):
+            values = await self._awaited(values)
         if isinstance(return_type, GraphQLList):
             return await self._complete_lists(return_type, values, path_of, field)
         if isinstance(return_type, GraphQLObjectType):
             return await self._complete_object_values(values, path_of, field)
         return self._complete_leaves(return_type, values, path_of, field)
 
+    async def _awaited(self, values: list[Any]) -> list[Any]:
+        """`values` with every awaitable replaced by its result (or its exception), as
+        graphql-core awaits awaitable field values and list items."""
+        is_awaitable = self.is_awaitable
+        positions = [position for position, value in enumerate(values) if is_awaitable(value)]
+        settled = await settle_all([values[position] for position in positions])
+        values = list(values)
+        for position, value in zip(positions, settled, strict=True):
+            values[position] = value
+        return values
+
     def _complete_leaves(
         self, leaf_type: Any, values: list[Any], path_of: PathOf, field: FieldPlan
     ) -> tuple[list[Any], list[int]]:
         if values:
-            whole = column_shortcut(leaf_type)(values)
+            whole = complete_column(leaf_type, values)
             if whole is not None:
                 return whole, []
         coerce = leaf_type.coerce_output_value
@@ -379,7 +427,13 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
                 failed.append(position)
                 continue
             start = len(items)
-            items.extend(value)
+            try:
+                items.extend(value)
+            except Exception as error:  # an iterable that fails midway: its field's error
+                del items[start:]
+                completed[position] = self._error(error, field, path_of(position))
+                failed.append(position)
+                continue
             spans.append((position, start, len(items) - start))
         starts = [start for _, start, _ in spans]
         list_paths: dict[int, Path] = {}
@@ -396,8 +450,8 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
         )
         for position, start, length in spans:
             completed[position] = completed_items[start : start + length]
-        # A non-null item failed: its whole list propagates the (first) error.
-        for item in failed_items:
+        # A non-null item failed: its whole list propagates the first failing item's error.
+        for item in sorted(failed_items):
             position = spans[bisect_right(starts, item) - 1][0]
             if position not in failed:
                 completed[position] = completed_items[item]
@@ -435,6 +489,22 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
                 failed.append(position)
         return completed, failed
 
+    def _arguments(self, field: FieldPlan) -> dict[str, Any] | Exception:
+        """The field's arguments, coerced from the query and this request's variables."""
+        detail = field.details[0]
+        if not (field.definition.args or detail.node.arguments):
+            return {}
+        try:
+            return get_argument_values(
+                field.definition,
+                detail.node,
+                self.variable_values,
+                detail.fragment_variable_values,
+                self.hide_suggestions,
+            )
+        except Exception as error:
+            return error
+
     @staticmethod
     def _error(error: Exception, field: FieldPlan, path: Path) -> _Propagating:
         return _Propagating(located_error(error, field.nodes, path.as_list()))
@@ -452,6 +522,18 @@ def _read_all(read: Callable[[Any], Any], sources: Sequence[Any]) -> list[Any]:
             except Exception as error:
                 column.append(error)
         return column
+
+
+@cache
+def _is_awaitable_type(kind: type) -> bool:
+    return issubclass(kind, Coroutine | asyncio.Future) or hasattr(kind, "__await__")
+
+
+_IMMUTABLE_TYPES = (str, int, float, bool, type(None), Decimal, datetime, date, time, Enum, UUID)
+
+
+def _immutable(arguments: dict[str, Any]) -> bool:
+    return all(isinstance(value, _IMMUTABLE_TYPES) for value in arguments.values())
 
 
 def _root_path(_: int) -> None:

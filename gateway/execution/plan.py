@@ -19,6 +19,7 @@ from typing import Any
 
 from graphql import (
     FieldNode,
+    FragmentSpreadNode,
     GraphQLField,
     GraphQLList,
     GraphQLNonNull,
@@ -26,6 +27,7 @@ from graphql import (
     GraphQLOutputType,
     GraphQLSchema,
     OperationDefinitionNode,
+    VariableNode,
     is_leaf_type,
 )
 from graphql.execution.collect_fields import (
@@ -35,13 +37,21 @@ from graphql.execution.collect_fields import (
     collect_fields,
     collect_subfields,
 )
-from graphql.execution.values import VariableValues, get_argument_values
+from graphql.execution.values import VariableValues
 from strawberry.types.arguments import convert_arguments
 from strawberry.types.field import StrawberryField
 
 from gateway.batch_field import BATCH_METADATA_KEY, BatchSpec
 
-__all__ = ["DirectCall", "FieldPlan", "ObjectPlan", "PlanContext", "Unsupported", "build_plan"]
+__all__ = [
+    "DirectCall",
+    "FieldPlan",
+    "ObjectPlan",
+    "PlanContext",
+    "Unsupported",
+    "build_plan",
+    "depends_on_variables",
+]
 
 _STRAWBERRY_FIELD = "strawberry-definition"  # GraphQLCoreConverter.DEFINITION_BACKREF
 
@@ -99,8 +109,6 @@ class FieldPlan:
     read: Callable[[Any], Any] | None = None  # an attribute read, no resolver
     resolve: Callable[..., Any] | None = None  # resolve(source, info, **arguments)
     direct: DirectCall | None = None  # a faster, equivalent way to call `resolve`
-    arguments: dict[str, Any] | None = None
-    argument_error: Exception | None = None  # raised for every object, as graphql-core does
     # The plan of the object type inside return_type's List/NonNull wrappers, if any.
     child: ObjectPlan | None = None
 
@@ -114,7 +122,11 @@ class ObjectPlan:
 
 
 def build_plan(context: PlanContext, root_type: GraphQLObjectType) -> ObjectPlan:
-    """The plan of the operation's root selection set on `root_type`."""
+    """The plan of the operation's root selection set on `root_type`.
+
+    It depends on the variables only through directives (`@skip(if: $flag)`): see
+    `depends_on_variables`. Arguments are coerced by the executor, per request.
+    """
     grouped = collect_fields(
         context.schema,
         context.fragments,
@@ -175,20 +187,6 @@ def _field_plan(
     if plan.read is None:
         plan.resolve = definition.resolve or context.field_resolver
         plan.direct = _direct_call(definition, context.strawberry_schema)
-        try:
-            plan.arguments = (
-                get_argument_values(
-                    definition,
-                    node,
-                    context.variable_values,
-                    details[0].fragment_variable_values,
-                    context.hide_suggestions,
-                )
-                if definition.args or node.arguments
-                else {}
-            )
-        except Exception as error:
-            plan.argument_error = error
     named = _named_type(definition.type)
     if isinstance(named, GraphQLObjectType):
         grouped = collect_subfields(
@@ -278,3 +276,29 @@ def _direct_call(definition: GraphQLField, strawberry_schema: Any) -> DirectCall
 
 def _name(parameter: Any) -> str | None:
     return None if parameter is None else str(parameter.name)
+
+
+def depends_on_variables(
+    operation: OperationDefinitionNode, fragments: dict[str, FragmentDetails]
+) -> bool:
+    """Whether collecting the operation's fields reads variables: a directive argument
+    that is a variable, or fragment arguments. Other plans can be kept and reused."""
+    selection_sets = [operation.selection_set]
+    selection_sets.extend(details.definition.selection_set for details in fragments.values())
+    if any(details.variable_signatures for details in fragments.values()):
+        return True
+    while selection_sets:
+        selection_set = selection_sets.pop()
+        for selection in selection_set.selections:
+            for directive in selection.directives or ():
+                if any(
+                    isinstance(argument.value, VariableNode)
+                    for argument in directive.arguments or ()
+                ):
+                    return True
+            if getattr(selection, "arguments", None) and isinstance(selection, FragmentSpreadNode):
+                return True
+            child = getattr(selection, "selection_set", None)
+            if child is not None:
+                selection_sets.append(child)
+    return False
