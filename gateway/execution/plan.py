@@ -56,6 +56,12 @@ __all__ = [
 _STRAWBERRY_FIELD = "strawberry-definition"  # GraphQLCoreConverter.DEFINITION_BACKREF
 
 
+# Each level of a planned query nests a few coroutine frames that every step runs through;
+# past this depth graphql-core (a task per awaitable) stays clear of the recursion limit.
+# The gateway's own depth limit (10) keeps its queries far below.
+MAX_PLANNED_DEPTH = 32
+
+
 class Unsupported(Exception):
     """The operation needs graphql-core's own executor."""
 
@@ -135,24 +141,31 @@ def build_plan(context: PlanContext, root_type: GraphQLObjectType) -> ObjectPlan
         context.operation,
         context.hide_suggestions,
     ).grouped_field_set
-    return _object_plan(context, root_type, grouped)
+    return _object_plan(context, root_type, grouped, depth=0)
 
 
 def _object_plan(
-    context: PlanContext, object_type: GraphQLObjectType, grouped: GroupedFieldSet
+    context: PlanContext, object_type: GraphQLObjectType, grouped: GroupedFieldSet, depth: int
 ) -> ObjectPlan:
+    if depth > MAX_PLANNED_DEPTH:
+        raise Unsupported(f"selections nested deeper than {MAX_PLANNED_DEPTH} levels")
     if object_type.is_type_of is not None:
         raise Unsupported(f"{object_type.name} has an is_type_of check")
     return ObjectPlan(
         type=object_type,
         fields=[
-            _field_plan(context, object_type, name, details) for name, details in grouped.items()
+            _field_plan(context, object_type, name, details, depth)
+            for name, details in grouped.items()
         ],
     )
 
 
 def _field_plan(
-    context: PlanContext, parent: GraphQLObjectType, response_name: str, details: FieldDetailsList
+    context: PlanContext,
+    parent: GraphQLObjectType,
+    response_name: str,
+    details: FieldDetailsList,
+    depth: int,
 ) -> FieldPlan:
     node = details[0].node
     name = node.name.value
@@ -198,7 +211,7 @@ def _field_plan(
             details,
             context.hide_suggestions,
         ).grouped_field_set
-        plan.child = _object_plan(context, named, grouped)
+        plan.child = _object_plan(context, named, grouped, depth + 1)
     elif not is_leaf_type(named):
         raise Unsupported(f"{named} is an interface or a union")
     return plan
