@@ -462,6 +462,11 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
         self, values: list[Any], path_of: PathOf, field: FieldPlan
     ) -> tuple[list[Any], list[int]]:
         assert field.child is not None
+        if _all_objects(values):  # the common case: no null, no error, nothing to sort out
+            results = await self._complete_objects(field.child, values, _memoized(path_of))
+            if _Propagating not in set(map(type, results)):
+                return results, []
+            return results, [i for i, result in enumerate(results) if type(result) is _Propagating]
         completed: list[Any] = [None] * len(values)
         failed: list[int] = []
         positions: list[int] = []
@@ -534,6 +539,31 @@ _IMMUTABLE_TYPES = (str, int, float, bool, type(None), Decimal, datetime, date, 
 
 def _immutable(arguments: dict[str, Any]) -> bool:
     return all(isinstance(value, _IMMUTABLE_TYPES) for value in arguments.values())
+
+
+def _all_objects(values: list[Any]) -> bool:
+    types = set(map(type, values))
+    return not (
+        _NONE_TYPE in types
+        or _UNDEFINED_TYPE in types
+        or any(issubclass(kind, Exception) for kind in types)
+    )
+
+
+def _memoized(path_of: PathOf) -> PathOf:
+    paths: dict[int, Path] = {}
+
+    def memoized(position: int) -> Path:
+        path = paths.get(position)
+        if path is None:
+            path = paths[position] = path_of(position)
+        return path
+
+    return memoized
+
+
+_NONE_TYPE = type(None)
+_UNDEFINED_TYPE = type(Undefined)
 
 
 def _root_path(_: int) -> None:

@@ -80,15 +80,16 @@ def shortcut(leaf_type: Any) -> Callable[[Any], Any]:
 def _enum_shortcut(enum_type: GraphQLEnumType, wrapped: type[Enum]) -> Callable[[Any], Any]:
     # Strawberry's enum type names a member by scanning its values for the first equal one;
     # the same scan, done once per member.
-    names: dict[Any, str] = {}
+    # Keyed by id: members are singletons, and Enum's __hash__ is Python code.
+    names: dict[int, str] = {}
     for member in wrapped:
         for name, value in enum_type.values.items():
             if member.value == value.value:
-                names[member] = name
+                names[id(member)] = name
                 break
 
     def member_name(value: Any) -> Any:
-        return names.get(value, MISS) if type(value) is wrapped else MISS
+        return names.get(id(value), MISS) if type(value) is wrapped else MISS
 
     return member_name
 
