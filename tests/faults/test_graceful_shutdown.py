@@ -151,7 +151,8 @@ async def test_order_cut_off_mid_transaction_by_a_killed_server_leaves_no_order_
             client, serve.url, PLACE_ORDER, {"userId": user_id, "items": items("WHOLE")}
         )
         async with raw_connection.transaction():
-            # placeOrder inserts its order, then waits here to insert the items.
+            # placeOrder's one INSERT statement takes its lock on orders, then waits here
+            # for the lock on line_items: its transaction is open and holds orders.
             await raw_connection.execute("LOCK TABLE orders.line_items IN SHARE MODE")
             cut_off = asyncio.create_task(
                 client.post(
@@ -176,7 +177,7 @@ async def test_order_cut_off_mid_transaction_by_a_killed_server_leaves_no_order_
         return await count(raw_connection, GATEWAY_CONNECTIONS) == 0
 
     await wait_until(disconnected, "the killed server's connections ending")
-    assert half_written == 1  # its order row was inserted, uncommitted, when the server died
+    assert half_written == 1  # its transaction held orders, uncommitted, when the server died
     orders = await raw_connection.fetch("SELECT id, user_id FROM orders.orders")
     assert [(row["id"], row["user_id"]) for row in orders] == [
         (placed["placeOrder"]["id"], user_id)
