@@ -2,17 +2,18 @@
 
 graphql-core completes a result one object and one field at a time: for the 50-user nested
 query that is ~7,700 field completions, each building a path, a resolve info and often a
-coroutine, and a task per awaitable. PlannedExecutor runs a query's plan (see plan.py) a
+coroutine. PlannedExecutor runs a query's plan (see plan.py) a
 selection set at a time instead: every object of a level gets its attribute fields read in
 one pass, its resolvers called in one pass and their awaitables settled together
-(settle_all), and its child objects completed as one batch. Dataloaders see the same loads
+(settle_tasks), and its child objects completed as one batch. Dataloaders see the same loads
 in the same rounds, so a nested query costs the same statements.
 
 Semantics are graphql-core's: resolvers get the same arguments and an info with the same
 path; values are coerced by the same scalars; an error nulls the nearest nullable position
-and is reported once with its path. Only the order of `errors` may differ (the spec leaves
-it open). Mutations, subscriptions and what build_plan calls Unsupported run on
-graphql-core's own code path.
+and is reported once with its path. What differs (README, "How a query runs"): the order
+of `errors`, errors of the siblings of a failed non-null field, and the batch a load lands
+in when it follows a bare loop iteration. Mutations, subscriptions and what build_plan
+calls Unsupported run on graphql-core's own code path.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path, Undefined, is_iterable
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from gateway.execution.concurrent import run_sync_if_possible, settle_all
+from gateway.execution.concurrent import run_sync_if_possible, settle_all, settle_tasks
 from gateway.execution.leaves import MISS, complete_column, shortcut
 from gateway.execution.plan import (
     DirectCall,
@@ -186,7 +187,7 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
     ) -> tuple[list[Any], list[int]]:
         """The field's column with its awaitables' results in, completed."""
         if awaiting:
-            for (_, index), value in zip(slots, await settle_all(awaiting), strict=True):
+            for (_, index), value in zip(slots, await settle_tasks(awaiting), strict=True):
                 if index != _WHOLE_COLUMN:
                     column[index] = value
                 elif isinstance(value, Exception):  # the batch failed: every row did
@@ -361,7 +362,7 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
         graphql-core awaits awaitable field values and list items."""
         is_awaitable = self.is_awaitable
         positions = [position for position, value in enumerate(values) if is_awaitable(value)]
-        settled = await settle_all([values[position] for position in positions])
+        settled = await settle_tasks([values[position] for position in positions])
         values = list(values)
         for position, value in zip(positions, settled, strict=True):
             values[position] = value
