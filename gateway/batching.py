@@ -111,17 +111,23 @@ class ChildPageLoader(Generic[RowT]):
         observer = _batch_observer.get()
         if observer is not None:
             observer(len(parent_ids))
+        return await self._pages(list(parent_ids), page)
+
+    async def _pages(self, parent_ids: list[int], page: PageArgs) -> list[Connection[RowT]]:
         children: dict[int, list[RowT]] = defaultdict(list)
-        for row in await self._fetch(list(parent_ids), page):
+        for row in await self._fetch(parent_ids, page):
             children[self._parent_of(row)].append(row)
         return [make_connection(children[parent_id], page) for parent_id in parent_ids]
 
     async def _batch(self, keys: list[tuple[int, PageArgs]]) -> list[Connection[RowT]]:
+        # BatchLoader has reported the batch; one statement per distinct page arguments.
         parents_by_page: dict[PageArgs, list[int]] = defaultdict(list)
         for parent_id, page in keys:
             parents_by_page[page].append(parent_id)
-        children: dict[tuple[int, PageArgs], list[RowT]] = defaultdict(list)
+        connections: dict[tuple[int, PageArgs], Connection[RowT]] = {}
         for page, parent_ids in parents_by_page.items():
-            for row in await self._fetch(parent_ids, page):
-                children[(self._parent_of(row), page)].append(row)
-        return [make_connection(children[key], key[1]) for key in keys]
+            for parent_id, connection in zip(
+                parent_ids, await self._pages(parent_ids, page), strict=True
+            ):
+                connections[(parent_id, page)] = connection
+        return [connections[key] for key in keys]

@@ -43,18 +43,18 @@ async def settle_tasks(awaitables: Sequence[Awaitable[Any]]) -> list[Any]:
     return results
 
 
-async def settle_all(awaitables: Sequence[Awaitable[Any]]) -> list[Any]:
-    """Each awaitable's value, or the Exception it raised, in order.
+async def settle_all(coroutines: Sequence[Coroutine[Any, Any, Any]]) -> list[Any]:
+    """Each coroutine's value, or the Exception it raised, in order.
 
-    Each awaitable is resumed when what it waits for is done, as its own task would be: one
+    Each is resumed when what it waits for is done, as its own task would be: one
     that yields bare (asyncio.sleep(0)) runs again after one loop iteration, without waiting
     for the others' futures, so loads it makes then join the batch of their round.
     A BaseException that is not an Exception (cancellation, KeyboardInterrupt) closes the
-    awaitables still pending and propagates, as it would out of asyncio.gather.
+    coroutines still pending and propagates, as it would out of asyncio.gather.
     """
-    steppers = [_stepper(awaitable) for awaitable in awaitables]
-    results: list[Any] = [None] * len(steppers)
-    ready = list(range(len(steppers)))
+    steppers = coroutines
+    results: list[Any] = [None] * len(coroutines)
+    ready = list(range(len(coroutines)))
     waiting: dict[int, asyncio.Future[Any]] = {}
     try:
         while ready or waiting:
@@ -95,13 +95,6 @@ async def settle_all(awaitables: Sequence[Awaitable[Any]]) -> list[Any]:
             steppers[index].close()
         raise
     return results
-
-
-def _stepper(awaitable: Awaitable[Any]) -> Any:
-    """What to call send(None) on: the coroutine itself, or any awaitable's iterator."""
-    if hasattr(awaitable, "send"):
-        return awaitable
-    return awaitable.__await__()
 
 
 async def _first_done(futures: list[asyncio.Future[Any]]) -> None:

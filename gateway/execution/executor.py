@@ -22,13 +22,9 @@ import asyncio
 from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from datetime import date, datetime, time
-from decimal import Decimal
-from enum import Enum
 from functools import cache
 from itertools import repeat
-from typing import Any
-from uuid import UUID
+from typing import Any, NamedTuple
 
 from graphql import (
     GraphQLError,
@@ -46,7 +42,6 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from gateway.execution.concurrent import run_sync_if_possible, settle_all, settle_tasks
 from gateway.execution.leaves import MISS, complete_column, shortcut
 from gateway.execution.plan import (
-    DirectCall,
     FieldPlan,
     ObjectPlan,
     PlanContext,
@@ -68,7 +63,25 @@ _MIN_INT, _MAX_INT = -(2**31), 2**31 - 1
 _MAX_PLANS = 1024
 _PLANS: OrderedDict[tuple[int, int, bool], tuple[Any, Any, ObjectPlan]] = OrderedDict()
 
-_WHOLE_COLUMN = -1  # a slot filled by a batch field's list, one value per source
+
+class _Level(NamedTuple):
+    """The sources of one selection set being completed together."""
+
+    type: GraphQLObjectType
+    sources: Sequence[Any]
+    path_of: ObjectPathOf
+
+
+class _Column:
+    """A field's values for a level, with what must be awaited before completing them:
+    the awaitables left at `pending` positions, or a batch field's call for all of them."""
+
+    __slots__ = ("batch", "pending", "values")
+
+    def __init__(self, values: list[Any], batch: Awaitable[list[Any]] | None = None) -> None:
+        self.values = values
+        self.pending: list[int] = []
+        self.batch = batch
 
 
 class _Propagating:
@@ -147,21 +160,19 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
         # Each field's values: read or resolved now, their awaitables started; then every
         # field is finished concurrently, so a field that is ready descends at once and the
         # loads of its children join the batches its siblings' resolvers are waiting for.
+        level = _Level(plan.type, sources, path_of)
         columns: list[list[Any]] = []
         finishing: list[Coroutine[Any, Any, tuple[list[Any], list[int]]]] = []
-        parent_name = plan.type.name
         for field in plan.fields:
-            awaiting: list[Awaitable[Any]] = []
-            slots: list[tuple[list[Any], int]] = []
             if field.typename is not None:
-                column = [field.typename] * count
+                column = _Column([field.typename] * count)
             elif field.read is not None:
-                column = _read_all(field.read, sources)
+                column = _Column(_read_all(field.read, sources))
             else:
-                column = self._resolve_all(field, plan.type, sources, path_of, awaiting, slots)
-            columns.append(column)
-            field_path_of = _field_path_of(path_of, field, parent_name)
-            finishing.append(self._finish(field, column, awaiting, slots, field_path_of))
+                column = self._resolve_all(field, level)
+            columns.append(column.values)
+            field_path_of = _field_path_of(path_of, field, plan.type.name)
+            finishing.append(self._finish(field, column, field_path_of))
         nulled: dict[int, _Propagating] = {}
         for index, completion in enumerate(await settle_all(finishing)):
             if isinstance(completion, BaseException):
@@ -178,143 +189,63 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
         return results
 
     async def _finish(
-        self,
-        field: FieldPlan,
-        column: list[Any],
-        awaiting: list[Awaitable[Any]],
-        slots: list[tuple[list[Any], int]],
-        path_of: PathOf,
+        self, field: FieldPlan, column: _Column, path_of: PathOf
     ) -> tuple[list[Any], list[int]]:
         """The field's column with its awaitables' results in, completed."""
-        if awaiting:
-            for (_, index), value in zip(slots, await settle_tasks(awaiting), strict=True):
-                if index != _WHOLE_COLUMN:
-                    column[index] = value
-                elif isinstance(value, Exception):  # the batch failed: every row did
-                    column[:] = [value] * len(column)
-                else:
-                    column[:] = value
-        return await self._complete(field.return_type, column, path_of, field)
+        values = column.values
+        if column.batch is not None:
+            [result] = await settle_tasks([column.batch])
+            # A batch that failed failed for every row.
+            values[:] = [result] * len(values) if isinstance(result, Exception) else result
+        elif column.pending:
+            settled = await settle_tasks([values[position] for position in column.pending])
+            for position, value in zip(column.pending, settled, strict=True):
+                values[position] = value
+        return await self._complete(field.return_type, values, path_of, field)
 
-    def _resolve_all(
-        self,
-        field: FieldPlan,
-        parent_type: GraphQLObjectType,
-        sources: Sequence[Any],
-        path_of: ObjectPathOf,
-        awaiting: list[Awaitable[Any]],
-        slots: list[tuple[list[Any], int]],
-    ) -> list[Any]:
-        """The field's resolver called for every source; awaitables are left in `awaiting`."""
+    def _resolve_all(self, field: FieldPlan, level: _Level) -> _Column:
+        """The field's resolver called for every source of the level (a batch field's once);
+        awaitables stay in the column, to be settled by _finish."""
+        count = len(level.sources)
         arguments = self._arguments(field)
         if isinstance(arguments, Exception):  # every object gets the error, as in graphql-core
-            return [arguments] * len(sources)
-        if field.direct is not None and field.direct.batch is not None:
-            return self._call_batch(
-                field, field.direct, arguments, parent_type, sources, path_of, awaiting, slots
-            )
-        if field.direct is not None:
-            return self._call_all(
-                field, field.direct, arguments, parent_type, sources, path_of, awaiting, slots
-            )
-        resolve = field.resolve
-        assert resolve is not None
-        build_info = self.build_resolve_info
-        is_awaitable = self.is_awaitable
-        definition, nodes, name = field.definition, field.nodes, field.response_name
-        parent_name = parent_type.name
-        column: list[Any] = []
-        for index, source in enumerate(sources):
-            info = build_info(
-                definition, nodes, parent_type, Path(path_of(index), name, parent_name)
-            )
+            return _Column([arguments] * count)
+        direct = field.direct
+        if direct is not None and direct.batch is not None:
             try:
-                value = resolve(source, info, **arguments)
+                batch = direct.call_batch(
+                    list(level.sources), self._info(field, level, 0), arguments
+                )
+            except Exception as error:
+                return _Column([error] * count)
+            return _Column([None] * count, batch=batch)
+        if direct is not None:
+            call = direct.caller(arguments)
+        else:
+            resolve = field.resolve
+            assert resolve is not None
+
+            def call(source: Any, info: Any) -> Any:
+                return resolve(source, info, **arguments)
+
+        is_awaitable = self.is_awaitable
+        column = _Column([])
+        values, pending = column.values, column.pending
+        for index, source in enumerate(level.sources):
+            try:
+                value = call(source, self._info(field, level, index))
             except Exception as error:
                 value = error
             else:
                 if is_awaitable(value):
-                    awaiting.append(value)
-                    slots.append((column, index))
-            column.append(value)
+                    pending.append(index)
+            values.append(value)
         return column
 
-    def _call_batch(
-        self,
-        field: FieldPlan,
-        call: DirectCall,
-        arguments: dict[str, Any],
-        parent_type: GraphQLObjectType,
-        sources: Sequence[Any],
-        path_of: ObjectPathOf,
-        awaiting: list[Awaitable[Any]],
-        slots: list[tuple[list[Any], int]],
-    ) -> list[Any]:
-        """A batch field: one call for every source; its list fills the column."""
-        assert call.batch is not None
-        path = Path(path_of(0), field.response_name, parent_type.name)
-        raw_info = self.build_resolve_info(field.definition, field.nodes, parent_type, path)
-        info = call.info_class(_raw_info=raw_info, _field=call.field)
-        column: list[Any] = [None] * len(sources)
-        try:
-            awaiting.append(call.batch.call(list(sources), info, call.convert(arguments, info)))
-        except Exception as error:
-            return [error] * len(sources)
-        slots.append((column, _WHOLE_COLUMN))
-        return column
-
-    def _call_all(
-        self,
-        field: FieldPlan,
-        call: DirectCall,
-        arguments: dict[str, Any],
-        parent_type: GraphQLObjectType,
-        sources: Sequence[Any],
-        path_of: ObjectPathOf,
-        awaiting: list[Awaitable[Any]],
-        slots: list[tuple[list[Any], int]],
-    ) -> list[Any]:
-        """_resolve_all for a DirectCall: what Strawberry's wrapper would do, per source."""
-        build_info = self.build_resolve_info
-        is_awaitable = self.is_awaitable
-        definition, nodes, name = field.definition, field.nodes, field.response_name
-        parent_name = parent_type.name
-        function, info_class, strawberry_field = call.function, call.info_class, call.field
-        pass_self, parent_keyword, root_keyword, info_keyword = (
-            call.pass_self,
-            call.parent_name,
-            call.root_name,
-            call.info_name,
-        )
-        converted: dict[str, Any] | None = None
-        shared = False
-        column: list[Any] = []
-        for index, source in enumerate(sources):
-            raw_info = build_info(
-                definition, nodes, parent_type, Path(path_of(index), name, parent_name)
-            )
-            info = info_class(_raw_info=raw_info, _field=strawberry_field)
-            try:
-                if converted is None:  # the same for every source: convert once...
-                    converted = call.convert(arguments, info)
-                    shared = _immutable(converted)
-                # ...unless a resolver could change what the next one gets (a list, an input).
-                keywords = dict(converted) if shared else call.convert(arguments, info)
-                if parent_keyword is not None:
-                    keywords[parent_keyword] = source
-                if root_keyword is not None:
-                    keywords[root_keyword] = source
-                if info_keyword is not None:
-                    keywords[info_keyword] = info
-                value = function(source, **keywords) if pass_self else function(**keywords)
-            except Exception as error:
-                value = error
-            else:
-                if is_awaitable(value):
-                    awaiting.append(value)
-                    slots.append((column, index))
-            column.append(value)
-        return column
+    def _info(self, field: FieldPlan, level: _Level, index: int) -> Any:
+        """graphql-core's resolve info for the field of the level's source `index`."""
+        path = Path(level.path_of(index), field.response_name, level.type.name)
+        return self.build_resolve_info(field.definition, field.nodes, level.type, path)
 
     async def _complete(
         self, return_type: GraphQLOutputType, values: list[Any], path_of: PathOf, field: FieldPlan
@@ -349,13 +280,15 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
     async def _complete_nullable(
         self, return_type: GraphQLOutputType, values: list[Any], path_of: PathOf, field: FieldPlan
     ) -> tuple[list[Any], list[int]]:
-        if any(map(_is_awaitable_type, set(map(type, values)))):
+        types = set(map(type, values))
+        if any(map(_is_awaitable_type, types)):
             values = await self._awaited(values)
+            types = set(map(type, values))
         if isinstance(return_type, GraphQLList):
             return await self._complete_lists(return_type, values, path_of, field)
         if isinstance(return_type, GraphQLObjectType):
-            return await self._complete_object_values(values, path_of, field)
-        return self._complete_leaves(return_type, values, path_of, field)
+            return await self._complete_object_values(values, types, path_of, field)
+        return self._complete_leaves(return_type, values, types, path_of, field)
 
     async def _awaited(self, values: list[Any]) -> list[Any]:
         """`values` with every awaitable replaced by its result (or its exception), as
@@ -369,10 +302,15 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
         return values
 
     def _complete_leaves(
-        self, leaf_type: Any, values: list[Any], path_of: PathOf, field: FieldPlan
+        self,
+        leaf_type: Any,
+        values: list[Any],
+        types: set[type],
+        path_of: PathOf,
+        field: FieldPlan,
     ) -> tuple[list[Any], list[int]]:
         if values:
-            whole = complete_column(leaf_type, values)
+            whole = complete_column(leaf_type, values, types)
             if whole is not None:
                 return whole, []
         coerce = leaf_type.coerce_output_value
@@ -437,14 +375,11 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
                 continue
             spans.append((position, start, len(items) - start))
         starts = [start for _, start, _ in spans]
-        list_paths: dict[int, Path] = {}
+        list_path_of = _memoized(path_of)
 
         def item_path_of(item: int) -> Path:
             position, start, _ = spans[bisect_right(starts, item) - 1]
-            list_path = list_paths.get(position)
-            if list_path is None:
-                list_path = list_paths[position] = path_of(position)
-            return list_path.add_key(item - start, None)
+            return list_path_of(position).add_key(item - start, None)
 
         completed_items, failed_items = await self._complete(
             list_type.of_type, items, item_path_of, field
@@ -460,10 +395,10 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
         return completed, failed
 
     async def _complete_object_values(
-        self, values: list[Any], path_of: PathOf, field: FieldPlan
+        self, values: list[Any], types: set[type], path_of: PathOf, field: FieldPlan
     ) -> tuple[list[Any], list[int]]:
         assert field.child is not None
-        if _all_objects(values):  # the common case: no null, no error, nothing to sort out
+        if _all_objects(types):  # the common case: no null, no error, nothing to sort out
             results = await self._complete_objects(field.child, values, _memoized(path_of))
             if _Propagating not in set(map(type, results)):
                 return results, []
@@ -480,14 +415,7 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
                 continue
             positions.append(position)
         objects = [values[position] for position in positions]
-        object_paths: dict[int, Path] = {}
-
-        def object_path_of(index: int) -> Path:
-            path = object_paths.get(index)
-            if path is None:
-                path = object_paths[index] = path_of(positions[index])
-            return path
-
+        object_path_of = _memoized(lambda index: path_of(positions[index]))
         results = await self._complete_objects(field.child, objects, object_path_of)
         for position, result in zip(positions, results, strict=True):
             completed[position] = result
@@ -535,15 +463,7 @@ def _is_awaitable_type(kind: type) -> bool:
     return issubclass(kind, Coroutine | asyncio.Future) or hasattr(kind, "__await__")
 
 
-_IMMUTABLE_TYPES = (str, int, float, bool, type(None), Decimal, datetime, date, time, Enum, UUID)
-
-
-def _immutable(arguments: dict[str, Any]) -> bool:
-    return all(isinstance(value, _IMMUTABLE_TYPES) for value in arguments.values())
-
-
-def _all_objects(values: list[Any]) -> bool:
-    types = set(map(type, values))
+def _all_objects(types: set[type]) -> bool:
     return not (
         _NONE_TYPE in types
         or _UNDEFINED_TYPE in types

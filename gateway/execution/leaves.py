@@ -98,12 +98,12 @@ _NONE_TYPE = type(None)
 _UNDEFINED_TYPE = type(Undefined)
 
 
-def complete_column(leaf_type: Any, values: list[Any]) -> list[Any] | None:
+def complete_column(leaf_type: Any, values: list[Any], types: set[type]) -> list[Any] | None:
     """All of `values` coerced as `leaf_type` (None stays None) when none needs a second
     look, else None and the caller goes value by value. Every check here runs in C, over
-    the column's set of types: one pass instead of a Python loop over thousands of values.
+    the column's set of types (`types`, the caller's): one pass instead of a Python loop
+    over thousands of values.
     """
-    types = set(map(type, values))
     if any(issubclass(kind, Exception) for kind in types) or _UNDEFINED_TYPE in types:
         return None  # errors and undefined values: the caller reports them one by one
     allowed = _UNCHANGED.get(leaf_type)

@@ -13,9 +13,13 @@ operation the standard way. Planning runs no resolver, so falling back changes n
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal
+from enum import Enum
 from typing import Any
+from uuid import UUID
 
 from graphql import (
     FieldNode,
@@ -97,6 +101,41 @@ class DirectCall:
     info_name: str | None  # the keyword that takes strawberry.Info
     convert: Callable[[dict[str, Any], Any], dict[str, Any]]  # GraphQL arguments -> Python
     batch: BatchSpec | None  # a batch field (gateway.batch_field): one call per level
+
+    def caller(self, arguments: dict[str, Any]) -> Callable[[Any, Any], Any]:
+        """`call(source, raw_info)` for one level's sources: what Strawberry's wrapper does,
+        with the arguments converted once for the level (per source if a resolver could
+        change what the next one gets: a list, an input object)."""
+        function, info_class, field = self.function, self.info_class, self.field
+        convert, pass_self = self.convert, self.pass_self
+        parent_name, root_name, info_name = self.parent_name, self.root_name, self.info_name
+        converted: dict[str, Any] | None = None
+        shared = False
+
+        def call(source: Any, raw_info: Any) -> Any:
+            nonlocal converted, shared
+            info = info_class(_raw_info=raw_info, _field=field)
+            if converted is None:
+                converted = convert(arguments, info)
+                shared = _immutable(converted)
+            keywords = dict(converted) if shared else convert(arguments, info)
+            if parent_name is not None:
+                keywords[parent_name] = source
+            if root_name is not None:
+                keywords[root_name] = source
+            if info_name is not None:
+                keywords[info_name] = info
+            return function(source, **keywords) if pass_self else function(**keywords)
+
+        return call
+
+    def call_batch(
+        self, parents: list[Any], raw_info: Any, arguments: dict[str, Any]
+    ) -> Awaitable[list[Any]]:
+        """A batch field's one call for a level (the info is the first parent's)."""
+        assert self.batch is not None
+        info = self.info_class(_raw_info=raw_info, _field=self.field)
+        return self.batch.call(parents, info, self.convert(arguments, info))
 
 
 @dataclass(slots=True, eq=False)
@@ -285,6 +324,13 @@ def _direct_call(definition: GraphQLField, strawberry_schema: Any) -> DirectCall
         convert=convert,
         batch=field.metadata.get(BATCH_METADATA_KEY),
     )
+
+
+_IMMUTABLE_TYPES = (str, int, float, bool, type(None), Decimal, datetime, date, time, Enum, UUID)
+
+
+def _immutable(arguments: dict[str, Any]) -> bool:
+    return all(isinstance(value, _IMMUTABLE_TYPES) for value in arguments.values())
 
 
 def _name(parameter: Any) -> str | None:
