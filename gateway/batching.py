@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from itertools import groupby
 from typing import Any, Generic, Protocol, TypeVar
 
 from aiodataloader import DataLoader
@@ -114,10 +115,12 @@ class ChildPageLoader(Generic[RowT]):
         return await self._pages(list(parent_ids), page)
 
     async def _pages(self, parent_ids: list[int], page: PageArgs) -> list[Connection[RowT]]:
-        children: dict[int, list[RowT]] = defaultdict(list)
-        for row in await self._fetch(parent_ids, page):
-            children[self._parent_of(row)].append(row)
-        return [make_connection(children[parent_id], page) for parent_id in parent_ids]
+        children: dict[int, list[RowT]] = {}
+        # groupby: one step per run of rows with the same parent (the fetch's ORDER BY
+        # usually makes it one run per parent); correct in any order.
+        for parent_id, rows in groupby(await self._fetch(parent_ids, page), self._parent_of):
+            children.setdefault(parent_id, []).extend(rows)
+        return [make_connection(children.get(parent_id, ()), page) for parent_id in parent_ids]
 
     async def _batch(self, keys: list[tuple[int, PageArgs]]) -> list[Connection[RowT]]:
         # BatchLoader has reported the batch; one statement per distinct page arguments.

@@ -98,7 +98,7 @@ RowT = TypeVar("RowT", bound=_HasId)
 
 def make_connection(rows: Sequence[RowT], page: PageArgs) -> Connection[RowT]:
     """The page for `rows` fetched with `LIMIT page.limit`."""
-    nodes = list(rows[: page.first])
+    nodes = list(rows) if len(rows) <= page.first else list(rows[: page.first])
     return Connection(
         nodes=nodes,
         page_info=PageInfo(

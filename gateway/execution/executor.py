@@ -23,7 +23,7 @@ from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from functools import cache
-from itertools import repeat
+from itertools import accumulate, chain
 from typing import Any, NamedTuple
 
 from graphql import (
@@ -155,7 +155,7 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
         count = len(sources)
         if not count:
             return []
-        if not plan.fields:  # everything skipped: zip(*columns) would give no rows at all
+        if not plan.fields:  # everything skipped: no columns to map plan.row over
             return [{} for _ in sources]
         # Each field's values: read or resolved now, their awaitables started; then every
         # field is finished concurrently, so a field that is ready descends at once and the
@@ -182,8 +182,7 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
             for position in failed:
                 nulled.setdefault(position, completed[position])
 
-        keys = [field.response_name for field in plan.fields]
-        results: list[Any] = list(map(dict, map(zip, repeat(keys), zip(*columns, strict=True))))
+        results: list[Any] = list(map(plan.row, *columns))
         for position, propagating in nulled.items():
             results[position] = propagating
         return results
@@ -285,6 +284,8 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
             values = await self._awaited(values)
             types = set(map(type, values))
         if isinstance(return_type, GraphQLList):
+            if types == _LIST_ONLY:
+                return await self._complete_plain_lists(return_type, values, path_of, field)
             return await self._complete_lists(return_type, values, path_of, field)
         if isinstance(return_type, GraphQLObjectType):
             return await self._complete_object_values(values, types, path_of, field)
@@ -394,6 +395,37 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
                 failed.append(position)
         return completed, failed
 
+    async def _complete_plain_lists(
+        self,
+        list_type: GraphQLList[Any],
+        values: list[list[Any]],
+        path_of: PathOf,
+        field: FieldPlan,
+    ) -> tuple[list[Any], list[int]]:
+        """_complete_lists when every value is a list (no null, error or other iterable):
+        the items gathered and split again in C."""
+        items = list(chain.from_iterable(values))
+        ends = list(accumulate(map(len, values)))
+        starts = [0, *ends[:-1]]
+        list_path_of = _memoized(path_of)
+
+        def item_path_of(item: int) -> Path:
+            position = bisect_right(starts, item) - 1
+            return list_path_of(position).add_key(item - starts[position], None)
+
+        completed_items, failed_items = await self._complete(
+            list_type.of_type, items, item_path_of, field
+        )
+        completed = list(map(completed_items.__getitem__, map(slice, starts, ends)))
+        # A non-null item failed: its whole list propagates the first failing item's error.
+        failed: list[int] = []
+        for item in sorted(failed_items):
+            position = bisect_right(starts, item) - 1
+            if position not in failed:
+                completed[position] = completed_items[item]
+                failed.append(position)
+        return completed, failed
+
     async def _complete_object_values(
         self, values: list[Any], types: set[type], path_of: PathOf, field: FieldPlan
     ) -> tuple[list[Any], list[int]]:
@@ -485,6 +517,7 @@ def _memoized(path_of: PathOf) -> PathOf:
 
 _NONE_TYPE = type(None)
 _UNDEFINED_TYPE = type(Undefined)
+_LIST_ONLY = {list}
 
 
 def _root_path(_: int) -> None:

@@ -46,6 +46,7 @@ from strawberry.types.arguments import convert_arguments
 from strawberry.types.field import StrawberryField
 
 from gateway.batch_field import BATCH_METADATA_KEY, BatchSpec
+from gateway.execution.rows import RowBuilder, row_builder
 
 __all__ = [
     "DirectCall",
@@ -164,6 +165,7 @@ class ObjectPlan:
 
     type: GraphQLObjectType
     fields: list[FieldPlan]
+    row: RowBuilder  # one value per field, in order -> the object's result dict
 
 
 def build_plan(context: PlanContext, root_type: GraphQLObjectType) -> ObjectPlan:
@@ -190,12 +192,13 @@ def _object_plan(
         raise Unsupported(f"selections nested deeper than {MAX_PLANNED_DEPTH} levels")
     if object_type.is_type_of is not None:
         raise Unsupported(f"{object_type.name} has an is_type_of check")
+    fields = [
+        _field_plan(context, object_type, name, details, depth) for name, details in grouped.items()
+    ]
     return ObjectPlan(
         type=object_type,
-        fields=[
-            _field_plan(context, object_type, name, details, depth)
-            for name, details in grouped.items()
-        ],
+        fields=fields,
+        row=row_builder(tuple(field.response_name for field in fields)),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from decimal import Decimal
+from operator import attrgetter
 
 from aiodataloader import DataLoader
 
@@ -29,7 +30,7 @@ class OrderLoaders:
         )
         self.of_user: ChildPageLoader[Order] = ChildPageLoader(
             lambda user_ids, page: store.orders_of_users(db, user_ids, page),
-            parent_of=lambda order: order.user_id,
+            parent_of=attrgetter("user_id"),
         )
         self.items: DataLoader[int, list[LineItem]] = BatchLoader(self._items_of_orders)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from operator import attrgetter
 
 from gateway.batching import ChildPageLoader
 from gateway.db import AsyncDatabaseManager
@@ -22,7 +23,7 @@ class PaymentLoaders:
         self._db = db
         self.of_order: ChildPageLoader[Payment] = ChildPageLoader(
             lambda order_ids, page: store.payments_of_orders(db, order_ids, page),
-            parent_of=lambda payment: payment.order_id,
+            parent_of=attrgetter("order_id"),
         )
 
     async def record(

@@ -22,7 +22,7 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Annotated, Any, NewType
 
@@ -327,6 +327,35 @@ ITEMS_BY_ID = {item.id: item for item in ITEMS}
 
 
 @strawberry.type
+class Moment:
+    """Dates and datetimes: whole columns are written by orjson where that gives isoformat()'s
+    text exactly, value by value otherwise."""
+
+    at: datetime
+    day: date
+
+
+_PARIS = timezone(timedelta(hours=1), "CET")
+MOMENTS: dict[str, list[Moment]] = {
+    "utc": [
+        Moment(at=datetime(2024, 3, 1, 9, 5, 7, 120, tzinfo=UTC), day=date(2024, 3, 1)),
+        Moment(at=datetime(1, 1, 1, tzinfo=UTC), day=date(1, 1, 1)),
+        Moment(at=datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), day=date(999, 9, 9)),
+    ],
+    "naive": [
+        Moment(at=datetime(2024, 3, 1, 9, 5, 7), day=date(2024, 3, 1)),
+        Moment(at=datetime(2024, 3, 1, 9, 5, 7, 5), day=date(2024, 12, 31)),
+    ],
+    # Another offset, naive next to aware, a datetime where a date is declared: one by one.
+    "mixed": [
+        Moment(at=datetime(2024, 3, 1, 9, 5, 7, tzinfo=_PARIS), day=date(2024, 3, 1)),
+        Moment(at=datetime(2024, 3, 1, 9, 5, 7), day=datetime(2024, 3, 1, 8, tzinfo=UTC)),
+        Moment(at=datetime(2024, 3, 1, 9, 5, 7, tzinfo=UTC), day=date(2024, 3, 2)),
+    ],
+}
+
+
+@strawberry.type
 class Odd:
     """Leaf values graphql-core coerces (or refuses) rather than passing them on as they are."""
 
@@ -438,6 +467,11 @@ class Query:
     def odd_values(self, info: Info) -> list[Odd | None]:
         note(info)
         return ODDS
+
+    @strawberry.field
+    def moments(self, info: Info, kind: str) -> list[Moment]:
+        note(info)
+        return MOMENTS[kind]
 
     @strawberry.field
     def ragged(self, info: Info) -> list[list[int] | None]:
@@ -826,6 +860,12 @@ SHAPES = [
         id="sync-and-async-resolvers",
     ),
     pytest.param("{ items { owner described } }", None, id="parent-and-root-parameters"),
+    pytest.param(
+        '{ utc: moments(kind: "utc") { at day } naive: moments(kind: "naive") { at day } '
+        'mixed: moments(kind: "mixed") { at day } }',
+        None,
+        id="dates-and-datetimes-in-every-form",
+    ),
     pytest.param("{ countdown(steps: 7) itemsSoon { id } }", None, id="many-loop-iterations"),
 ]
 
