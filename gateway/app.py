@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -19,6 +19,7 @@ from strawberry.fastapi import GraphQLRouter
 from gateway.context import Context
 from gateway.db import AsyncDatabaseManager, AsyncMigrationManager
 from gateway.errors import ServiceConfigurationError
+from gateway.gc_tuning import tuned_garbage_collector
 from gateway.graphiql import add_graphiql
 from gateway.request_guard import RequestGuard
 from gateway.router import GatewayRouter, install
@@ -72,7 +73,8 @@ def create_app(
             }
             if on_startup is not None:
                 await on_startup(managers)
-            yield
+            with tuned_garbage_collector() if settings.gc_tuning else nullcontext():
+                yield
         finally:
             await pool.close()
 

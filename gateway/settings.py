@@ -43,6 +43,7 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
     statement_timeout_ms: int = 5000  # every statement; a slower one is cancelled: TIMEOUT
     pool_timeout: float = 5.0  # seconds to wait for a free connection: SERVICE_UNAVAILABLE
+    gc_tuning: bool = True  # rarer garbage collections while serving (gateway.gc_tuning)
 
     @property
     def graphiql_enabled(self) -> bool:
@@ -91,6 +92,7 @@ class Settings:
                 env.get("GATEWAY_STATEMENT_TIMEOUT_MS", defaults.statement_timeout_ms)
             ),
             pool_timeout=float(env.get("GATEWAY_POOL_TIMEOUT", defaults.pool_timeout)),
+            gc_tuning=_flag(env.get("GATEWAY_GC_TUNING")) is not False,
         )
 
     def database_config(self) -> DatabaseConfig:

@@ -7,6 +7,7 @@ public.schema_migrations) through a connection outside the app's pool.
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -116,6 +117,32 @@ async def test_startup_opens_one_pool_whose_connections_are_the_only_ones(
         assert await raw_connection.fetchval(OTHER_CLIENTS) == 0
 
     assert await raw_connection.fetchval(GATEWAY_BACKENDS) == 0
+
+
+@pytest.mark.parametrize("gc_tuning", [True, False])
+async def test_serving_freezes_startups_objects_out_of_collections_until_shutdown(
+    make_settings: SettingsFactory, gc_tuning: bool
+) -> None:
+    app = create_app(make_settings(gc_tuning=gc_tuning), services.SERVICES)
+    frozen_before = gc.get_freeze_count()
+
+    async with serve(app) as client:
+        frozen_while_serving = gc.get_freeze_count()
+        response = await client.post("/graphql", json={"query": "{ users { nodes { id } } }"})
+        assert response.json() == {"data": {"users": {"nodes": []}}}
+
+    if gc_tuning:
+        # The schema, the pool and every module loaded so far: far more than a handful.
+        assert frozen_while_serving > frozen_before + 10_000
+    else:
+        assert frozen_while_serving == frozen_before
+    assert gc.get_freeze_count() == (0 if gc_tuning else frozen_before)
+
+
+def test_gc_tuning_is_on_unless_the_environment_turns_it_off() -> None:
+    assert Settings.from_env({}).gc_tuning
+    assert Settings.from_env({"GATEWAY_GC_TUNING": "1"}).gc_tuning
+    assert not Settings.from_env({"GATEWAY_GC_TUNING": "0"}).gc_tuning
 
 
 async def test_startup_migrates_every_service_into_its_own_schema(
