@@ -2,6 +2,7 @@
 
     .venv/bin/python -m benchmarks.run [--quick] [--rounds N] [--duration S]
                                        [--concurrency 1 4 8] [--users N] [--output DIR]
+                                       [--contenders KEY ...] [--workloads KEY ...]
 
 Starts an embedded PostgreSQL with pg_stat_statements in a temporary directory (or uses
 DATABASE_URL, which must point at an empty database), migrates it, seeds --users users with
@@ -13,6 +14,9 @@ chart.png and results.json to --output (benchmarks/results).
 
 The placeOrder workload inserts rows; the seed is restored (the new orders deleted) after
 each of its cells, so every cell reads the same data.
+
+--contenders and --workloads narrow a run to some of them (keys as in the results' JSON),
+for trying a change quickly; the floor always runs, as every ratio is to it.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.contenders import CONTENDERS
+from benchmarks.contenders import CONTENDERS, FLOOR, Contender
 from benchmarks.database import Database, SeedSize, seeded_database
 from benchmarks.environment import machine, software
 from benchmarks.loadgen import LoadGenerator
@@ -45,7 +49,7 @@ from benchmarks.report import (
 )
 from benchmarks.servers import HOST, Server, running_servers
 from benchmarks.verify import STATEMENT_SAMPLE, check_answers, count_statements
-from benchmarks.workloads import WORKLOADS
+from benchmarks.workloads import WORKLOADS, Workload
 
 __all__ = ["Options", "main", "run"]
 
@@ -71,6 +75,8 @@ class Options:
     output: Path = DEFAULT_OUTPUT
     database_url: str | None = None
     command: str = "python -m benchmarks.run"
+    contenders: tuple[Contender, ...] = tuple(CONTENDERS)
+    workloads: tuple[Workload, ...] = tuple(WORKLOADS)
 
 
 def _log(message: str) -> None:
@@ -81,18 +87,19 @@ async def _time_cells(
     options: Options, database: Database, servers: dict[str, Server]
 ) -> list[Measurement]:
     measurements = []
-    bodies = {w.key: w.bodies(options.users) for w in WORKLOADS}
-    cells = len(WORKLOADS) * len(options.concurrency) * len(CONTENDERS) * options.rounds
+    contenders, workloads = list(options.contenders), options.workloads
+    bodies = {w.key: w.bodies(options.users) for w in workloads}
+    cells = len(workloads) * len(options.concurrency) * len(contenders) * options.rounds
     done = 0
     async with LoadGenerator() as loadgen:
         for round_number in range(1, options.rounds + 1):
             shift = round_number
-            for workload in WORKLOADS:
+            for workload in workloads:
                 for level in options.concurrency:
                     # Rotate who goes first, so no contender always follows the same one.
                     shift += 1
-                    start = shift % len(CONTENDERS)
-                    for contender in CONTENDERS[start:] + CONTENDERS[:start]:
+                    start = shift % len(contenders)
+                    for contender in contenders[start:] + contenders[:start]:
                         result = await loadgen.run(
                             host=HOST,
                             port=servers[contender.key].port,
@@ -144,13 +151,17 @@ async def run(options: Options) -> Path:
         counts = await database.row_counts()
         _log(f"Seeded {counts}")
         log_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-logs-")))
-        servers = stack.enter_context(running_servers(CONTENDERS, url, options.pool_size, log_dir))
+        servers = stack.enter_context(
+            running_servers(options.contenders, url, options.pool_size, log_dir)
+        )
         _log(f"Contenders listening: {', '.join(f'{k}:{s.port}' for k, s in servers.items())}")
         async with httpx.AsyncClient(timeout=300) as client:
-            verification = await check_answers(client, servers, WORKLOADS, options.users)
+            verification = await check_answers(client, servers, options.workloads, options.users)
             await database.restore_seed()
             _log("Answers identical across contenders; counting statements ...")
-            statements = await count_statements(client, database, servers, WORKLOADS, options.users)
+            statements = await count_statements(
+                client, database, servers, options.workloads, options.users
+            )
         measurements = await _time_cells(options, database, servers)
         info = RunInfo(
             date=started.strftime("%Y-%m-%d %H:%M UTC"),
@@ -174,9 +185,15 @@ async def run(options: Options) -> Path:
         )
     summaries = summarize(measurements, statements)
     results = options.output / "results.md"
-    write_results(results, info, summaries, WORKLOADS, CONTENDERS)
+    write_results(results, info, summaries, options.workloads, options.contenders)
     write_json(options.output / "results.json", info, measurements, summaries)
-    write_chart(options.output / "chart.png", summaries, WORKLOADS, CONTENDERS, info.concurrency)
+    write_chart(
+        options.output / "chart.png",
+        summaries,
+        options.workloads,
+        options.contenders,
+        info.concurrency,
+    )
     _log(f"Wrote {results}, chart.png and results.json in {options.output}")
     return results
 
@@ -194,6 +211,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=1000, help="seed size (default 1000)")
     parser.add_argument("--pool-size", type=int, default=10, help="connections per contender")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    parser.add_argument(
+        "--contenders",
+        nargs="+",
+        choices=[c.key for c in CONTENDERS],
+        help="only these (and the floor)",
+    )
+    parser.add_argument("--workloads", nargs="+", choices=[w.key for w in WORKLOADS])
     args = parser.parse_args(argv)
     quick = Options(rounds=1, duration=1.0, concurrency=(1, 4)) if args.quick else Options()
     options = Options(
@@ -205,6 +229,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         output=args.output,
         database_url=os.environ.get("DATABASE_URL") or None,
         command=shlex.join(["python", "-m", "benchmarks.run", *(argv or sys.argv[1:])]),
+        contenders=tuple(
+            c for c in CONTENDERS if not args.contenders or c.key in {FLOOR, *args.contenders}
+        ),
+        workloads=tuple(w for w in WORKLOADS if not args.workloads or w.key in args.workloads),
     )
     if options.users < 1 or options.rounds < 1 or options.duration <= 0:
         parser.error("--users and --rounds must be positive, --duration above 0")

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from benchmarks.contenders import CONTENDERS, REFERENCE, Contender
+from benchmarks.contenders import CONTENDERS, FLOOR, REFERENCE, Contender
 from benchmarks.verify import AnswerMismatch, check_answers
 from benchmarks.workloads import WORKLOADS
 
@@ -55,6 +55,34 @@ def test_harness_writes_table_and_chart_after_every_contender_answers_alike(
         assert len(set(check["digests"].values())) == 1
     cells = {(s["workload"], s["contender"]) for s in run["summaries"]}
     assert cells == {(w.key, c.key) for w in WORKLOADS for c in CONTENDERS}
+
+
+def test_a_narrowed_run_times_only_the_chosen_workloads_and_contenders_and_the_floor(
+    database_url: str, tmp_path: Path
+) -> None:
+    command = [sys.executable, "-m", "benchmarks.run", "--users", "20", "--duration", "0.3"]
+    command += ["--rounds", "1", "--concurrency", "1", "--output", str(tmp_path)]
+    command += ["--contenders", REFERENCE, "--workloads", "user_by_id", "nested_50"]
+    result = subprocess.run(
+        command,
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+
+    run = json.loads((tmp_path / "results.json").read_text())
+    cells = {(s["workload"], s["contender"]) for s in run["summaries"]}
+    assert cells == {(w, c) for w in ("user_by_id", "nested_50") for c in (FLOOR, REFERENCE)}
+    table = (tmp_path / "results.md").read_text()
+    assert [line for line in table.splitlines() if line.startswith("## ")][-2:] == [
+        f"## {w.title}" for w in WORKLOADS if w.key in {"user_by_id", "nested_50"}
+    ]
+    timed = {c.label for c in CONTENDERS if f"| 1 | {c.label} |" in table}
+    assert timed == {c.label for c in CONTENDERS if c.key in {FLOOR, REFERENCE}}
 
 
 @dataclass
