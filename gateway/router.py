@@ -37,6 +37,7 @@ from strawberry.types.unset import UNSET
 
 from gateway.batching import observing_batches
 from gateway.db import StatementRecorder, count_statements
+from gateway.db.releases import releasing_in_background
 from gateway.health import health_router
 from gateway.metrics import GatewayMetrics, metrics_router
 from gateway.persisted import PersistedQueries, PersistedQueryError
@@ -130,7 +131,8 @@ class GatewayRouter(GraphQLRouter[Any, None]):
         with request_scope() as record, count_statements() as statements:
             try:
                 with observing_batches(state.metrics.observe_batch):
-                    response = await super().run(request, context, root_value)
+                    async with releasing_in_background():
+                        response = await super().run(request, context, root_value)
             except HTTPException as error:  # Strawberry's handler answers it (plain text)
                 record.status = error.status_code
                 record.error_codes.append(_STATUS_CODES.get(error.status_code, "BAD_REQUEST"))

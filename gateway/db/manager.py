@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from typing import Any, NoReturn, cast
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from gateway.db.config import DatabaseConfig
 from gateway.db.errors import (
@@ -28,6 +29,7 @@ from gateway.db.errors import (
 from gateway.db.identifiers import validate_identifier
 from gateway.db.pool import SharedPool, open_pool, pool_stats
 from gateway.db.queries import QueryRunner, connection_lost
+from gateway.db.releases import release
 
 __all__ = ["AsyncDatabaseManager", "SchemaManager", "TransactionManager"]
 
@@ -159,6 +161,26 @@ class AsyncDatabaseManager(QueryRunner):
     @asynccontextmanager
     async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
         """A raw connection from the pool, released on exit (advanced use)."""
+        conn = await self._take()
+        try:
+            # The pool hands out a proxy with Connection's whole API; type it as one.
+            yield cast(asyncpg.Connection, conn)
+        finally:
+            await self.pool.release(conn)
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+        # The query methods' connection: inside releasing_in_background() (a gateway
+        # request), handed back without waiting for asyncpg's reset.
+        conn = await self._take()
+        try:
+            yield cast(asyncpg.Connection, conn)
+        except BaseException:
+            await self.pool.release(conn)
+            raise
+        await release(self.pool, conn)
+
+    async def _take(self) -> PoolConnectionProxy:
         timeout = self.config.acquire_timeout if self.config is not None else None
         try:
             conn = await self.pool.acquire(timeout=timeout)
@@ -169,13 +191,7 @@ class AsyncDatabaseManager(QueryRunner):
             ) from None
         except (OSError, asyncpg.PostgresError) as error:  # refused: down, full, starting up
             raise DatabaseConnectionError(f"The database is unreachable: {error}") from error
-        try:
-            # The pool hands out a proxy with Connection's whole API; type it as one.
-            yield cast(asyncpg.Connection, conn)
-        finally:
-            await self.pool.release(conn)
-
-    _connection = acquire
+        return conn
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[TransactionManager]:
