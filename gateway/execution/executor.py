@@ -348,7 +348,8 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
         completed: list[Any] = [None] * len(values)
         failed: list[int] = []
         items: list[Any] = []
-        spans: list[tuple[int, int, int]] = []  # (position of the list, start in items, length)
+        positions: list[int] = []  # of the lists whose items are in `items`
+        ends: list[int] = []  # where each of those lists ends in `items`
         for position, value in enumerate(values):
             if value is None or value is Undefined:
                 continue
@@ -374,25 +375,14 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
                 completed[position] = self._error(error, field, path_of(position))
                 failed.append(position)
                 continue
-            spans.append((position, start, len(items) - start))
-        starts = [start for _, start, _ in spans]
-        list_path_of = _memoized(path_of)
-
-        def item_path_of(item: int) -> Path:
-            position, start, _ = spans[bisect_right(starts, item) - 1]
-            return list_path_of(position).add_key(item - start, None)
-
-        completed_items, failed_items = await self._complete(
-            list_type.of_type, items, item_path_of, field
+            positions.append(position)
+            ends.append(len(items))
+        lists, failed_lists = await self._complete_items(
+            list_type, items, ends, lambda index: path_of(positions[index]), field
         )
-        for position, start, length in spans:
-            completed[position] = completed_items[start : start + length]
-        # A non-null item failed: its whole list propagates the first failing item's error.
-        for item in sorted(failed_items):
-            position = spans[bisect_right(starts, item) - 1][0]
-            if position not in failed:
-                completed[position] = completed_items[item]
-                failed.append(position)
+        for position, completed_list in zip(positions, lists, strict=True):
+            completed[position] = completed_list
+        failed.extend(positions[index] for index in failed_lists)
         return completed, failed
 
     async def _complete_plain_lists(
@@ -403,28 +393,42 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
         field: FieldPlan,
     ) -> tuple[list[Any], list[int]]:
         """_complete_lists when every value is a list (no null, error or other iterable):
-        the items gathered and split again in C."""
+        the items gathered in C."""
         items = list(chain.from_iterable(values))
-        ends = list(accumulate(map(len, values)))
+        return await self._complete_items(
+            list_type, items, list(accumulate(map(len, values))), path_of, field
+        )
+
+    async def _complete_items(
+        self,
+        list_type: GraphQLList[Any],
+        items: list[Any],
+        ends: list[int],
+        path_of: PathOf,
+        field: FieldPlan,
+    ) -> tuple[list[Any], list[int]]:
+        """The lists `items[:ends[0]]`, `items[ends[0]:ends[1]]`, ... (list `index` at
+        `path_of(index)`) completed as `list_type`, and the indexes of those that propagate
+        an error (a non-null item failed: its list takes the first failing item's error)."""
         starts = [0, *ends[:-1]]
         list_path_of = _memoized(path_of)
 
         def item_path_of(item: int) -> Path:
-            position = bisect_right(starts, item) - 1
-            return list_path_of(position).add_key(item - starts[position], None)
+            # The last list starting at or before `item`: empty lists before it share its start.
+            index = bisect_right(starts, item) - 1
+            return list_path_of(index).add_key(item - starts[index], None)
 
         completed_items, failed_items = await self._complete(
             list_type.of_type, items, item_path_of, field
         )
-        completed = list(map(completed_items.__getitem__, map(slice, starts, ends)))
-        # A non-null item failed: its whole list propagates the first failing item's error.
+        lists: list[Any] = list(map(completed_items.__getitem__, map(slice, starts, ends)))
         failed: list[int] = []
         for item in sorted(failed_items):
-            position = bisect_right(starts, item) - 1
-            if position not in failed:
-                completed[position] = completed_items[item]
-                failed.append(position)
-        return completed, failed
+            index = bisect_right(starts, item) - 1
+            if index not in failed:
+                lists[index] = completed_items[item]
+                failed.append(index)
+        return lists, failed
 
     async def _complete_object_values(
         self, values: list[Any], types: set[type], path_of: PathOf, field: FieldPlan

@@ -479,6 +479,11 @@ class Query:
         return [[1], [None, 2], [3, 2**31]]  # type: ignore[list-item]
 
     @strawberry.field
+    def gappy(self, info: Info) -> list[list[int] | None]:
+        note(info)
+        return [[], [1], [], [], [None, 2], [], [3, "x"]]  # type: ignore[list-item]
+
+    @strawberry.field
     def matrix(self, info: Info) -> list[list[int]]:
         note(info)
         return [[1, 2], [], [3]]
@@ -1012,6 +1017,7 @@ ERRORS = [
     pytest.param("{ items { badColor } }", id="invalid-enum-value"),
     pytest.param("{ returnedErrors }", id="exceptions-returned-as-list-items"),
     pytest.param("{ ragged }", id="non-null-items-in-nullable-inner-lists"),
+    pytest.param("{ gappy }", id="failing-items-after-empty-lists"),
     pytest.param("{ wrongShape { id name } }", id="a-dict-for-an-object"),
     pytest.param("{ oddValues { ratio whole ident flag text status } }", id="leaf-coercions"),
     pytest.param("{ item(id: 1) { fragile sturdy } }", id="nullable-error-before-non-null-error"),
