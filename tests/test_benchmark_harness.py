@@ -7,9 +7,6 @@ with the same JSON, and that the table and the chart are written.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,26 +16,18 @@ import pytest
 from benchmarks.contenders import CONTENDERS, FLOOR, REFERENCE, Contender
 from benchmarks.verify import AnswerMismatch, check_answers
 from benchmarks.workloads import WORKLOADS
-
-ROOT = Path(__file__).resolve().parent.parent
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+from tests.benchmark_cli import PNG_SIGNATURE, run_benchmark
 
 
 def test_harness_writes_table_and_chart_after_every_contender_answers_alike(
     database_url: str, tmp_path: Path
 ) -> None:
-    command = [sys.executable, "-m", "benchmarks.run", "--users", "20", "--duration", "0.5"]
-    command += ["--rounds", "1", "--concurrency", "2", "--output", str(tmp_path)]
-    result = subprocess.run(
-        command,
-        cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": database_url},
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+    run_benchmark(
+        "benchmarks.run",
+        *("--users", "20", "--duration", "0.5", "--rounds", "1", "--concurrency", "2"),
+        *("--output", str(tmp_path)),
+        database_url=database_url,
     )
-    assert result.returncode == 0, result.stderr[-4000:]
 
     table = (tmp_path / "results.md").read_text()
     assert (tmp_path / "chart.png").read_bytes().startswith(PNG_SIGNATURE)
@@ -60,19 +49,13 @@ def test_harness_writes_table_and_chart_after_every_contender_answers_alike(
 def test_a_narrowed_run_times_only_the_chosen_workloads_and_contenders_and_the_floor(
     database_url: str, tmp_path: Path
 ) -> None:
-    command = [sys.executable, "-m", "benchmarks.run", "--users", "20", "--duration", "0.3"]
-    command += ["--rounds", "1", "--concurrency", "1", "--output", str(tmp_path)]
-    command += ["--contenders", REFERENCE, "--workloads", "user_by_id", "nested_50"]
-    result = subprocess.run(
-        command,
-        cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": database_url},
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+    run_benchmark(
+        "benchmarks.run",
+        *("--users", "20", "--duration", "0.3", "--rounds", "1", "--concurrency", "1"),
+        *("--output", str(tmp_path), "--contenders", REFERENCE),
+        *("--workloads", "user_by_id", "nested_50"),
+        database_url=database_url,
     )
-    assert result.returncode == 0, result.stderr[-4000:]
 
     run = json.loads((tmp_path / "results.json").read_text())
     cells = {(s["workload"], s["contender"]) for s in run["summaries"]}

@@ -7,33 +7,22 @@ that every request succeeds and the report, the samples and the chart are writte
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from benchmarks.memory import mixed_bodies
 from benchmarks.workloads import WORKLOADS
-
-ROOT = Path(__file__).resolve().parent.parent
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+from tests.benchmark_cli import PNG_SIGNATURE, run_benchmark
 
 
 def test_memory_soak_writes_report_samples_and_chart_with_every_request_answered(
     database_url: str, tmp_path: Path
 ) -> None:
-    command = [sys.executable, "-m", "benchmarks.memory", "--users", "20", "--seconds", "4"]
-    command += ["--warmup", "1", "--concurrency", "2", "--nested-500", "--output", str(tmp_path)]
-    result = subprocess.run(
-        command,
-        cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": database_url},
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+    run_benchmark(
+        "benchmarks.memory",
+        *("--users", "20", "--seconds", "4", "--warmup", "1", "--concurrency", "2"),
+        *("--nested-500", "--output", str(tmp_path)),
+        database_url=database_url,
     )
-    assert result.returncode == 0, result.stderr[-4000:]
 
     soak = json.loads((tmp_path / "memory.json").read_text())
     assert soak["valid"] is True

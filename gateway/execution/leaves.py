@@ -72,39 +72,42 @@ def shortcut(leaf_type: Any) -> Callable[[Any], Any]:
     built_in = _BUILT_IN.get(leaf_type)
     if built_in is not None:
         return built_in
-    wrapped = getattr(leaf_type, "wrapped_cls", None)
-    if (
-        isinstance(leaf_type, GraphQLEnumType)
-        and isinstance(wrapped, type)
-        and issubclass(wrapped, Enum)
-    ):
-        return _enum_shortcut(leaf_type, wrapped)
+    enum = _strawberry_enum(leaf_type)
+    if enum is not None:
+        return _enum_shortcut(*enum)
     return _none
 
 
-def _enum_shortcut(enum_type: GraphQLEnumType, wrapped: type[Enum]) -> Callable[[Any], Any]:
-    names = _enum_names(enum_type, wrapped)
-
+def _enum_shortcut(wrapped: type[Enum], names: dict[int, str]) -> Callable[[Any], Any]:
     def member_name(value: Any) -> Any:
         return names.get(id(value), MISS) if type(value) is wrapped else MISS
 
     return member_name
 
 
-def _enum_names(enum_type: GraphQLEnumType, wrapped: type[Enum]) -> dict[int, str]:
-    """The GraphQL name of each member, by the member's id.
+@cache
+def _strawberry_enum(leaf_type: Any) -> tuple[type[Enum], dict[int, str]] | None:
+    """For a Strawberry enum type: its Python Enum and the GraphQL name of each member, by
+    the member's id; None for any other leaf type.
 
     Strawberry's enum type names a member by scanning its values for the first equal one;
     the same scan, done once per member. Keyed by id: members are singletons, and Enum's
     __hash__ is Python code.
     """
+    wrapped = getattr(leaf_type, "wrapped_cls", None)
+    if not (
+        isinstance(leaf_type, GraphQLEnumType)
+        and isinstance(wrapped, type)
+        and issubclass(wrapped, Enum)
+    ):
+        return None
     names: dict[int, str] = {}
     for member in wrapped:
-        for name, value in enum_type.values.items():
+        for name, value in leaf_type.values.items():
             if member.value == value.value:
                 names[id(member)] = name
                 break
-    return names
+    return wrapped, names
 
 
 _NONE_TYPE = type(None)
@@ -137,13 +140,9 @@ ColumnCoercer = Callable[[list[Any], set[type]], list[Any] | None]
 @cache
 def _column_coercer(leaf_type: Any) -> ColumnCoercer:
     """How to coerce a whole column of `leaf_type` without None, errors or Undefined."""
-    wrapped = getattr(leaf_type, "wrapped_cls", None)
-    if (
-        isinstance(leaf_type, GraphQLEnumType)
-        and isinstance(wrapped, type)
-        and issubclass(wrapped, Enum)
-    ):
-        return _enum_column(_enum_names(leaf_type, wrapped), wrapped)
+    enum = _strawberry_enum(leaf_type)
+    if enum is not None:
+        return _enum_column(*enum)
     if repr(getattr(leaf_type, "coerce_output_value", None)) == _ISOFORMAT:
         return _isoformat_column
     coerce = _coercer(leaf_type)
@@ -161,7 +160,7 @@ def _column_coercer(leaf_type: Any) -> ColumnCoercer:
     return coerced_column
 
 
-def _enum_column(names: dict[int, str], wrapped: type[Enum]) -> ColumnCoercer:
+def _enum_column(wrapped: type[Enum], names: dict[int, str]) -> ColumnCoercer:
     def member_names(values: list[Any], types: set[type]) -> list[Any] | None:
         if types != {wrapped}:
             return None  # plain values, or another enum's members: one by one
