@@ -98,10 +98,17 @@ RowT = TypeVar("RowT", bound=_HasId)
 
 def make_connection(rows: Sequence[RowT], page: PageArgs) -> Connection[RowT]:
     """The page for `rows` fetched with `LIMIT page.limit`."""
-    nodes = list(rows) if len(rows) <= page.first else list(rows[: page.first])
-    return Connection(
-        nodes=nodes,
-        page_info=PageInfo(
-            has_next_page=len(rows) > page.first, last_id=nodes[-1].id if nodes else None
-        ),
-    )
+    # Built without the dataclass __init__ (keyword arguments cost more than the rest of
+    # this function): nested queries make one per parent row, thousands per request.
+    has_next_page = len(rows) > page.first
+    nodes = list(rows[: page.first]) if has_next_page else list(rows)
+    page_info = _new(PageInfo)
+    page_info.has_next_page = has_next_page
+    page_info.last_id = nodes[-1].id if nodes else None
+    connection: Connection[RowT] = _new(Connection)
+    connection.nodes = nodes
+    connection.page_info = page_info
+    return connection
+
+
+_new = object.__new__

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
-
-import asyncpg
 
 from gateway.db import AsyncDatabaseManager
 from gateway.pagination import PageArgs
+from gateway.row_objects import RowObjects
 from services.orders.types import LineItem, Order, OrderStatus
 
-_ORDER_COLUMNS = "id, user_id, status, total, created_at"
+ORDER_ROWS = RowObjects(
+    Order, "id, user_id, status, total, created_at", convert={"status": OrderStatus}
+)
+LINE_ITEM_ROWS = RowObjects(LineItem, "id, order_id, sku, quantity, unit_price")
+_ORDER_COLUMNS = ORDER_ROWS.columns
 
 ORDERS_BY_IDS = f"SELECT {_ORDER_COLUMNS} FROM {{{{tables.orders}}}} WHERE id = ANY($1::int[])"
 # The first $3 orders after $2 of every user in $1, in one statement.
@@ -26,7 +28,7 @@ WHERE position <= $3
 ORDER BY user_id, id
 """
 ITEMS_OF_ORDERS = (
-    "SELECT id, order_id, sku, quantity, unit_price FROM {{tables.line_items}} "
+    f"SELECT {LINE_ITEM_ROWS.columns} FROM {{{{tables.line_items}}}} "
     "WHERE order_id = ANY($1::int[]) ORDER BY order_id, id"
 )
 # The order and all its line items in one statement, items in the order given: one row per
@@ -55,43 +57,19 @@ SET_STATUS = (
 )
 
 
-# A dict lookup: calling the Enum costs more than building the rest of the row.
-_STATUSES = {status.value: status for status in OrderStatus}
-
-
-def _order(row: asyncpg.Record | Mapping[str, Any]) -> Order:
-    return Order(
-        id=row["id"],
-        user_id=row["user_id"],
-        status=_STATUSES[row["status"]],
-        total=row["total"],
-        created_at=row["created_at"],
-    )
-
-
 async def orders_by_ids(db: AsyncDatabaseManager, ids: Sequence[int]) -> list[Order]:
-    return [_order(row) for row in await db.fetch_records(ORDERS_BY_IDS, list(ids))]
+    return ORDER_ROWS.build_all(await db.fetch_records(ORDERS_BY_IDS, list(ids)))
 
 
 async def orders_of_users(
     db: AsyncDatabaseManager, user_ids: Sequence[int], page: PageArgs
 ) -> list[Order]:
     rows = await db.fetch_records(ORDERS_OF_USERS, list(user_ids), page.after_id, page.limit)
-    return [_order(row) for row in rows]
+    return ORDER_ROWS.build_all(rows)
 
 
 async def items_of_orders(db: AsyncDatabaseManager, order_ids: Sequence[int]) -> list[LineItem]:
-    rows = await db.fetch_records(ITEMS_OF_ORDERS, list(order_ids))
-    return [
-        LineItem(
-            id=row["id"],
-            order_id=row["order_id"],
-            sku=row["sku"],
-            quantity=row["quantity"],
-            unit_price=row["unit_price"],
-        )
-        for row in rows
-    ]
+    return LINE_ITEM_ROWS.build_all(await db.fetch_records(ITEMS_OF_ORDERS, list(order_ids)))
 
 
 async def insert_order(
@@ -109,7 +87,7 @@ async def insert_order(
         rows = await tx.fetch_records(
             INSERT_ORDER_WITH_ITEMS, user_id, total, skus, quantities, prices
         )
-    order = _order(rows[0])
+    order = ORDER_ROWS.build_by_name(rows[0])  # the order's columns, then the item's
     return order, [
         LineItem(
             id=row["item_id"],
@@ -124,4 +102,4 @@ async def insert_order(
 
 async def set_status(db: AsyncDatabaseManager, order_id: int, status: OrderStatus) -> Order | None:
     rows = await db.fetch_records(SET_STATUS, order_id, status.value)
-    return _order(rows[0]) if rows else None
+    return ORDER_ROWS.build(rows[0]) if rows else None

@@ -5,13 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
-import asyncpg
-
 from gateway.db import AsyncDatabaseManager
 from gateway.pagination import PageArgs
+from gateway.row_objects import RowObjects
 from services.payments.types import Payment, PaymentStatus
 
-_COLUMNS = "id, order_id, amount, currency, status, created_at"
+PAYMENT_ROWS = RowObjects(
+    Payment,
+    "id, order_id, amount, currency, status, created_at",
+    convert={"status": PaymentStatus},
+)
+_COLUMNS = PAYMENT_ROWS.columns
 
 # The first $3 payments after $2 of every order in $1, in one statement.
 PAYMENTS_OF_ORDERS = f"""
@@ -33,26 +37,11 @@ PAID_FOR_ORDER = (
 )
 
 
-# A dict lookup: calling the Enum costs more than building the rest of the row.
-_STATUSES = {status.value: status for status in PaymentStatus}
-
-
-def _payment(row: asyncpg.Record) -> Payment:
-    return Payment(
-        id=row["id"],
-        order_id=row["order_id"],
-        amount=row["amount"],
-        currency=row["currency"],
-        status=_STATUSES[row["status"]],
-        created_at=row["created_at"],
-    )
-
-
 async def payments_of_orders(
     db: AsyncDatabaseManager, order_ids: Sequence[int], page: PageArgs
 ) -> list[Payment]:
     rows = await db.fetch_records(PAYMENTS_OF_ORDERS, list(order_ids), page.after_id, page.limit)
-    return [_payment(row) for row in rows]
+    return PAYMENT_ROWS.build_all(rows)
 
 
 async def insert_payment(
@@ -62,4 +51,4 @@ async def insert_payment(
     async with db.transaction() as tx:
         rows = await tx.fetch_records(INSERT_PAYMENT, order_id, amount, currency, status.value)
         paid: Decimal = await tx.fetch_value(PAID_FOR_ORDER, order_id)
-    return _payment(rows[0]), paid
+    return PAYMENT_ROWS.build(rows[0]), paid

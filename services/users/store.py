@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import asyncpg
-
 from gateway.db import AsyncDatabaseManager, QueryError
 from gateway.errors import Conflict
 from gateway.pagination import PageArgs
+from gateway.row_objects import RowObjects
 from services.users.types import User
 
-_COLUMNS = "id, email, name, created_at"
+USER_ROWS = RowObjects(User, "id, email, name, created_at")
+_COLUMNS = USER_ROWS.columns
 
 USERS_BY_IDS = f"SELECT {_COLUMNS} FROM {{{{tables.users}}}} WHERE id = ANY($1::int[])"
 USERS_PAGE = (
@@ -21,16 +21,12 @@ USERS_PAGE = (
 INSERT_USER = f"INSERT INTO {{{{tables.users}}}} (email, name) VALUES ($1, $2) RETURNING {_COLUMNS}"
 
 
-def _user(row: asyncpg.Record) -> User:
-    return User(id=row["id"], email=row["email"], name=row["name"], created_at=row["created_at"])
-
-
 async def users_by_ids(db: AsyncDatabaseManager, ids: Sequence[int]) -> list[User]:
-    return [_user(row) for row in await db.fetch_records(USERS_BY_IDS, list(ids))]
+    return USER_ROWS.build_all(await db.fetch_records(USERS_BY_IDS, list(ids)))
 
 
 async def users_page(db: AsyncDatabaseManager, page: PageArgs) -> list[User]:
-    return [_user(row) for row in await db.fetch_records(USERS_PAGE, page.after_id, page.limit)]
+    return USER_ROWS.build_all(await db.fetch_records(USERS_PAGE, page.after_id, page.limit))
 
 
 async def insert_user(db: AsyncDatabaseManager, email: str, name: str) -> User:
@@ -40,4 +36,4 @@ async def insert_user(db: AsyncDatabaseManager, email: str, name: str) -> User:
         if error.constraint_name == "users_email_unique":
             raise Conflict(f"A user with email {email!r} already exists.") from error
         raise
-    return _user(rows[0])
+    return USER_ROWS.build(rows[0])
