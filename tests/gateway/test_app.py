@@ -21,6 +21,7 @@ import services
 from gateway.app import create_app
 from gateway.db import AsyncDatabaseManager, MigrationError
 from gateway.errors import ServiceConfigurationError
+from gateway.gc_tuning import YOUNG_THRESHOLD
 from gateway.settings import PROJECT_ROOT, Settings
 from tests.asgi import PREFLIGHTED, serve
 from tests.gateway import extra_service
@@ -125,18 +126,23 @@ async def test_serving_freezes_startups_objects_out_of_collections_until_shutdow
 ) -> None:
     app = create_app(make_settings(gc_tuning=gc_tuning), services.SERVICES)
     frozen_before = gc.get_freeze_count()
+    thresholds_before = gc.get_threshold()
 
     async with serve(app) as client:
         frozen_while_serving = gc.get_freeze_count()
+        thresholds_while_serving = gc.get_threshold()
         response = await client.post("/graphql", json={"query": "{ users { nodes { id } } }"})
         assert response.json() == {"data": {"users": {"nodes": []}}}
 
     if gc_tuning:
         # The schema, the pool and every module loaded so far: far more than a handful.
         assert frozen_while_serving > frozen_before + 10_000
+        assert thresholds_while_serving == (YOUNG_THRESHOLD, *thresholds_before[1:])
     else:
         assert frozen_while_serving == frozen_before
+        assert thresholds_while_serving == thresholds_before
     assert gc.get_freeze_count() == (0 if gc_tuning else frozen_before)
+    assert gc.get_threshold() == thresholds_before
 
 
 def test_gc_tuning_is_on_unless_the_environment_turns_it_off() -> None:
