@@ -8,7 +8,7 @@
         ) -> list[Connection[Order]]:
             page = info.context.page(first, None)
             return await info.context.loaders(OrderLoaders).of_user.pages(
-                [user.id for user in users], page
+                [user.id for user in users], page, info  # info: read only selected columns
             )
 
 The function gets every parent of a level (the first parameter) and returns one value per

@@ -18,6 +18,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from aiodataloader import DataLoader
 
 from gateway.pagination import Connection, PageArgs, make_connection
+from gateway.row_objects import RowObjects
 
 __all__ = ["BatchLoader", "ChildPageLoader", "by_id_loader", "observing_batches"]
 
@@ -70,6 +71,8 @@ class _HasId(Protocol):
 
 
 RowT = TypeVar("RowT", bound=_HasId)
+# A load's key: the parent, the page arguments, the columns to read.
+_PageKey = tuple[int, PageArgs, RowObjects[RowT]]
 
 
 def by_id_loader(
@@ -87,50 +90,61 @@ def by_id_loader(
 class ChildPageLoader(Generic[RowT]):
     """Pages of child rows per parent id (a user's orders, an order's payments), batched.
 
-    `fetch(parent_ids, page)` returns, for every parent, its first `page.limit` children
-    after `page.after_id`, ordered by id (a window function does this in one statement).
-    Requests with the same page arguments share a statement.
+    `fetch(parent_ids, page, rows)` returns, for every parent, its first `page.limit`
+    children after `page.after_id`, ordered by id (a window function does this in one
+    statement), selecting `rows.columns` and built with `rows`. Given the connection field's
+    `info`, `rows` is narrowed to the columns the query reads (RowObjects.for_nodes_of).
+    Requests with the same page arguments and columns share a statement.
     """
 
     def __init__(
         self,
-        fetch: Callable[[list[int], PageArgs], Awaitable[Sequence[RowT]]],
+        fetch: Callable[[list[int], PageArgs, RowObjects[RowT]], Awaitable[Sequence[RowT]]],
         parent_of: Callable[[RowT], int],
+        rows: RowObjects[RowT],
     ) -> None:
         self._fetch = fetch
         self._parent_of = parent_of
-        self._loader: DataLoader[tuple[int, PageArgs], Connection[RowT]] = BatchLoader(self._batch)
+        self._rows = rows
+        self._loader: DataLoader[_PageKey[RowT], Connection[RowT]] = BatchLoader(self._batch)
 
-    def load(self, parent_id: int, page: PageArgs) -> Awaitable[Connection[RowT]]:
-        """The page of `parent_id`'s children (await it)."""
+    def load(self, parent_id: int, page: PageArgs, info: Any = None) -> Awaitable[Connection[RowT]]:
+        """The page of `parent_id`'s children (await it); `info`: the connection field's."""
         # The loader's future itself, not a coroutine around it: one per row adds up.
-        return self._loader.load((parent_id, page))
+        return self._loader.load((parent_id, page, self._rows_for(info)))
 
-    async def pages(self, parent_ids: Sequence[int], page: PageArgs) -> list[Connection[RowT]]:
+    async def pages(
+        self, parent_ids: Sequence[int], page: PageArgs, info: Any = None
+    ) -> list[Connection[RowT]]:
         """The page of each parent's children, in one statement: for batch fields
-        (gateway.batch_field), which ask for a whole level at once."""
+        (gateway.batch_field), which ask for a whole level at once; `info`: the field's."""
         observer = _batch_observer.get()
         if observer is not None:
             observer(len(parent_ids))
-        return await self._pages(list(parent_ids), page)
+        return await self._pages(list(parent_ids), page, self._rows_for(info))
 
-    async def _pages(self, parent_ids: list[int], page: PageArgs) -> list[Connection[RowT]]:
+    def _rows_for(self, info: Any) -> RowObjects[RowT]:
+        return self._rows if info is None else self._rows.for_nodes_of(info)
+
+    async def _pages(
+        self, parent_ids: list[int], page: PageArgs, rows: RowObjects[RowT]
+    ) -> list[Connection[RowT]]:
         children: dict[int, list[RowT]] = {}
         # groupby: one step per run of rows with the same parent (the fetch's ORDER BY
         # usually makes it one run per parent); correct in any order.
-        for parent_id, rows in groupby(await self._fetch(parent_ids, page), self._parent_of):
-            children.setdefault(parent_id, []).extend(rows)
+        fetched = await self._fetch(parent_ids, page, rows)
+        for parent_id, children_rows in groupby(fetched, self._parent_of):
+            children.setdefault(parent_id, []).extend(children_rows)
         return [make_connection(children.get(parent_id, ()), page) for parent_id in parent_ids]
 
-    async def _batch(self, keys: list[tuple[int, PageArgs]]) -> list[Connection[RowT]]:
-        # BatchLoader has reported the batch; one statement per distinct page arguments.
-        parents_by_page: dict[PageArgs, list[int]] = defaultdict(list)
-        for parent_id, page in keys:
-            parents_by_page[page].append(parent_id)
-        connections: dict[tuple[int, PageArgs], Connection[RowT]] = {}
-        for page, parent_ids in parents_by_page.items():
-            for parent_id, connection in zip(
-                parent_ids, await self._pages(parent_ids, page), strict=True
-            ):
-                connections[(parent_id, page)] = connection
+    async def _batch(self, keys: list[_PageKey[RowT]]) -> list[Connection[RowT]]:
+        # BatchLoader has reported the batch; one statement per distinct page and columns.
+        parents_by_query: dict[tuple[PageArgs, RowObjects[RowT]], list[int]] = defaultdict(list)
+        for parent_id, page, rows in keys:
+            parents_by_query[(page, rows)].append(parent_id)
+        connections: dict[_PageKey[RowT], Connection[RowT]] = {}
+        for (page, rows), parent_ids in parents_by_query.items():
+            pages = await self._pages(parent_ids, page, rows)
+            for parent_id, connection in zip(parent_ids, pages, strict=True):
+                connections[(parent_id, page, rows)] = connection
         return [connections[key] for key in keys]

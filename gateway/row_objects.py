@@ -29,6 +29,8 @@ from collections.abc import Callable, Iterable, Mapping
 from enum import Enum
 from typing import Any, Generic, TypeVar
 
+from gateway.projection import node_fields, plain_fields
+
 __all__ = ["RowObjects"]
 
 T = TypeVar("T")
@@ -64,17 +66,48 @@ class RowObjects(Generic[T]):
         names = tuple(name.strip() for name in columns.split(","))
         convert = dict(convert or {})
         _check(kind, names, convert)
-        self.kind = kind
-        self.names = names
-        self.columns = ", ".join(names)
         converters = {
             name: _EnumByValue(value)
             if isinstance(value, type) and issubclass(value, Enum)
             else value
             for name, value in convert.items()
         }
+        self._setup(kind, names, converters)
+
+    def _setup(self, kind: type[T], names: tuple[str, ...], converters: dict[str, Any]) -> None:
+        self.kind = kind
+        self.names = names
+        self.columns = ", ".join(names)
+        self._converters = converters
+        self._narrowed: dict[tuple[str, ...], RowObjects[T]] = {}
         self.build: Callable[[Any], T] = _generate(kind, names, converters, by_name=False)
         self.build_by_name: Callable[[Any], T] = _generate(kind, names, converters, by_name=True)
+
+    def for_nodes_of(self, info: Any) -> RowObjects[T]:
+        """These rows narrowed to what the query reads of them: the columns of the fields it
+        selects on the nodes of `info`'s connection field, `id` (the page's cursor), and
+        every column that is not a plain public field (private fields such as a parent's
+        id). Unchanged when a selected field has a resolver, which may read any attribute.
+
+        The objects it builds lack the attributes left out (reading one raises
+        AttributeError): hand them to the GraphQL answer only, never to a cache that other
+        fields read.
+        """
+        plain = plain_fields(self.kind, info.schema.config.name_converter)
+        selected = node_fields(info) - {"__typename"}
+        if not selected <= plain.keys():
+            return self
+        unread = set(plain.values()) - {plain[name] for name in selected}
+        unread.discard("id")  # a page's cursor is its last node's id
+        names = tuple(name for name in self.names if name not in unread)
+        if names == self.names:
+            return self
+        narrowed = self._narrowed.get(names)
+        if narrowed is None:
+            narrowed = self._narrowed[names] = RowObjects.__new__(RowObjects)
+            converters = {k: v for k, v in self._converters.items() if k in names}
+            narrowed._setup(self.kind, names, converters)
+        return narrowed
 
     def build_all(self, rows: Iterable[Any]) -> list[T]:
         """An object per row, in order."""

@@ -21,4 +21,6 @@ class UserOrders:
         users: list[User], info: Info, first: int | None = None, after: str | None = None
     ) -> list[Connection[Order]]:
         loader = info.context.loaders(OrderLoaders).of_user
-        return await loader.pages([user.id for user in users], info.context.page(first, after))
+        return await loader.pages(
+            [user.id for user in users], info.context.page(first, after), info
+        )

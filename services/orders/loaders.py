@@ -29,8 +29,9 @@ class OrderLoaders:
             lambda ids: store.orders_by_ids(db, ids)
         )
         self.of_user: ChildPageLoader[Order] = ChildPageLoader(
-            lambda user_ids, page: store.orders_of_users(db, user_ids, page),
+            lambda user_ids, page, rows: store.orders_of_users(db, user_ids, page, rows),
             parent_of=attrgetter("user_id"),
+            rows=store.ORDER_ROWS,
         )
         self.items: DataLoader[int, list[LineItem]] = BatchLoader(self._items_of_orders)
 

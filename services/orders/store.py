@@ -17,16 +17,22 @@ LINE_ITEM_ROWS = RowObjects(LineItem, "id, order_id, sku, quantity, unit_price")
 _ORDER_COLUMNS = ORDER_ROWS.columns
 
 ORDERS_BY_IDS = f"SELECT {_ORDER_COLUMNS} FROM {{{{tables.orders}}}} WHERE id = ANY($1::int[])"
-# The first $3 orders after $2 of every user in $1, in one statement.
-ORDERS_OF_USERS = f"""
-SELECT {_ORDER_COLUMNS} FROM (
-    SELECT {_ORDER_COLUMNS}, row_number() OVER (PARTITION BY user_id ORDER BY id) AS position
+
+
+def _orders_of_users(columns: str) -> str:
+    """The first $3 orders after $2 of every user in $1, in one statement."""
+    return f"""
+SELECT {columns} FROM (
+    SELECT {columns}, row_number() OVER (PARTITION BY user_id ORDER BY id) AS position
     FROM {{{{tables.orders}}}}
     WHERE user_id = ANY($1::int[]) AND ($2::int IS NULL OR id > $2)
 ) ranked
 WHERE position <= $3
 ORDER BY user_id, id
 """
+
+
+ORDERS_OF_USERS = _orders_of_users(_ORDER_COLUMNS)
 ITEMS_OF_ORDERS = (
     f"SELECT {LINE_ITEM_ROWS.columns} FROM {{{{tables.line_items}}}} "
     "WHERE order_id = ANY($1::int[]) ORDER BY order_id, id"
@@ -62,10 +68,14 @@ async def orders_by_ids(db: AsyncDatabaseManager, ids: Sequence[int]) -> list[Or
 
 
 async def orders_of_users(
-    db: AsyncDatabaseManager, user_ids: Sequence[int], page: PageArgs
+    db: AsyncDatabaseManager,
+    user_ids: Sequence[int],
+    page: PageArgs,
+    rows: RowObjects[Order] = ORDER_ROWS,
 ) -> list[Order]:
-    rows = await db.fetch_records(ORDERS_OF_USERS, list(user_ids), page.after_id, page.limit)
-    return ORDER_ROWS.build_all(rows)
+    """`rows`: ORDER_ROWS, or it narrowed to the columns a query reads."""
+    sql = ORDERS_OF_USERS if rows is ORDER_ROWS else _orders_of_users(rows.columns)
+    return rows.build_all(await db.fetch_records(sql, list(user_ids), page.after_id, page.limit))
 
 
 async def items_of_orders(db: AsyncDatabaseManager, order_ids: Sequence[int]) -> list[LineItem]:

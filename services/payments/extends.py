@@ -21,4 +21,6 @@ class OrderPayments:
         orders: list[Order], info: Info, first: int | None = None, after: str | None = None
     ) -> list[Connection[Payment]]:
         loader = info.context.loaders(PaymentLoaders).of_order
-        return await loader.pages([order.id for order in orders], info.context.page(first, after))
+        return await loader.pages(
+            [order.id for order in orders], info.context.page(first, after), info
+        )

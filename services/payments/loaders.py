@@ -22,8 +22,9 @@ class PaymentLoaders:
     def __init__(self, db: AsyncDatabaseManager) -> None:
         self._db = db
         self.of_order: ChildPageLoader[Payment] = ChildPageLoader(
-            lambda order_ids, page: store.payments_of_orders(db, order_ids, page),
+            lambda order_ids, page, rows: store.payments_of_orders(db, order_ids, page, rows),
             parent_of=attrgetter("order_id"),
+            rows=store.PAYMENT_ROWS,
         )
 
     async def record(

@@ -17,16 +17,21 @@ PAYMENT_ROWS = RowObjects(
 )
 _COLUMNS = PAYMENT_ROWS.columns
 
-# The first $3 payments after $2 of every order in $1, in one statement.
-PAYMENTS_OF_ORDERS = f"""
-SELECT {_COLUMNS} FROM (
-    SELECT {_COLUMNS}, row_number() OVER (PARTITION BY order_id ORDER BY id) AS position
+
+def _payments_of_orders(columns: str) -> str:
+    """The first $3 payments after $2 of every order in $1, in one statement."""
+    return f"""
+SELECT {columns} FROM (
+    SELECT {columns}, row_number() OVER (PARTITION BY order_id ORDER BY id) AS position
     FROM {{{{tables.payments}}}}
     WHERE order_id = ANY($1::int[]) AND ($2::int IS NULL OR id > $2)
 ) ranked
 WHERE position <= $3
 ORDER BY order_id, id
 """
+
+
+PAYMENTS_OF_ORDERS = _payments_of_orders(_COLUMNS)
 INSERT_PAYMENT = (
     f"INSERT INTO {{{{tables.payments}}}} (order_id, amount, currency, status) "
     f"VALUES ($1, $2, $3, $4) RETURNING {_COLUMNS}"
@@ -38,10 +43,14 @@ PAID_FOR_ORDER = (
 
 
 async def payments_of_orders(
-    db: AsyncDatabaseManager, order_ids: Sequence[int], page: PageArgs
+    db: AsyncDatabaseManager,
+    order_ids: Sequence[int],
+    page: PageArgs,
+    rows: RowObjects[Payment] = PAYMENT_ROWS,
 ) -> list[Payment]:
-    rows = await db.fetch_records(PAYMENTS_OF_ORDERS, list(order_ids), page.after_id, page.limit)
-    return PAYMENT_ROWS.build_all(rows)
+    """`rows`: PAYMENT_ROWS, or it narrowed to the columns a query reads."""
+    sql = PAYMENTS_OF_ORDERS if rows is PAYMENT_ROWS else _payments_of_orders(rows.columns)
+    return rows.build_all(await db.fetch_records(sql, list(order_ids), page.after_id, page.limit))
 
 
 async def insert_payment(
