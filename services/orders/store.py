@@ -10,10 +10,16 @@ from gateway.pagination import PageArgs
 from gateway.row_objects import RowObjects
 from services.orders.types import LineItem, Order, OrderStatus
 
+# Decimals are read as text: Decimal(text) costs half asyncpg's numeric decoding.
 ORDER_ROWS = RowObjects(
-    Order, "id, user_id, status, total, created_at", convert={"status": OrderStatus}
+    Order,
+    "id, user_id, status, total, created_at",
+    convert={"status": OrderStatus},
+    as_text={"total": Decimal},
 )
-LINE_ITEM_ROWS = RowObjects(LineItem, "id, order_id, sku, quantity, unit_price")
+LINE_ITEM_ROWS = RowObjects(
+    LineItem, "id, order_id, sku, quantity, unit_price", as_text={"unit_price": Decimal}
+)
 _ORDER_COLUMNS = ORDER_ROWS.columns
 
 ORDERS_BY_IDS = f"SELECT {_ORDER_COLUMNS} FROM {{{{tables.orders}}}} WHERE id = ANY($1::int[])"

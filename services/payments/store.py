@@ -14,6 +14,7 @@ PAYMENT_ROWS = RowObjects(
     Payment,
     "id, order_id, amount, currency, status, created_at",
     convert={"status": PaymentStatus},
+    as_text={"amount": Decimal},  # Decimal(text) costs half asyncpg's numeric decoding
 )
 _COLUMNS = PAYMENT_ROWS.columns
 

@@ -85,6 +85,54 @@ async def test_a_value_outside_the_enum_fails_as_the_enum_would(
         ITEM_ROWS.build_all(rows)
 
 
+PRICED_ROWS = RowObjects(
+    Item,
+    "id, owner_id, colour, price, added_at",
+    convert={"colour": Colour},
+    as_text={"price": Decimal},
+)
+
+
+@pytest.mark.parametrize(
+    "price",
+    [
+        "0",
+        "1.50",
+        "12345.670",
+        "-0.001",
+        "1e-20",
+        "123456789012345678901234567890.5",
+        "NaN",
+        "Infinity",
+        "-Infinity",
+        None,
+    ],
+)
+async def test_a_column_read_as_text_equals_asyncpgs_own_decoding(
+    raw_connection: asyncpg.Connection, price: str | None
+) -> None:
+    sql = (
+        f"SELECT {PRICED_ROWS.columns} FROM (SELECT 1 AS id, 2 AS owner_id, "
+        "'red' AS colour, $1::numeric AS price, now() AS added_at) AS item"
+    )
+    assert "price::text AS price" in PRICED_ROWS.columns
+    [row] = await raw_connection.fetch(sql, price)
+    [binary] = await raw_connection.fetch(sql.replace("price::text AS price", "price"), price)
+    parsed, decoded = PRICED_ROWS.build(row).price, binary["price"]
+    assert type(parsed) is type(decoded)
+    assert str(parsed) == str(decoded)  # the same digits and scale, NaN included
+
+
+def test_a_column_cannot_be_both_converted_and_read_as_text() -> None:
+    with pytest.raises(ValueError, match="both convert and as_text"):
+        RowObjects(
+            Item,
+            "id, owner_id, colour, price, added_at",
+            convert={"price": Decimal},
+            as_text={"price": Decimal},
+        )
+
+
 def test_convert_also_takes_a_callable() -> None:
     rows = RowObjects(
         Item,

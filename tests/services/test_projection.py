@@ -46,11 +46,12 @@ async def seeded(raw_connection: asyncpg.Connection) -> None:
 
 
 def selected_columns(statements: list[str], table: str) -> list[str]:
-    """The outer SELECT list of the one statement that reads `table`."""
+    """The names in the outer SELECT list of the one statement that reads `table`."""
     [statement] = [query for query in statements if f"{table} " in query or f"{table}\n" in query]
     match = re.match(r"\s*SELECT (.*?) FROM", statement, re.DOTALL)
     assert match is not None, statement
-    return [column.strip() for column in match.group(1).split(",")]
+    # `amount::text AS amount`: a column read as text (RowObjects' as_text) is its output name
+    return [column.split()[-1] for column in match.group(1).split(",")]
 
 
 def payments_of(data: dict[str, object]) -> list[object]:
