@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
 
-__all__ = ["RequestGuard"]
+__all__ = ["RequestGuard", "replay_body"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -82,7 +82,7 @@ class RequestGuard:
         except _Refusal as refusal:
             await _send_error(send, refusal.status, refusal.code, str(refusal))
             return
-        await self.app(scope, _replay(body, receive), _RewritePlainErrors(send))
+        await self.app(scope, replay_body(body, receive), _RewritePlainErrors(send))
 
     def _check_csrf(self, scope: Scope, headers: dict[bytes, bytes]) -> None:
         if not self.csrf_prevention or not _runs_an_operation(scope):
@@ -159,7 +159,7 @@ def _runs_an_operation(scope: Scope) -> bool:
     return False
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
+def replay_body(body: bytes, receive: Receive) -> Receive:
     """A receive callable that hands the already-read body to the app once."""
     sent = False
 

@@ -19,17 +19,19 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, overload
 
 import orjson
-from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException, StarletteRequestAdapter
 from fastapi import FastAPI
 from graphql import GraphQLError
+from starlette.background import BackgroundTasks
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
-from strawberry.fastapi import GraphQLRouter
+from strawberry.fastapi import BaseContext, GraphQLRouter
 from strawberry.http import GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
 from strawberry.types import ExecutionResult
@@ -51,6 +53,8 @@ from gateway.request_log import (
 )
 
 if TYPE_CHECKING:
+    from strawberry.schema import BaseSchema
+
     from gateway.settings import Settings
 
 __all__ = ["GatewayRouter", "RouterState", "install"]
@@ -100,7 +104,22 @@ def _state_of(request: Request) -> RouterState:
 
 
 class GatewayRouter(GraphQLRouter[Any, None]):
-    """GraphQLRouter that runs persisted queries and measures and logs every request."""
+    """GraphQLRouter that runs persisted queries and measures and logs every request.
+
+    `run_json` answers the common request, a POST of one operation as JSON, without
+    Strawberry's HTTP view (gateway.json_route sends those to it); the rest go through the
+    view as usual.
+    """
+
+    def __init__(
+        self,
+        schema: BaseSchema,
+        *,
+        context_getter: Callable[[Request], Awaitable[Any]],
+        **options: Any,
+    ) -> None:
+        super().__init__(schema, context_getter=context_getter, **options)
+        self._context_factory = context_getter
 
     def encode_json(self, data: object) -> bytes:
         # orjson: several times faster than json.dumps on large answers; Decimal and datetime
@@ -122,6 +141,50 @@ class GatewayRouter(GraphQLRouter[Any, None]):
     ) -> Response | WebSocket:
         if isinstance(request, WebSocket):
             return await super().run(request, context, root_value)
+        strawberry_run = super().run
+        return await self._measured(request, lambda: strawberry_run(request, context, root_value))
+
+    async def run_json(self, request: Request, request_data: GraphQLRequestData) -> Response:
+        """Answer a POST whose JSON body is one operation (`request_data`, already parsed)
+        as `run` would, without Strawberry's HTTP view: the context, execution, result and
+        response steps that such a request takes through it, and nothing else.
+
+        The context getter is called as `await context_getter(request)`. Raises Strawberry's
+        HTTPException for a refused operation, as `run` does.
+        """
+
+        async def respond() -> Response:
+            sub_response = Response()
+            del sub_response.headers["content-length"]
+            sub_response.status_code = None  # type: ignore[assignment]  # as FastAPI does
+            background_tasks = BackgroundTasks()
+            context = await self._context_factory(request)
+            if isinstance(context, BaseContext):
+                context.request = request
+                context.background_tasks = background_tasks
+                context.response = sub_response
+            result = await self.execute_single(
+                request,
+                StarletteRequestAdapter(request),
+                sub_response,
+                context,
+                None,
+                request_data,
+            )
+            response_data = await self.process_result(request, result)
+            if result.errors:
+                self._handle_errors(result.errors, response_data)
+            response = self.create_response(response_data, sub_response)
+            response.background = background_tasks
+            return response
+
+        return await self._measured(request, respond)
+
+    async def _measured(
+        self, request: Request, respond: Callable[[], Awaitable[Response]]
+    ) -> Response:
+        """`respond()` inside the request's scope (correlation id, statements counted,
+        batches observed, connections released in the background), then measured and logged."""
         state = _state_of(request)
         pool = getattr(request.app.state, "pool", None)
         if pool is not None:
@@ -132,7 +195,7 @@ class GatewayRouter(GraphQLRouter[Any, None]):
             try:
                 with observing_batches(state.metrics.observe_batch):
                     async with releasing_in_background():
-                        response = await super().run(request, context, root_value)
+                        response = await respond()
             except HTTPException as error:  # Strawberry's handler answers it (plain text)
                 record.status = error.status_code
                 record.error_codes.append(_STATUS_CODES.get(error.status_code, "BAD_REQUEST"))
