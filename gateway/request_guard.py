@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
 
-__all__ = ["RequestGuard", "replay_body"]
+__all__ = ["RequestGuard", "refusal_code", "replay_body"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -150,6 +150,16 @@ class RequestGuard:
             raise _Refusal(400, "BAD_REQUEST", "The request body must be a JSON object.")
 
 
+def refusal_code(status: int, message: str) -> tuple[int, str]:
+    """The status and `extensions.code` a plain-text 4xx refusal (Strawberry's) is answered
+    with; the router logs and counts it under the same."""
+    code = _STATUS_CODES.get(status, "BAD_REQUEST")
+    for fragment, (fragment_status, fragment_code) in _STRAWBERRY_MESSAGES.items():
+        if fragment in message.lower():
+            status, code = fragment_status, fragment_code
+    return status, code
+
+
 def _runs_an_operation(scope: Scope) -> bool:
     if scope["method"] == "POST":
         return True
@@ -191,10 +201,7 @@ class _RewritePlainErrors:
         elif message["type"] == "http.response.body" and self.start is not None:
             text = message.get("body", b"").decode("utf-8", "replace").strip()
             assert self.status is not None
-            status, code = self.status, _STATUS_CODES.get(self.status, "BAD_REQUEST")
-            for fragment, (fragment_status, fragment_code) in _STRAWBERRY_MESSAGES.items():
-                if fragment in text.lower():
-                    status, code = fragment_status, fragment_code
+            status, code = refusal_code(self.status, text)
             await _send_error(self.send, status, code, text or code)
             self.start = None
             return

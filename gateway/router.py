@@ -44,6 +44,7 @@ from gateway.health import health_router
 from gateway.metrics import GatewayMetrics, metrics_router
 from gateway.persisted import PersistedQueries, PersistedQueryError
 from gateway.pool_watch import PoolUsageWatch
+from gateway.request_guard import refusal_code
 from gateway.request_log import (
     CORRELATION_HEADER,
     RequestRecord,
@@ -58,9 +59,6 @@ if TYPE_CHECKING:
     from gateway.settings import Settings
 
 __all__ = ["GatewayRouter", "RouterState", "install"]
-
-# The code a request refused by Strawberry before execution is counted under.
-_STATUS_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "REQUEST_TOO_LARGE"}
 
 
 @dataclass(frozen=True)
@@ -196,9 +194,9 @@ class GatewayRouter(GraphQLRouter[Any, None]):
                 with observing_batches(state.metrics.observe_batch):
                     async with releasing_in_background():
                         response = await respond()
-            except HTTPException as error:  # Strawberry's handler answers it (plain text)
-                record.status = error.status_code
-                record.error_codes.append(_STATUS_CODES.get(error.status_code, "BAD_REQUEST"))
+            except HTTPException as error:  # answered in plain text, rewritten by RequestGuard
+                record.status, code = refusal_code(error.status_code, error.reason)
+                record.error_codes.append(code)
                 refusal = error
             except BaseException:
                 record.status = 500  # cancelled, or a bug: no awaiting on the way out

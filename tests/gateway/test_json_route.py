@@ -92,8 +92,10 @@ BODIES: list[Any] = [
 def _app(database_url: str, migrations: Path, *, json_route: bool) -> FastAPI:
     """The gateway with the reviews and probe services; without JsonRoute if not
     `json_route`, so that every request takes FastAPI's route."""
+    # One connection: asyncpg's type introspection (counted statements) then happens at the
+    # same requests in both apps, whichever connection a query would otherwise have got.
     settings = Settings(
-        database_url=database_url, migrations_dir=migrations, min_connections=1, max_connections=4
+        database_url=database_url, migrations_dir=migrations, min_connections=1, max_connections=1
     )
     app = create_app(settings, [*services.SERVICES, extra_service.service, PROBE])
     if not json_route:  # the stack is built at the first request: still time to leave it out
