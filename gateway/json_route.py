@@ -11,32 +11,27 @@ inside RequestGuard, hands such requests to the router directly.
       ├─ yes: GatewayRouter.run_json (Strawberry's refusals answered as its route does)
       └─ no:  the app, unchanged (FastAPI's route and Strawberry's view)
 
+The body's JSON is the object RequestGuard parsed while checking it (`JSON_BODY_KEY`).
 Both paths answer alike: tests/gateway/test_json_route.py sends the same requests down each.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.http import GraphQLRequestData
 
-from gateway.request_guard import replay_body
+from gateway.request_guard import JSON_BODY_KEY, replay_body
 
 if TYPE_CHECKING:
     from gateway.router import GatewayRouter
 
 __all__ = ["JsonRoute"]
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _OPTIONAL_OBJECT = (dict, type(None))
 _OPTIONAL_STRING = (str, type(None))
@@ -55,7 +50,8 @@ class JsonRoute:
             await self.app(scope, receive, send)
             return
         body = await _read_body(receive)
-        request_data = _one_operation(body)
+        payload = scope.get(JSON_BODY_KEY)
+        request_data = _one_operation(_parsed(body) if payload is None else payload)
         receive = replay_body(body, receive)
         if request_data is None:  # Strawberry's view judges (and refuses) it
             await self.app(scope, receive, send)
@@ -100,13 +96,18 @@ async def _read_body(receive: Receive) -> bytes:
     return b"".join(chunks)
 
 
-def _one_operation(body: bytes) -> GraphQLRequestData | None:
-    """The operation in `body`, or None for anything Strawberry's view would treat otherwise
-    (not JSON, a batch, a query, variables or extensions of the wrong type)."""
+def _parsed(body: bytes) -> Any:
+    """`body` parsed as Strawberry parses it (the same numbers, NaN, ...), None if it is not
+    JSON: for a body RequestGuard, outside, has not parsed already."""
     try:
-        payload = json.loads(body)  # as Strawberry parses it: the same numbers, NaN, ...
+        return json.loads(body)
     except ValueError:
         return None
+
+
+def _one_operation(payload: Any) -> GraphQLRequestData | None:
+    """The operation in the body's JSON, or None for anything Strawberry's view would treat
+    otherwise (not a JSON object, a query, variables or extensions of the wrong type)."""
     if not isinstance(payload, dict):
         return None
     query = payload.get("query")

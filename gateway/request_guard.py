@@ -18,17 +18,16 @@ same GraphQL error shape (BAD_REQUEST, METHOD_NOT_ALLOWED, ...).
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
 
-__all__ = ["RequestGuard", "refusal_code", "replay_body"]
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+__all__ = ["JSON_BODY_KEY", "RequestGuard", "refusal_code", "replay_body"]
+
+# The JSON object a checked body held, left in the scope for the app inside (JsonRoute), so
+# that it is not parsed twice.
+JSON_BODY_KEY = "gateway.json_body"
 
 # Content types a cross-site <form> or fetch() may send without a CORS preflight.
 _SIMPLE_CONTENT_TYPES = {"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"}
@@ -78,7 +77,9 @@ class RequestGuard:
             self._check_csrf(scope, headers)
             body = await self._read_body(receive, headers) if scope["method"] == "POST" else b""
             if body:
-                self._check_json(body, headers)
+                payload = self._check_json(body, headers)
+                if payload is not None:
+                    scope[JSON_BODY_KEY] = payload
         except _Refusal as refusal:
             await _send_error(send, refusal.status, refusal.code, str(refusal))
             return
@@ -128,10 +129,11 @@ class RequestGuard:
         )
 
     @staticmethod
-    def _check_json(body: bytes, headers: dict[bytes, bytes]) -> None:
+    def _check_json(body: bytes, headers: dict[bytes, bytes]) -> dict[str, Any] | None:
+        """The body's JSON object, refused unless it is one; None if the body is not JSON."""
         content_type = headers.get(b"content-type", b"").decode("latin-1").lower()
         if "json" not in content_type:
-            return  # multipart and others are Strawberry's to judge
+            return None  # multipart and others are Strawberry's to judge
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
@@ -148,6 +150,7 @@ class RequestGuard:
             )
         if not isinstance(payload, dict):
             raise _Refusal(400, "BAD_REQUEST", "The request body must be a JSON object.")
+        return payload
 
 
 def refusal_code(status: int, message: str) -> tuple[int, str]:
