@@ -6,6 +6,12 @@ Checks happen in order of cost: the query's length and its token count before pa
 (graphql-core stops lexing at the limit), then depth, aliases, directives and cost on the
 parsed document, before validation, so a hostile document never reaches graphql-core's
 validation or any resolver. Each refusal is a GraphQL error with its own `extensions.code`.
+
+Cost is the number of values the operation could answer: every field of every object, and
+every item of every list, the way the JSON answer holds them. It is computed on the schema's
+types (gateway/cost.py): each list multiplies what is below it by its bound, through inline
+fragments, named fragments (expanded once per use, cycles cut) and aliases; introspection is
+counted exactly on the schema (gateway/introspection_cost.py).
 """
 
 from __future__ import annotations
@@ -20,17 +26,22 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLField,
+    GraphQLInterfaceType,
+    GraphQLNamedType,
+    GraphQLObjectType,
     InlineFragmentNode,
-    IntValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
-    VariableNode,
+    ValueNode,
+    get_named_type,
 )
 from strawberry.extensions import SchemaExtension
 
-from gateway.pagination import DEFAULT_PAGE_SIZE
+from gateway.cost import SchemaCosts, list_depth
+from gateway.introspection_cost import IntrospectionOverBudget, introspection_cost
 
-__all__ = ["TOKEN_LIMIT_MESSAGE", "Limits", "OperationLimits"]
+__all__ = ["TOKEN_LIMIT_MESSAGE", "Limits", "OperationLimits", "operation_cost"]
 
 # graphql-core's message when parse(max_tokens=...) gives up; error_codes maps it to a code.
 TOKEN_LIMIT_MESSAGE = "tokens. Parsing aborted."
@@ -45,7 +56,7 @@ class Limits:
     max_aliases: int = 10  # Armor 15
     max_tokens: int = 1000  # Armor 1000; GraphiQL's introspection query needs about 400
     max_directives: int = 20  # Armor 50
-    max_cost: int = 5000  # Armor 5000; a list field multiplies its selection by its page size
+    max_cost: int = 5000  # Armor 5000; values answered, each list multiplying by its bound
     max_query_length: int = 10_000  # Armor 15,000 characters; introspection is about 3,000
     max_body_bytes: int = 100_000  # Apollo Router 2 MB; variables of a 50-item order are ~5 KB
 
@@ -60,9 +71,9 @@ class OperationLimits(SchemaExtension):
     """Refuse an operation past `limits` with QUERY_TOO_LONG, TOO_MANY_TOKENS,
     QUERY_TOO_DEEP, TOO_MANY_ALIASES, TOO_MANY_DIRECTIVES or QUERY_TOO_COSTLY."""
 
-    def __init__(self, *, limits: Limits, max_page_size: int) -> None:
+    def __init__(self, *, limits: Limits, costs: SchemaCosts) -> None:
         self.limits = limits
-        self.default_page = min(DEFAULT_PAGE_SIZE, max_page_size)
+        self.costs = costs
 
     def on_operation(self) -> Iterator[None]:
         self.execution_context.parse_options["max_tokens"] = self.limits.max_tokens
@@ -82,7 +93,7 @@ class OperationLimits(SchemaExtension):
         document = self.execution_context.graphql_document
         if document is not None:
             try:
-                _Measure(document, self.limits, self.default_page, self._variables()).run()
+                _Measure(document, self.limits, self.costs, self._variables()).run()
             except _Refused as refused:
                 raise GraphQLError(str(refused), extensions={"code": refused.code}) from None
         yield
@@ -92,18 +103,35 @@ class OperationLimits(SchemaExtension):
         return variables if isinstance(variables, Mapping) else {}
 
 
+def operation_cost(
+    document: DocumentNode, costs: SchemaCosts, variables: Mapping[str, Any] | None = None
+) -> int:
+    """The most values `document`'s operations could answer, as OperationLimits counts them
+    (no limit applied: for tests and tools, on documents of a known size)."""
+    unlimited = Limits(max_depth=2**62, max_aliases=2**62, max_directives=2**62, max_cost=2**62)
+    measure = _Measure(document, unlimited, costs, variables or {})
+    measure.run()
+    return measure.cost
+
+
+_INTROSPECTION_ROOTS = frozenset({"__schema", "__type"})
+
+
 class _Measure:
-    """One walk over the operation, fragments expanded once per use, cycles cut short."""
+    """One walk over the operation with the parent type known, fragments expanded once per
+    use, cycles cut short. `cost` counts values; `visits` counts the fields walked, so
+    the walk itself stays bounded where lists of 0 items make the cost small."""
 
     def __init__(
         self,
         document: DocumentNode,
         limits: Limits,
-        default_page: int,
+        costs: SchemaCosts,
         variables: Mapping[str, Any],
     ) -> None:
         self.limits = limits
-        self.default_page = default_page
+        self.costs = costs
+        self.schema = costs.schema
         self.variables = variables
         self.fragments = {
             d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
@@ -111,41 +139,63 @@ class _Measure:
         self.operations = [
             d for d in document.definitions if isinstance(d, OperationDefinitionNode)
         ]
+        self.variable_defaults: dict[str, ValueNode] = {}
         self.aliases = 0
         self.directives = 0
         self.cost = 0
+        self.visits = 0
 
     def run(self) -> None:
         for operation in self.operations:
             self._count_directives(len(operation.directives or ()))
-            self._selection(operation.selection_set, 0, 1, ())
+            self.variable_defaults = {
+                v.variable.name.value: v.default_value
+                for v in operation.variable_definitions or ()
+                if v.default_value is not None
+            }
+            root = self.schema.get_root_type(operation.operation)
+            self._selection(operation.selection_set, root, None, 0, 1, ())
 
     def _selection(
         self,
         selection_set: SelectionSetNode,
+        parent: GraphQLNamedType | None,
+        page: int | None,
         depth: int | None,
         multiplier: int,
         path: tuple[str, ...],
     ) -> None:
+        """`page`: the `first` of the field that returned `parent` (a connection's page)."""
         for selection in selection_set.selections:
             self._count_directives(len(selection.directives or ()))
             if isinstance(selection, FieldNode):
-                self._field(selection, depth, multiplier, path)
+                self._field(selection, parent, page, depth, multiplier, path)
             elif isinstance(selection, InlineFragmentNode):
-                self._selection(selection.selection_set, depth, multiplier, path)
+                condition = selection.type_condition
+                inner = parent if condition is None else self._type(condition.name.value)
+                self._selection(selection.selection_set, inner, page, depth, multiplier, path)
             elif isinstance(selection, FragmentSpreadNode):
                 name = selection.name.value
                 fragment = self.fragments.get(name)
                 if fragment is None or name in path:
                     continue  # unknown fragments and cycles are validation's to report
                 self._count_directives(len(fragment.directives or ()))
-                self._selection(fragment.selection_set, depth, multiplier, (*path, name))
+                inner = self._type(fragment.type_condition.name.value)
+                self._selection(
+                    fragment.selection_set, inner, page, depth, multiplier, (*path, name)
+                )
 
     def _field(
-        self, field: FieldNode, depth: int | None, multiplier: int, path: tuple[str, ...]
+        self,
+        field: FieldNode,
+        parent: GraphQLNamedType | None,
+        page: int | None,
+        depth: int | None,
+        multiplier: int,
+        path: tuple[str, ...],
     ) -> None:
-        """`depth` None: inside introspection (`__schema`, `__type`), which the schema
-        bounds; its nesting (ofType { ofType ... }) is not counted against max_depth."""
+        """`depth` None: inside introspection (`__schema`, `__type`), which is counted on
+        the schema; its nesting (ofType { ofType ... }) is not counted against max_depth."""
         if field.alias is not None:
             self.aliases += 1
             if self.aliases > self.limits.max_aliases:
@@ -153,16 +203,31 @@ class _Measure:
                     "TOO_MANY_ALIASES",
                     f"The operation uses more than {self.limits.max_aliases} aliases.",
                 )
-        self.cost += multiplier
-        if self.cost > self.limits.max_cost:
-            raise _Refused(
-                "QUERY_TOO_COSTLY",
-                f"The operation could return more than {self.limits.max_cost} fields; ask "
-                "for smaller pages (`first`) or fewer nested lists.",
+        self.visits += 1
+        name = field.name.value
+        if (
+            depth is not None
+            and name in _INTROSPECTION_ROOTS
+            and parent is not None
+            and parent is self.schema.query_type
+        ):
+            self._add(self._introspection(field))
+            depth, multiplier, child, child_page = None, 0, None, None  # counted already
+        else:
+            definition = _fields_of(parent).get(name)
+            child = None if definition is None else get_named_type(definition.type)
+            child_page = (
+                None
+                if definition is None
+                else self.costs.page_of(definition, field, self.variables, self.variable_defaults)
             )
+            self._add(multiplier)  # the field's value in each parent object
+            for _ in range(0 if definition is None else list_depth(definition.type)):
+                multiplier *= self.costs.items(parent, name, page, child_page)
+                self._add(multiplier)  # the list's items
         if field.selection_set is None:
             return
-        if depth is not None and field.name.value.startswith("__"):
+        if depth is not None and name.startswith("__"):
             depth = None
         elif depth is not None:
             depth += 1
@@ -171,29 +236,39 @@ class _Measure:
                     "QUERY_TOO_DEEP",
                     f"The operation nests deeper than {self.limits.max_depth} levels.",
                 )
-        self._selection(field.selection_set, depth, multiplier * self._page(field), path)
+        self._selection(field.selection_set, child, child_page, depth, multiplier, path)
 
-    def _page(self, field: FieldNode) -> int:
-        """A list field's page size (`first`), the multiplier for everything below it."""
-        for argument in field.arguments or ():
-            if argument.name.value != "first":
-                continue
-            value = argument.value
-            if isinstance(value, IntValueNode):
-                return max(int(value.value), 1)
-            if isinstance(value, VariableNode):
-                given = self.variables.get(value.name.value)
-                return max(given, 1) if isinstance(given, int) else self.default_page
-        return self.default_page if self._is_list_field(field) else 1
+    def _introspection(self, field: FieldNode) -> int:
+        try:
+            return introspection_cost(
+                self.schema,
+                field,
+                fragments=self.fragments,
+                variables=self.variables,
+                variable_defaults=self.variable_defaults,
+                budget=self.limits.max_cost - self.cost,
+            )
+        except IntrospectionOverBudget:
+            raise self._too_costly(
+                "introspect less (fewer nested `fields`/`type` levels)"
+            ) from None
 
-    @staticmethod
-    def _is_list_field(field: FieldNode) -> bool:
-        # A field with `first` in the schema but not in the query gets the default page size;
-        # without type information here, a `nodes` child is the connection's signature.
-        return field.selection_set is not None and any(
-            isinstance(s, FieldNode) and s.name.value == "nodes"
-            for s in field.selection_set.selections
+    def _add(self, values: int) -> None:
+        self.cost += values
+        if self.cost > self.limits.max_cost or self.visits > self.limits.max_cost:
+            raise self._too_costly(
+                "ask for smaller pages (`first`), fewer nested lists or fewer fields"
+            )
+
+    def _too_costly(self, advice: str) -> _Refused:
+        return _Refused(
+            "QUERY_TOO_COSTLY",
+            f"The operation could return more than {self.limits.max_cost} values (every "
+            f"field of every object, lists multiplied by their page size or maximum); {advice}.",
         )
+
+    def _type(self, name: str) -> GraphQLNamedType | None:
+        return self.schema.get_type(name)
 
     def _count_directives(self, count: int) -> None:
         self.directives += count
@@ -202,3 +277,12 @@ class _Measure:
                 "TOO_MANY_DIRECTIVES",
                 f"The operation uses more than {self.limits.max_directives} directives.",
             )
+
+
+def _fields_of(parent: GraphQLNamedType | None) -> Mapping[str, GraphQLField]:
+    """An object's or interface's fields; none for anything else (a union's only field,
+    __typename, and fields validation will refuse count as one value each, not lists)."""
+    if isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
+        fields: Mapping[str, GraphQLField] = parent.fields
+        return fields
+    return {}

@@ -20,6 +20,7 @@ from strawberry.schema.name_converter import NameConverter
 from strawberry.types.base import StrawberryObjectDefinition, get_object_definition
 from strawberry.types.field import StrawberryField
 
+from gateway.cost import SchemaCosts
 from gateway.document_cache import DocumentCache, ParsedDocuments
 from gateway.error_codes import ErrorCodes
 from gateway.errors import ServiceConfigurationError
@@ -55,9 +56,10 @@ def build_schema(
     level; False leaves every operation to graphql-core's executor (same answers, slower).
     """
     limits = limits or Limits()
+    costs: list[SchemaCosts] = []  # the built schema's, set below before any operation runs
 
     def operation_limits() -> OperationLimits:
-        return OperationLimits(limits=limits, max_page_size=max_page_size)
+        return OperationLimits(limits=limits, costs=costs[0])
 
     def error_codes() -> ErrorCodes:
         return ErrorCodes(hide_suggestions=production)
@@ -94,6 +96,8 @@ def build_schema(
     # directives): point it at definitions that keep the fields added during the build.
     for type_name, definition in extended_types.items():
         schema.schema_converter.type_map[type_name].definition = definition
+    # Fails the build for a list field without a bound (see gateway/cost.py).
+    costs.append(SchemaCosts.of_schema(schema._schema, max_page_size=max_page_size))
     return schema
 
 

@@ -13,9 +13,8 @@ from gateway.db import AsyncDatabaseManager
 from gateway.errors import BadUserInput
 from gateway.validation import is_storable_text
 from services.orders import store
-from services.orders.types import LineItem, Order, OrderStatus
+from services.orders.types import MAX_LINE_ITEMS, LineItem, Order, OrderStatus
 
-MAX_LINE_ITEMS = 50
 MAX_QUANTITY = 10_000
 MAX_UNIT_PRICE = Decimal("1000000")
 

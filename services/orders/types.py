@@ -9,8 +9,11 @@ from enum import Enum
 import strawberry
 
 from gateway.context import Info
+from gateway.cost import max_items
 from services.users.loaders import UserLoaders
 from services.users.types import User
+
+MAX_LINE_ITEMS = 50  # placeOrder refuses more; Order.items declares it for the cost limit
 
 
 @strawberry.enum(description="Where an order is in its life.")
@@ -42,7 +45,7 @@ class Order:
     async def user(self, info: Info) -> User | None:
         return await info.context.loaders(UserLoaders).by_id.load(self.user_id)
 
-    @strawberry.field(description="The order's product lines.")
+    @strawberry.field(description="The order's product lines.", metadata=max_items(MAX_LINE_ITEMS))
     async def items(self, info: Info) -> list[LineItem]:
         from services.orders.loaders import OrderLoaders  # the loaders build these types
 

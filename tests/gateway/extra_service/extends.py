@@ -7,6 +7,7 @@ from __future__ import annotations
 import strawberry
 
 from gateway.context import Info
+from gateway.cost import max_items
 from services.users.types import User
 from tests.gateway.extra_service.loaders import ReviewLoaders
 from tests.gateway.extra_service.types import Review
@@ -16,6 +17,7 @@ from tests.gateway.extra_service.types import Review
 class UserReviews:
     """Added to User: the reviews the user wrote."""
 
-    @strawberry.field(description="The user's reviews, ordered by id.")
+    # A test service: its tests write a few reviews per user; the bound is for the cost limit.
+    @strawberry.field(description="The user's reviews, ordered by id.", metadata=max_items(20))
     async def reviews(self, user: strawberry.Parent[User], info: Info) -> list[Review]:
         return await info.context.loaders(ReviewLoaders).of_user.load(user.id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import strawberry
 
 from gateway.context import Info
+from gateway.cost import max_items
 from gateway.errors import NotFound
 from services.users.loaders import UserLoaders
 from tests.gateway.extra_service.loaders import ReviewLoaders
@@ -25,7 +26,10 @@ class ReviewsQuery:
     async def review(self, info: Info, id: int) -> Review | None:
         return await info.context.loaders(ReviewLoaders).by_id.load(id)
 
-    @strawberry.field(description="Ids of reviews whose body contains `text` (broken SQL).")
+    @strawberry.field(
+        description="Ids of reviews whose body contains `text` (broken SQL).",
+        metadata=max_items(20),
+    )
     async def review_search(self, info: Info, text: str) -> list[int]:
         return await info.context.loaders(ReviewLoaders).search_broken(text)
 
