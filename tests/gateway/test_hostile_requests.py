@@ -55,6 +55,21 @@ def nested(depth: int) -> str:
     return f"{{ users(first: 1) {{ nodes {{ {query} }} }} }}"
 
 
+# The shape of the query issue 13 ran: 10 deep, every list behind a fragment, the first page
+# from a variable's default; estimated at a few hundred before, it could return millions.
+ISSUE_DEPTH_10_QUERY = """
+query Deep($n: Int = 100) { users(first: $n) { ...Users } }
+fragment Users on UserConnection { nodes { email orders { ...Orders } } }
+fragment Orders on OrderConnection { nodes { total payments { ...Payments } } }
+fragment Payments on PaymentConnection {
+  nodes { amount order { items { sku quantity unitPrice } user { orders { ...Ids } } } }
+}
+fragment Ids on OrderConnection { nodes { id } }
+"""
+_FULL_INTROSPECTION = get_introspection_query(descriptions=True, input_value_deprecation=True)
+# GraphiQL's fragments (FullType, InputValue, TypeRef), to ask for the same types many times.
+INTROSPECTION_FRAGMENTS = _FULL_INTROSPECTION[_FULL_INTROSPECTION.index("fragment FullType") :]
+
 HOSTILE_QUERIES = [
     pytest.param(nested(6), "QUERY_TOO_DEEP", id="deep-nesting"),
     pytest.param(
@@ -115,6 +130,66 @@ HOSTILE_QUERIES = [
     ),
     pytest.param("{ users { nodes { email }", "GRAPHQL_PARSE_FAILED", id="syntax-error"),
     pytest.param("{ nope }", "GRAPHQL_VALIDATION_FAILED", id="unknown-field"),
+    pytest.param(
+        "{ users { nodes { nope(first: 100) { nodes { x } } } } }",
+        "GRAPHQL_VALIDATION_FAILED",
+        id="unknown-nested-field",
+    ),
+    pytest.param(
+        "{ users { nodes { ... on Nope { x } } } }",
+        "GRAPHQL_VALIDATION_FAILED",
+        id="unknown-type-condition",
+    ),
+    # Each way around a cost counted on syntax (`nodes` as a direct child, no Order.items):
+    # all were accepted before the cost was computed on the schema's types.
+    pytest.param(
+        "{ users(first: 50) { ... on UserConnection { nodes { orders { ... on OrderConnection "
+        "{ nodes { payments { ... on PaymentConnection { nodes { amount } } } } } } } } } }",
+        "QUERY_TOO_COSTLY",
+        id="costly-through-inline-fragments",
+    ),
+    pytest.param(
+        "{ users(first: 50) { ...U } } fragment U on UserConnection { nodes { orders { ...O } } } "
+        "fragment O on OrderConnection { nodes { payments { ...P } } } "
+        "fragment P on PaymentConnection { nodes { amount } }",
+        "QUERY_TOO_COSTLY",
+        id="costly-through-named-fragments",
+    ),
+    pytest.param(
+        "{ users(first: 50) { ...U } } fragment U on UserConnection { ...V } "
+        "fragment V on UserConnection { nodes { ...W } } "
+        "fragment W on User { orders { ... on OrderConnection { ...X } } } "
+        "fragment X on OrderConnection { nodes { payments { ...P } } } "
+        "fragment P on PaymentConnection { nodes { amount } }",
+        "QUERY_TOO_COSTLY",
+        id="costly-through-nested-fragments",
+    ),
+    pytest.param(
+        "{ a: users { ...U } b: users { ...U } c: users { ...U } } "
+        "fragment U on UserConnection { nodes { orders { nodes { id items { sku } } } } }",
+        "QUERY_TOO_COSTLY",
+        id="costly-through-aliases",
+    ),
+    pytest.param(
+        "query ($n: Int = 100) { users(first: $n) { nodes { orders(first: $n) { nodes { id } } } } }",
+        "QUERY_TOO_COSTLY",
+        id="page-size-from-a-variable-default",
+    ),
+    pytest.param(
+        "{ users(first: 100) { nodes { orders(first: 5) { nodes "
+        "{ items { sku quantity unitPrice } } } } } }",
+        "QUERY_TOO_COSTLY",
+        id="order-items-multiplied",
+    ),
+    pytest.param(ISSUE_DEPTH_10_QUERY, "QUERY_TOO_COSTLY", id="issue-13-depth-10-query"),
+    pytest.param(
+        "{ "
+        + " ".join(f"{alias}: __schema {{ types {{ ...FullType }} }}" for alias in "abc")
+        + " } "
+        + INTROSPECTION_FRAGMENTS,
+        "QUERY_TOO_COSTLY",
+        id="introspection-three-times-over",
+    ),
 ]
 
 
