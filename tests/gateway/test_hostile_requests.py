@@ -171,7 +171,8 @@ HOSTILE_QUERIES = [
         id="costly-through-aliases",
     ),
     pytest.param(
-        "query ($n: Int = 100) { users(first: $n) { nodes { orders(first: $n) { nodes { id } } } } }",
+        "query ($n: Int = 100) "
+        "{ users(first: $n) { nodes { orders(first: $n) { nodes { id } } } } }",
         "QUERY_TOO_COSTLY",
         id="page-size-from-a-variable-default",
     ),
