@@ -64,7 +64,7 @@ function showError(error: unknown): void {
 }
 
 async function refresh(): Promise<void> {
-  const data = await execute(endpoint, UsersWithOrders, { first: 20 });
+  const data = await execute(endpoint, UsersWithOrders, { first: 5 });
   renderUsers(data.users.nodes);
 }
 
