@@ -41,7 +41,7 @@ from strawberry.extensions import SchemaExtension
 from gateway.cost import SchemaCosts, list_depth
 from gateway.introspection_cost import IntrospectionOverBudget, introspection_cost
 
-__all__ = ["TOKEN_LIMIT_MESSAGE", "Limits", "OperationLimits", "operation_cost"]
+__all__ = ["TOKEN_LIMIT_MESSAGE", "Limits", "OperationLimits", "check_operation", "operation_cost"]
 
 # graphql-core's message when parse(max_tokens=...) gives up; error_codes maps it to a code.
 TOKEN_LIMIT_MESSAGE = "tokens. Parsing aborted."
@@ -92,15 +92,31 @@ class OperationLimits(SchemaExtension):
     def on_validate(self) -> Iterator[None]:
         document = self.execution_context.graphql_document
         if document is not None:
-            try:
-                _Measure(document, self.limits, self.costs, self._variables()).run()
-            except _Refused as refused:
-                raise GraphQLError(str(refused), extensions={"code": refused.code}) from None
+            check_operation(
+                document, limits=self.limits, costs=self.costs, variables=self._variables()
+            )
         yield
 
     def _variables(self) -> Mapping[str, Any]:
         variables = self.execution_context.variables
         return variables if isinstance(variables, Mapping) else {}
+
+
+def check_operation(
+    document: DocumentNode,
+    *,
+    limits: Limits,
+    costs: SchemaCosts,
+    variables: Mapping[str, Any],
+) -> int:
+    """The cost of `document`'s operations; a GraphQLError with its `extensions.code`
+    (QUERY_TOO_DEEP, TOO_MANY_ALIASES, TOO_MANY_DIRECTIVES, QUERY_TOO_COSTLY) past a limit."""
+    measure = _Measure(document, limits, costs, variables)
+    try:
+        measure.run()
+    except _Refused as refused:
+        raise GraphQLError(str(refused), extensions={"code": refused.code}) from None
+    return measure.cost
 
 
 def operation_cost(
@@ -117,10 +133,26 @@ def operation_cost(
 _INTROSPECTION_ROOTS = frozenset({"__schema", "__type"})
 
 
+@dataclass(slots=True)
+class _Tally:
+    """What a walk has counted: values, fields walked, aliases, directives, deepest level."""
+
+    cost: int = 0
+    visits: int = 0
+    aliases: int = 0
+    directives: int = 0
+    deepest: int = 0
+
+
 class _Measure:
     """One walk over the operation with the parent type known, fragments expanded once per
     use, cycles cut short. `cost` counts values; `visits` counts the fields walked, so
-    the walk itself stays bounded where lists of 0 items make the cost small."""
+    the walk itself stays bounded where lists of 0 items make the cost small.
+
+    A named fragment is walked once per operation, parent type and page: what it counts
+    for one parent object is kept and scaled at each use, so nesting fragments (a fragment
+    bomb) costs their number, not the number of their expansions.
+    """
 
     def __init__(
         self,
@@ -140,10 +172,13 @@ class _Measure:
             d for d in document.definitions if isinstance(d, OperationDefinitionNode)
         ]
         self.variable_defaults: dict[str, ValueNode] = {}
-        self.aliases = 0
-        self.directives = 0
-        self.cost = 0
-        self.visits = 0
+        self.tally = _Tally()
+        self.spreads: dict[tuple[str, str | None, int | None, bool], _Tally] = {}
+
+    @property
+    def cost(self) -> int:
+        """The values counted so far (all of them once `run` returns)."""
+        return self.tally.cost
 
     def run(self) -> None:
         for operation in self.operations:
@@ -153,6 +188,7 @@ class _Measure:
                 for v in operation.variable_definitions or ()
                 if v.default_value is not None
             }
+            self.spreads = {}  # a fragment's count depends on the operation's variables
             root = self.schema.get_root_type(operation.operation)
             self._selection(operation.selection_set, root, None, 0, 1, ())
 
@@ -175,15 +211,46 @@ class _Measure:
                 inner = parent if condition is None else self._type(condition.name.value)
                 self._selection(selection.selection_set, inner, page, depth, multiplier, path)
             elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                fragment = self.fragments.get(name)
-                if fragment is None or name in path:
-                    continue  # unknown fragments and cycles are validation's to report
+                self._spread(selection.name.value, page, depth, multiplier, path)
+
+    def _spread(
+        self,
+        name: str,
+        page: int | None,
+        depth: int | None,
+        multiplier: int,
+        path: tuple[str, ...],
+    ) -> None:
+        fragment = self.fragments.get(name)
+        if fragment is None or name in path:
+            return  # unknown fragments and cycles are validation's to report
+        inner = self._type(fragment.type_condition.name.value)
+        key = (name, None if inner is None else inner.name, page, depth is None)
+        once = self.spreads.get(key)
+        if once is None:
+            # Walked for one parent object from depth 0, in a tally of its own; inside
+            # introspection (depth None), counted on the schema already, for its shape only.
+            outer, self.tally = self.tally, _Tally()
+            try:
                 self._count_directives(len(fragment.directives or ()))
-                inner = self._type(fragment.type_condition.name.value)
                 self._selection(
-                    fragment.selection_set, inner, page, depth, multiplier, (*path, name)
+                    fragment.selection_set,
+                    inner,
+                    page,
+                    None if depth is None else 0,
+                    0 if depth is None else 1,
+                    (*path, name),
                 )
+            finally:
+                once, self.tally = self.tally, outer
+            self.spreads[key] = once
+        self.tally.visits += 1
+        self.tally.aliases += once.aliases
+        self._check_aliases()
+        self._count_directives(once.directives)
+        if depth is not None:
+            self._reach(depth + once.deepest)
+        self._add(multiplier * once.cost)
 
     def _field(
         self,
@@ -197,13 +264,9 @@ class _Measure:
         """`depth` None: inside introspection (`__schema`, `__type`), which is counted on
         the schema; its nesting (ofType { ofType ... }) is not counted against max_depth."""
         if field.alias is not None:
-            self.aliases += 1
-            if self.aliases > self.limits.max_aliases:
-                raise _Refused(
-                    "TOO_MANY_ALIASES",
-                    f"The operation uses more than {self.limits.max_aliases} aliases.",
-                )
-        self.visits += 1
+            self.tally.aliases += 1
+            self._check_aliases()
+        self.tally.visits += 1
         name = field.name.value
         if (
             depth is not None
@@ -231,11 +294,7 @@ class _Measure:
             depth = None
         elif depth is not None:
             depth += 1
-            if depth > self.limits.max_depth:
-                raise _Refused(
-                    "QUERY_TOO_DEEP",
-                    f"The operation nests deeper than {self.limits.max_depth} levels.",
-                )
+            self._reach(depth)
         self._selection(field.selection_set, child, child_page, depth, multiplier, path)
 
     def _introspection(self, field: FieldNode) -> int:
@@ -246,16 +305,31 @@ class _Measure:
                 fragments=self.fragments,
                 variables=self.variables,
                 variable_defaults=self.variable_defaults,
-                budget=self.limits.max_cost - self.cost,
+                budget=self.limits.max_cost - self.tally.cost,
             )
         except IntrospectionOverBudget:
             raise self._too_costly(
                 "introspect less (fewer nested `fields`/`type` levels)"
             ) from None
 
+    def _reach(self, depth: int) -> None:
+        self.tally.deepest = max(self.tally.deepest, depth)
+        if depth > self.limits.max_depth:
+            raise _Refused(
+                "QUERY_TOO_DEEP",
+                f"The operation nests deeper than {self.limits.max_depth} levels.",
+            )
+
+    def _check_aliases(self) -> None:
+        if self.tally.aliases > self.limits.max_aliases:
+            raise _Refused(
+                "TOO_MANY_ALIASES",
+                f"The operation uses more than {self.limits.max_aliases} aliases.",
+            )
+
     def _add(self, values: int) -> None:
-        self.cost += values
-        if self.cost > self.limits.max_cost or self.visits > self.limits.max_cost:
+        self.tally.cost += values
+        if self.tally.cost > self.limits.max_cost or self.tally.visits > self.limits.max_cost:
             raise self._too_costly(
                 "ask for smaller pages (`first`), fewer nested lists or fewer fields"
             )
@@ -271,8 +345,8 @@ class _Measure:
         return self.schema.get_type(name)
 
     def _count_directives(self, count: int) -> None:
-        self.directives += count
-        if self.directives > self.limits.max_directives:
+        self.tally.directives += count
+        if self.tally.directives > self.limits.max_directives:
             raise _Refused(
                 "TOO_MANY_DIRECTIVES",
                 f"The operation uses more than {self.limits.max_directives} directives.",
