@@ -10,7 +10,7 @@ validation or any resolver. Each refusal is a GraphQL error with its own `extens
 Cost is the number of values the operation could answer: every field of every object, and
 every item of every list, the way the JSON answer holds them. It is computed on the schema's
 types (gateway/cost.py): each list multiplies what is below it by its bound, through inline
-fragments, named fragments (expanded once per use, cycles cut) and aliases; introspection is
+fragments, named fragments (counted at each use, cycles cut) and aliases; introspection is
 counted exactly on the schema (gateway/introspection_cost.py).
 """
 
@@ -145,9 +145,9 @@ class _Tally:
 
 
 class _Measure:
-    """One walk over the operation with the parent type known, fragments expanded once per
-    use, cycles cut short. `cost` counts values; `visits` counts the fields walked, so
-    the walk itself stays bounded where lists of 0 items make the cost small.
+    """One walk over the operation with the parent type known, cycles cut short. `cost`
+    counts values; `visits` counts the fields walked, so the walk itself stays bounded
+    where lists of 0 items make the cost small.
 
     A named fragment is walked once per operation, parent type and page: what it counts
     for one parent object is kept and scaled at each use, so nesting fragments (a fragment
