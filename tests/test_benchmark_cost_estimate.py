@@ -24,7 +24,8 @@ def test_cost_estimate_benchmark_reports_costs_and_refusals() -> None:
         for cells in (line.split("|") for line in result.stdout.splitlines()[2:])
     }
     accepted = [name for name in rows if "(refused)" not in name]
-    assert accepted and all(rows[name].replace(",", "").isdigit() for name in accepted)
+    assert accepted
+    assert all(rows[name].replace(",", "").isdigit() for name in accepted)
     assert {outcome for name, outcome in rows.items() if "(refused)" in name} == {
         "QUERY_TOO_COSTLY"
     }
