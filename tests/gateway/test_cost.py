@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 import strawberry
-from graphql import get_introspection_query, graphql_sync, parse
+from graphql import GraphQLError, get_introspection_query, graphql_sync, parse
 
 import services
 from gateway.cost import SchemaCosts, max_items
 from gateway.errors import ServiceConfigurationError
-from gateway.limits import operation_cost
+from gateway.limits import Limits, check_operation, operation_cost
 from gateway.schema import build_schema
 from gateway.service import Service
 from tests.gateway.answers import count_values
@@ -165,3 +165,35 @@ def test_introspection_is_counted_exactly_on_the_schema() -> None:
 
 def test_an_unknown_type_in_introspection_counts_one_null() -> None:
     assert cost('{ __type(name: "Nope") { name fields { name } } }') == 1
+
+
+def refusal(query: str, limits: Limits | None = None) -> str | None:
+    """The code check_operation refuses `query` with under `limits`, or None."""
+    try:
+        check_operation(parse(query), limits=limits or Limits(), costs=SERVICE_COSTS, variables={})
+    except GraphQLError as error:
+        return str((error.extensions or {})["code"])
+    return None
+
+
+def bomb(body: str, levels: int) -> str:
+    """Fragments F0..F<levels>, each using the next twice: 2**levels expansions."""
+    fragments = " ".join(
+        f"fragment F{n} on User {{ {body} ...F{n + 1} ...F{n + 1} }}" for n in range(levels)
+    )
+    return f"{{ user(id: 1) {{ ...F0 }} }} {fragments} fragment F{levels} on User {{ id }}"
+
+
+def test_fragments_walked_once_still_count_aliases_and_directives_at_each_use() -> None:
+    assert refusal(bomb("a: email", 4)) == "TOO_MANY_ALIASES"  # 15 aliases
+    assert refusal(bomb("email @include(if: true)", 5)) == "TOO_MANY_DIRECTIVES"  # 31
+    assert refusal(bomb("email", 40)) == "QUERY_TOO_COSTLY"  # 2**40 expansions, 41 walks
+    assert refusal(bomb("email", 3)) is None
+
+
+def test_depth_through_fragments_counts_where_they_are_used() -> None:
+    fragment = "fragment O on User { orders { nodes { user { email } } } }"
+    shallow = "{ user(id: 1) { ...O } } " + fragment
+    deep = "{ user(id: 1) { orders { nodes { user { ...O } } } } } " + fragment
+    assert refusal(shallow, Limits(max_depth=4)) is None
+    assert refusal(deep, Limits(max_depth=4)) == "QUERY_TOO_DEEP"
