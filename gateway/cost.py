@@ -40,6 +40,7 @@ from graphql import (
     get_named_type,
     is_introspection_type,
 )
+from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 from gateway.errors import ServiceConfigurationError
 from gateway.pagination import DEFAULT_PAGE_SIZE
@@ -48,8 +49,8 @@ __all__ = ["MAX_ITEMS_KEY", "PAGE_ARGUMENT", "SchemaCosts", "list_depth", "max_i
 
 MAX_ITEMS_KEY = "gateway.max_items"
 PAGE_ARGUMENT = "first"
-# GraphQLCoreConverter.DEFINITION_BACKREF: the StrawberryField behind a GraphQLField.
-_STRAWBERRY_FIELD = "strawberry-definition"
+# Where Strawberry keeps the StrawberryField (and its metadata) behind a GraphQLField.
+_STRAWBERRY_FIELD = GraphQLCoreConverter.DEFINITION_BACKREF
 
 
 def max_items(count: int) -> dict[str, Any]:
