@@ -24,6 +24,7 @@ from typing import Any
 
 from graphql import (
     FieldNode,
+    GraphQLAbstractType,
     GraphQLField,
     GraphQLInterfaceType,
     GraphQLList,
@@ -101,7 +102,15 @@ class SchemaCosts:
         returned_by: dict[str, list[GraphQLField]] = {}
         for parent in _output_types(schema):
             for field in parent.fields.values():
-                returned_by.setdefault(get_named_type(field.type).name, []).append(field)
+                named = get_named_type(field.type)
+                # A field returning a union or an interface returns each of its object types.
+                returned = (
+                    [named, *schema.get_possible_types(named)]
+                    if isinstance(named, GraphQLAbstractType)
+                    else [named]
+                )
+                for type_ in returned:
+                    returned_by.setdefault(type_.name, []).append(field)
         page_types = {
             name
             for name, fields in returned_by.items()

@@ -5,7 +5,7 @@ introspection counted exactly."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 import strawberry
@@ -68,6 +68,22 @@ class LoosePageQuery:
         return LoosePage(nodes=[])
 
 
+@strawberry.type
+class Tag:
+    name: str
+
+
+@strawberry.type
+class TagOrPageQuery:
+    @strawberry.field
+    def paged(self, first: int | None = None) -> LoosePage:
+        return LoosePage(nodes=[])
+
+    @strawberry.field
+    def either(self) -> Annotated[Tag | LoosePage, strawberry.union("TagOrPage")]:
+        return Tag(name="t")
+
+
 def costs_of(*service_list: Service, max_page_size: int = 100) -> SchemaCosts:
     schema = build_schema(list(service_list), max_page_size=max_page_size)
     return SchemaCosts.of_schema(schema._schema, max_page_size=max_page_size)
@@ -88,6 +104,11 @@ def test_a_list_field_without_a_bound_fails_the_build_saying_what_to_declare() -
 def test_a_page_type_also_returned_without_first_leaves_its_lists_unbounded() -> None:
     with pytest.raises(ServiceConfigurationError, match=r"LoosePage\.nodes has no bound"):
         build_schema([Service(name="loose", query=LoosePageQuery)])
+
+
+def test_a_page_type_also_returned_through_a_union_leaves_its_lists_unbounded() -> None:
+    with pytest.raises(ServiceConfigurationError, match=r"LoosePage\.nodes has no bound"):
+        build_schema([Service(name="loose", query=TagOrPageQuery)])
 
 
 def test_a_declared_maximum_and_an_argument_default_bound_their_lists() -> None:
