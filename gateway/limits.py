@@ -250,7 +250,7 @@ class _Measure:
         self._count_directives(once.directives)
         if depth is not None:
             self._reach(depth + once.deepest)
-        self._add(multiplier * once.cost)
+        self._add(multiplier * once.cost, f"...{name}")
 
     def _field(
         self,
@@ -274,7 +274,7 @@ class _Measure:
             and parent is not None
             and parent is self.schema.query_type
         ):
-            self._add(self._introspection(field))
+            self._add(self._introspection(field), name)
             depth, multiplier, child, child_page = None, 0, None, None  # counted already
         else:
             definition = _fields_of(parent).get(name)
@@ -284,10 +284,11 @@ class _Measure:
                 if definition is None
                 else self.costs.page_of(definition, field, self.variables, self.variable_defaults)
             )
-            self._add(multiplier)  # the field's value in each parent object
+            at = name if parent is None else f"{parent.name}.{name}"
+            self._add(multiplier, at)  # the field's value in each parent object
             for _ in range(0 if definition is None else list_depth(definition.type)):
                 multiplier *= self.costs.items(parent, name, page, child_page)
-                self._add(multiplier)  # the list's items
+                self._add(multiplier, at)  # the list's items
         if field.selection_set is None:
             return
         if depth is not None and name.startswith("__"):
@@ -309,7 +310,7 @@ class _Measure:
             )
         except IntrospectionOverBudget:
             raise self._too_costly(
-                "introspect less (fewer nested `fields`/`type` levels)"
+                field.name.value, "introspect less (fewer nested `fields`/`type` levels)"
             ) from None
 
     def _reach(self, depth: int) -> None:
@@ -327,18 +328,20 @@ class _Measure:
                 f"The operation uses more than {self.limits.max_aliases} aliases.",
             )
 
-    def _add(self, values: int) -> None:
+    def _add(self, values: int, at: str) -> None:
+        """Count `values` more, answered by `at` (Type.field, a fragment or __schema)."""
         self.tally.cost += values
         if self.tally.cost > self.limits.max_cost or self.tally.visits > self.limits.max_cost:
             raise self._too_costly(
-                "ask for smaller pages (`first`), fewer nested lists or fewer fields"
+                at, "ask for smaller pages (`first`), fewer nested lists or fewer fields"
             )
 
-    def _too_costly(self, advice: str) -> _Refused:
+    def _too_costly(self, at: str, advice: str) -> _Refused:
         return _Refused(
             "QUERY_TOO_COSTLY",
             f"The operation could return more than {self.limits.max_cost} values (every "
-            f"field of every object, lists multiplied by their page size or maximum); {advice}.",
+            "field of every object, lists multiplied by their page size or maximum); the "
+            f"limit was passed at {at}: {advice}.",
         )
 
     def _type(self, name: str) -> GraphQLNamedType | None:

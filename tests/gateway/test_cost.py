@@ -218,3 +218,12 @@ def test_depth_through_fragments_counts_where_they_are_used() -> None:
     deep = "{ user(id: 1) { orders { nodes { user { ...O } } } } } " + fragment
     assert refusal(shallow, Limits(max_depth=4)) is None
     assert refusal(deep, Limits(max_depth=4)) == "QUERY_TOO_DEEP"
+
+
+def test_a_costly_refusal_says_where_the_limit_was_passed_and_what_to_do() -> None:
+    query = "{ users(first: 50) { nodes { orders { nodes { items { sku } } } } } }"
+    with pytest.raises(GraphQLError) as refused:
+        check_operation(parse(query), limits=Limits(), costs=SERVICE_COSTS, variables={})
+    assert "more than 5000 values" in refused.value.message
+    assert "passed at Order.items" in refused.value.message
+    assert "smaller pages (`first`)" in refused.value.message
