@@ -12,6 +12,7 @@ from tests.services import (
     INJECTION_ATTEMPTS,
     SERVICE_TABLES,
     GraphQL,
+    counted,
     error_codes,
     service_tables,
 )
@@ -243,3 +244,23 @@ async def test_sql_in_a_payments_after_cursor_is_bad_user_input(
     assert error_codes(body) == ["BAD_USER_INPUT"]
     assert await raw_connection.fetchval("SELECT count(*) FROM payments.payments") == 1
     assert await service_tables(raw_connection) == SERVICE_TABLES
+
+
+async def test_a_payment_locks_records_and_pays_its_order_in_one_transaction(
+    graphql: GraphQL, order_id: int
+) -> None:
+    data, statements = await counted(
+        graphql, RECORD_PAYMENT, orderId=order_id, amount="40.50", currency="EUR"
+    )
+
+    assert data["recordPayment"]["order"] == {"id": order_id, "status": "PAID"}
+    # Before: the order was read, the payment committed in a transaction of its own, and the
+    # order marked PAID in another: a timeout or a crash in between split them.
+    begin, lock, paid, insert, mark, commit, read = (" ".join(q.split()) for q in statements)
+    assert (begin, commit) == ("BEGIN;", "COMMIT;")
+    assert 'FROM "orders".orders WHERE id = $1 FOR UPDATE' in lock
+    assert 'FROM "payments".payments' in paid
+    assert "idempotency_key = $2" in paid
+    assert 'INSERT INTO "payments".payments' in insert
+    assert 'UPDATE "orders".orders SET status = $2' in mark
+    assert 'FROM "orders".orders WHERE id = ANY' in read  # the answer's order, as committed
