@@ -23,6 +23,7 @@ from gateway.db import (
     DatabaseConnectionError,
     PoolTimeoutError,
     QueryError,
+    TransactionError,
 )
 
 __all__ = [
@@ -115,9 +116,13 @@ def error_from_database_error(error: Exception) -> GatewayError | None:
         return ServiceUnavailable("The database is unavailable; retry shortly.")
     if isinstance(error, TimeoutError):  # asyncpg's client-side command timeout
         return Timeout("The request took too long and was cancelled; ask for less.")
-    if not isinstance(error, QueryError):
+    if isinstance(error, QueryError):
+        sqlstate = error.sqlstate
+    elif isinstance(error, TransactionError):  # COMMIT refused: a timeout, a deferred check
+        sqlstate = error.details.get("sqlstate")
+    else:
         return None
-    mapped = _SQLSTATE_ERRORS.get(error.sqlstate or "")
+    mapped = _SQLSTATE_ERRORS.get(sqlstate or "")
     if mapped is None:
         return None
     cls, message = mapped

@@ -81,7 +81,7 @@ class TransactionManager(QueryRunner):
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[TransactionManager]:
         """A savepoint: rolls back alone on error, leaving the outer transaction usable."""
-        async with _transaction(self._conn):
+        async with _transaction(self._conn, outermost=False):
             yield self
 
 
@@ -291,7 +291,7 @@ class AsyncDatabaseManager(QueryRunner):
 
 
 @asynccontextmanager
-async def _transaction(conn: asyncpg.Connection) -> AsyncIterator[None]:
+async def _transaction(conn: asyncpg.Connection, *, outermost: bool = True) -> AsyncIterator[None]:
     transaction = conn.transaction()
     async with _transaction_step(conn, "Could not begin a transaction"):
         await transaction.start()
@@ -313,10 +313,13 @@ async def _transaction(conn: asyncpg.Connection) -> AsyncIterator[None]:
         try:
             await transaction.commit()
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as error:
-            # An ERROR answer on a live connection means PostgreSQL rolled back. Anything
-            # else (the connection gone mid-COMMIT, even with a FATAL message; no answer
-            # in time) happened after COMMIT left: it may have committed.
-            if isinstance(error, asyncpg.PostgresError) and not connection_lost(conn):
+            # On a live connection, an ERROR answer means PostgreSQL rolled back, and an
+            # InterfaceError that COMMIT was never sent. The connection gone mid-COMMIT (even
+            # with a FATAL message) or no answer in time: it may have committed. A savepoint
+            # is settled by its outer transaction's COMMIT, never here.
+            if not outermost or (
+                not isinstance(error, (OSError, TimeoutError)) and not connection_lost(conn)
+            ):
                 raise
             raise CommitOutcomeUnknown(
                 f"COMMIT was sent but its answer was lost ({type(error).__name__}: {error}); "
@@ -345,8 +348,8 @@ async def _transaction_step(conn: asyncpg.Connection, failure: str) -> AsyncIter
     except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
         if connection_lost(conn):  # a restart, say: the database is unavailable, retry later
             raise DatabaseConnectionError(f"The database connection was lost: {error}") from error
-        if isinstance(error, asyncpg.PostgresError):
-            raise TransactionError(f"{failure}: {error}") from error
+        if isinstance(error, asyncpg.PostgresError):  # sqlstate: a timeout, a deferred check
+            raise TransactionError(f"{failure}: {error}", {"sqlstate": error.sqlstate}) from error
         raise
 
 

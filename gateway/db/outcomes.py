@@ -6,8 +6,9 @@ invite a retry that acts twice; answering "done" could confirm what was lost. Th
 is a key the transaction wrote with its row (an idempotency key, the client's or one made
 up for the write) and two facts about PostgreSQL:
 
-- a transaction ends, committed or rolled back, before its backend process exits, so once
-  the backend that ran it is gone from `pg_stat_activity` its outcome is final;
+- a backend reports itself `idle` (no transaction open) only after its transaction has
+  ended, committed or rolled back, and it ends it before it exits: once the backend that
+  ran the transaction is idle or gone from `pg_stat_activity`, the outcome is final;
 - a statement started after that sees the row if, and only if, it committed.
 
 Usage, in a service's write:
@@ -37,7 +38,13 @@ __all__ = ["settle_commit"]
 
 T = TypeVar("T")
 
-_BACKEND_ALIVE = "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)"
+# A state we may not see (NULL: another role's backend) counts as busy: wait, never guess.
+# The backend asking may be the one that ran the transaction (its connection survived and
+# went back to the pool): then the transaction is over, whatever its own row says.
+_BACKEND_BUSY = (
+    "SELECT EXISTS (SELECT 1 FROM pg_stat_activity "
+    "WHERE pid = $1 AND pid <> pg_backend_pid() AND state IS DISTINCT FROM 'idle')"
+)
 _POLL_INTERVAL = 0.05  # seconds between looks at pg_stat_activity
 
 
@@ -50,17 +57,17 @@ async def settle_commit(
 ) -> T | None:
     """What the transaction of `unknown` wrote, if it committed; None if it did not.
 
-    Waits up to `wait` seconds, on fresh pooled connections of `db`, for the backend that ran
-    the transaction to end, then calls `lookup` (a read, outside any transaction, of the row
-    by the key the transaction wrote). Raises `unknown` again when the outcome still cannot
-    be told: the backend outlives `wait` (a network partition, say, or its pid reused after a
-    restart), or the database cannot be reached.
+    Waits up to `wait` seconds, on fresh pooled connections of `db`, until the backend that
+    ran the transaction is idle or gone, then calls `lookup` (a read, outside any
+    transaction, of the row by the key the transaction wrote). Raises `unknown` again when
+    the outcome still cannot be told: the backend stays busy past `wait` (a network
+    partition, say, or its pid reused after a restart), or the database cannot be reached.
     """
     if unknown.server_pid is None:
         raise unknown
     deadline = time.monotonic() + wait
     try:
-        while await db.fetch_value(_BACKEND_ALIVE, unknown.server_pid):
+        while await db.fetch_value(_BACKEND_BUSY, unknown.server_pid):
             if time.monotonic() >= deadline:
                 raise unknown
             await asyncio.sleep(_POLL_INTERVAL)

@@ -304,3 +304,31 @@ async def test_a_payment_timed_out_on_a_locked_order_saved_nothing_and_its_retry
     assert retried_again == retried
     assert await stored_payments(raw_connection, order_id) == (1, Decimal(LAPTOP))
     assert await order_status(raw_connection, order_id) == "PAID"
+
+
+REFUSED_AT_COMMIT = """
+CREATE FUNCTION payments.refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS
+$$ BEGIN RAISE EXCEPTION 'refused at commit' USING ERRCODE = 'check_violation'; END $$;
+CREATE CONSTRAINT TRIGGER refuse_at_commit AFTER INSERT ON payments.payments
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION payments.refuse_at_commit();
+"""
+
+
+async def test_a_commit_refused_by_postgresql_is_answered_with_its_code_and_saved_nothing(
+    post: Post, raw_connection: asyncpg.Connection
+) -> None:
+    order_id = await new_order(post)
+    # A deferred check runs at COMMIT: PostgreSQL answers COMMIT with an ERROR and rolls back.
+    await raw_connection.execute(REFUSED_AT_COMMIT)
+
+    refused = await post(RECORD_PAYMENT, orderId=order_id, amount=LAPTOP, currency="EUR", key="c-1")
+    saved_meanwhile = await stored_payments(raw_connection, order_id)
+    await raw_connection.execute("DROP TRIGGER refuse_at_commit ON payments.payments")
+    retried = await post(RECORD_PAYMENT, orderId=order_id, amount=LAPTOP, currency="EUR", key="c-1")
+
+    # Before: INTERNAL_SERVER_ERROR. COMMIT's own error is mapped like any statement's.
+    assert error_codes(refused) == ["BAD_USER_INPUT"]
+    assert saved_meanwhile == (0, Decimal(0))
+    assert "errors" not in retried, retried
+    assert await stored_payments(raw_connection, order_id) == (1, Decimal(LAPTOP))
+    assert await order_status(raw_connection, order_id) == "PAID"

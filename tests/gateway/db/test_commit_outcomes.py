@@ -102,17 +102,21 @@ async def test_a_commit_that_never_reached_the_server_is_unknown_and_settles_as_
     assert await stored(raw_connection) == []
 
 
-async def test_settling_waits_for_the_backend_and_gives_up_while_it_lives(
+async def test_settling_waits_for_the_backend_and_gives_up_while_its_transaction_lasts(
     db: AsyncDatabaseManager, raw_connection: asyncpg.Connection
 ) -> None:
-    # A backend that is still there (here: the test's own connection) may yet commit: the
-    # outcome stays unknown rather than being guessed from a lookup that saw nothing.
+    # A backend still in its transaction (here: the test's own connection) may yet commit:
+    # the outcome stays unknown rather than being guessed from a lookup that saw nothing.
     alive = CommitOutcomeUnknown("lost", server_pid=raw_connection.get_server_pid())
-
-    with pytest.raises(CommitOutcomeUnknown) as raised:
-        await settle_commit(db, alive, lambda: db.fetch_value(BY_KEY, "k-3"), wait=0.2)
+    async with raw_connection.transaction():
+        await raw_connection.execute("INSERT INTO shop.items (key) VALUES ('k-3')")
+        with pytest.raises(CommitOutcomeUnknown) as raised:
+            await settle_commit(db, alive, lambda: db.fetch_value(BY_KEY, "k-3"), wait=0.2)
+    # Once it has committed, it is idle: the lookup's answer is the truth.
+    settled = await settle_commit(db, alive, lambda: db.fetch_value(BY_KEY, "k-3"))
 
     assert raised.value is alive
+    assert settled == "k-3"
 
 
 async def test_another_schemas_manager_joins_a_transaction_and_commits_or_rolls_back_with_it(
@@ -142,3 +146,37 @@ async def test_joining_a_transaction_of_another_pool_is_refused(
     async with db.transaction() as tx:
         with pytest.raises(PoolError, match="its own pool"):
             elsewhere.within(tx)
+
+
+async def test_a_commit_past_the_client_timeout_is_unknown_and_settles_by_the_key(
+    database_url: str, raw_connection: asyncpg.Connection
+) -> None:
+    await raw_connection.execute(
+        """
+        CREATE SCHEMA slow; CREATE TABLE slow.items (key TEXT PRIMARY KEY);
+        CREATE FUNCTION slow.sleep() RETURNS trigger LANGUAGE plpgsql AS
+        $$ BEGIN PERFORM pg_sleep(1); RETURN NULL; END $$;
+        CREATE CONSTRAINT TRIGGER sleep_at_commit AFTER INSERT ON slow.items
+            DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow.sleep();
+        """
+    )
+    config = DatabaseConfig(
+        connection_string=database_url,
+        min_connections=1,
+        max_connections=2,
+        retry_attempts=1,
+        command_timeout=0.2,
+    )
+    pool = await AsyncDatabaseManager.create_shared_pool(config)
+    try:
+        db = AsyncDatabaseManager(pool=pool, schema="slow")
+        with pytest.raises(CommitOutcomeUnknown) as raised:
+            async with db.transaction() as tx:
+                await tx.execute(ADD, "late")
+        # asyncpg gave up waiting and asked PostgreSQL to cancel: it may or may not have.
+        settled = await settle_commit(db, raised.value, lambda: db.fetch_value(BY_KEY, "late"))
+    finally:
+        await pool.close()
+
+    saved = await raw_connection.fetchval("SELECT count(*) FROM slow.items")
+    assert (settled, saved) in {(None, 0), ("late", 1)}
