@@ -131,3 +131,27 @@ async def test_a_payment_whose_commit_never_arrived_is_unavailable_and_its_retry
     assert await payments(raw_connection) == [
         (retried["data"]["recordPayment"]["id"], Decimal("1299.00"))
     ]
+
+
+async def test_a_payment_cut_off_by_a_partition_is_outcome_unknown_and_names_its_key(
+    post: Post, cutter: CommitCutter, raw_connection: asyncpg.Connection
+) -> None:
+    order_id = await new_order(post)
+    cutter.arm(Cut.PARTITION)
+
+    # No key sent: the gateway made one up and stored it with the payment it tried.
+    unknown = await post(RECORD_PAYMENT, orderId=order_id)
+    cutter.heal()  # the server notices the dead connection and rolls back
+    message = unknown["errors"][0]["message"]
+    key = json.loads(message[message.index('"') : message.rindex('"') + 1])
+    retried = await post(RECORD_PAYMENT, orderId=order_id, key=key)
+    again = await post(RECORD_PAYMENT, orderId=order_id, key=key)
+
+    # Its backend was still in the transaction, so nothing a lookup finds could be trusted.
+    assert error_codes(unknown) == ["OUTCOME_UNKNOWN"]
+    assert key.startswith("generated:")
+    assert "errors" not in retried, retried
+    assert again == retried
+    assert await payments(raw_connection) == [
+        (retried["data"]["recordPayment"]["id"], Decimal("1299.00"))
+    ]

@@ -32,6 +32,9 @@ class Cut(enum.Enum):
     AFTER_ANSWER = "after_answer"  # the client got COMMIT's answer; then the line dies
     BEFORE_ANSWER = "before_answer"  # the server committed; its answer is lost
     BEFORE_REQUEST = "before_request"  # COMMIT never reaches the server
+    # A partition: COMMIT never arrives and the client's side dies, but the server's side
+    # stays open (its backend idle in its transaction, locks held) until `heal()`.
+    PARTITION = "partition"
 
 
 class CommitCutter:
@@ -52,6 +55,7 @@ class CommitCutter:
         )
         self._server: asyncio.Server | None = None
         self._armed: Cut | None = None
+        self._partitioned: list[asyncio.StreamWriter] = []
         self.cuts = 0
         self.url = database_url
 
@@ -79,6 +83,12 @@ class CommitCutter:
         """Cut the connection of the next COMMIT, at `cut`."""
         self._armed = cut
 
+    def heal(self) -> None:
+        """End the partition: close the server sides it kept open (their backends roll back)."""
+        for writer in self._partitioned:
+            writer.close()
+        self._partitioned.clear()
+
     async def _serve(
         self, client_in: asyncio.StreamReader, client_out: asyncio.StreamWriter
     ) -> None:
@@ -87,16 +97,20 @@ class CommitCutter:
         done = asyncio.Event()
 
         def cut() -> None:
+            partition = self._armed is Cut.PARTITION
             self._armed = None
             self.cuts += 1
-            for writer in (client_out, server_out):
-                writer.close()
+            client_out.close()
+            if partition:
+                self._partitioned.append(server_out)
+            else:
+                server_out.close()
             done.set()
 
         async def upstream() -> None:
             while data := await client_in.read(65536):
                 if COMMIT_QUERY in data and self._armed is not None:
-                    if self._armed is Cut.BEFORE_REQUEST:
+                    if self._armed in (Cut.BEFORE_REQUEST, Cut.PARTITION):
                         cut()
                         return
                     committing.set()
@@ -124,6 +138,8 @@ class CommitCutter:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, OSError):
                 await task
+        if server_out in self._partitioned:
+            return  # left open until heal()
         for writer in (client_out, server_out):
             writer.close()
             with contextlib.suppress(OSError):
