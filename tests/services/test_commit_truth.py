@@ -155,3 +155,19 @@ async def test_a_payment_cut_off_by_a_partition_is_outcome_unknown_and_names_its
     assert await payments(raw_connection) == [
         (retried["data"]["recordPayment"]["id"], Decimal("1299.00"))
     ]
+
+
+async def test_an_order_whose_commit_answer_is_lost_is_answered_as_placed_once(
+    post: Post, cutter: CommitCutter, raw_connection: asyncpg.Connection
+) -> None:
+    user = await post(CREATE_USER)
+    cutter.arm(Cut.BEFORE_ANSWER)
+
+    body = await post(PLACE_ORDER, userId=user["data"]["createUser"]["id"], key="order-1")
+    retried = await post(PLACE_ORDER, userId=user["data"]["createUser"]["id"], key="order-1")
+
+    assert cutter.cuts == 1
+    assert "errors" not in body, body
+    assert retried == body
+    ids = [row[0] for row in await raw_connection.fetch("SELECT id FROM orders.orders")]
+    assert ids == [body["data"]["placeOrder"]["id"]]
