@@ -122,10 +122,3 @@ class OrderLoaders:
         order = await store.set_status(self._db.within(tx), order_id, status)
         self.by_id.clear(order_id)  # read again after the caller's commit, not primed before
         return order
-
-    async def mark(self, order_id: int, status: OrderStatus) -> Order | None:
-        """Move an order to `status`; None if it does not exist."""
-        order = await store.set_status(self._db, order_id, status)
-        if order is not None:
-            self.by_id.clear(order_id).prime(order_id, order)
-        return order
