@@ -6,6 +6,7 @@
     ├── Conflict                 CONFLICT         the change clashes with existing data
     ├── Timeout                  TIMEOUT          a statement ran past the statement timeout
     ├── ServiceUnavailable       SERVICE_UNAVAILABLE  the database is down or the pool is full
+    ├── OutcomeUnknown           OUTCOME_UNKNOWN  a write's COMMIT got no answer: retry with its key
     └── ServiceConfigurationError                  services cannot be merged (startup only)
 
 Errors a client can cause are raised as these classes, or come from the database as a
@@ -17,13 +18,20 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from gateway.db import DatabaseConnectionError, PoolTimeoutError, QueryError
+from gateway.db import (
+    CommitOutcomeUnknown,
+    DatabaseConnectionError,
+    PoolTimeoutError,
+    QueryError,
+    TransactionError,
+)
 
 __all__ = [
     "BadUserInput",
     "Conflict",
     "GatewayError",
     "NotFound",
+    "OutcomeUnknown",
     "ServiceConfigurationError",
     "ServiceUnavailable",
     "Timeout",
@@ -67,6 +75,13 @@ class ServiceUnavailable(GatewayError):
     code = "SERVICE_UNAVAILABLE"
 
 
+class OutcomeUnknown(GatewayError):
+    """Raised when a write's COMMIT got no answer and what it did cannot be found out:
+    retrying with the same idempotency key is safe, a retry without one may act twice."""
+
+    code = "OUTCOME_UNKNOWN"
+
+
 class ServiceConfigurationError(Exception):
     """Raised at startup when services cannot be merged into one schema or app."""
 
@@ -92,13 +107,22 @@ _SQLSTATE_ERRORS: dict[str, tuple[type[GatewayError], str]] = {
 
 def error_from_database_error(error: Exception) -> GatewayError | None:
     """The client-facing error for a database failure, mapped once here; None: mask it."""
+    if isinstance(error, CommitOutcomeUnknown):
+        return OutcomeUnknown(
+            "The database connection was lost while the change was being saved; it may or "
+            "may not be saved. Check before retrying."
+        )
     if isinstance(error, (DatabaseConnectionError, PoolTimeoutError)):
         return ServiceUnavailable("The database is unavailable; retry shortly.")
     if isinstance(error, TimeoutError):  # asyncpg's client-side command timeout
         return Timeout("The request took too long and was cancelled; ask for less.")
-    if not isinstance(error, QueryError):
+    if isinstance(error, QueryError):
+        sqlstate = error.sqlstate
+    elif isinstance(error, TransactionError):  # COMMIT refused: a timeout, a deferred check
+        sqlstate = error.details.get("sqlstate")
+    else:
         return None
-    mapped = _SQLSTATE_ERRORS.get(error.sqlstate or "")
+    mapped = _SQLSTATE_ERRORS.get(sqlstate or "")
     if mapped is None:
         return None
     cls, message = mapped

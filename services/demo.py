@@ -8,9 +8,7 @@ from decimal import Decimal
 
 from gateway.db import AsyncDatabaseManager
 from services.orders.loaders import OrderLoaders
-from services.orders.types import OrderStatus
 from services.payments.loaders import PaymentLoaders
-from services.payments.types import PaymentStatus
 from services.users.loaders import UserLoaders
 
 DEMO_USERS = [
@@ -39,5 +37,4 @@ async def load_demo_data(managers: Mapping[str, AsyncDatabaseManager]) -> None:
         for number, items in enumerate(DEMO_ORDERS):
             order = await orders.place(user.id, items)
             if number == 0:
-                await payments.record(order.id, order.total, "EUR", PaymentStatus.SUCCEEDED)
-                await orders.mark(order.id, OrderStatus.PAID)
+                await payments.record(orders, order.id, order.total, "EUR")  # marks it PAID

@@ -131,7 +131,7 @@ def test_migrate_creates_every_service_schema_then_reports_up_to_date(database_u
 
     assert second.returncode == 0, second.stdout + second.stderr
     assert sorted(second.stdout.splitlines()) == [
-        "orders: up_to_date (applied: nothing new; total files: 1)",
-        "payments: up_to_date (applied: nothing new; total files: 1)",
+        "orders: up_to_date (applied: nothing new; total files: 2)",
+        "payments: up_to_date (applied: nothing new; total files: 2)",
         "users: up_to_date (applied: nothing new; total files: 1)",
     ]

@@ -6,6 +6,7 @@ Code written against pgdbm runs with its import line changed to `from gateway.db
 from gateway.db.config import DatabaseConfig
 from gateway.db.errors import (
     AsyncDBError,
+    CommitOutcomeUnknown,
     ConfigurationError,
     ConnectionError,
     DatabaseConnectionError,
@@ -18,6 +19,7 @@ from gateway.db.errors import (
 )
 from gateway.db.manager import AsyncDatabaseManager, SchemaManager, TransactionManager
 from gateway.db.migrations import AsyncMigrationManager, Migration
+from gateway.db.outcomes import settle_commit
 from gateway.db.pool import SharedPool
 from gateway.db.statements import StatementRecorder, count_statements
 from gateway.db.tenants import TenantManager
@@ -26,6 +28,7 @@ __all__ = [
     "AsyncDBError",
     "AsyncDatabaseManager",
     "AsyncMigrationManager",
+    "CommitOutcomeUnknown",
     "ConfigurationError",
     "ConnectionError",
     "DatabaseConfig",
@@ -43,4 +46,5 @@ __all__ = [
     "TransactionError",
     "TransactionManager",
     "count_statements",
+    "settle_commit",
 ]

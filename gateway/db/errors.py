@@ -8,6 +8,7 @@
     ├── SchemaError          an identifier (schema, table, tenant) is invalid
     ├── QueryError           PostgreSQL refused a statement
     ├── TransactionError     a transaction could not begin, commit or roll back
+    │   └── CommitOutcomeUnknown COMMIT was sent but its answer was lost: committed or not?
     └── MigrationError       a migration file is invalid, changed after applying, or failed
 
 `ConnectionError` exists so `from pgdbm import ConnectionError` keeps working after the import
@@ -22,6 +23,7 @@ import asyncpg
 
 __all__ = [
     "AsyncDBError",
+    "CommitOutcomeUnknown",
     "ConfigurationError",
     "ConnectionError",
     "DatabaseConnectionError",
@@ -99,6 +101,19 @@ class QueryError(AsyncDBError):
 
 class TransactionError(AsyncDBError):
     """Raised when a transaction cannot begin, commit or roll back."""
+
+
+class CommitOutcomeUnknown(TransactionError):
+    """Raised when COMMIT was sent but no answer came back (the connection died, the client
+    timed out): the transaction may have committed or not.
+
+    `server_pid` is the backend that ran it; `gateway.db.outcomes.settle_commit` waits for it
+    to end and then looks for what the transaction wrote, to answer truthfully.
+    """
+
+    def __init__(self, message: str, *, server_pid: int | None) -> None:
+        super().__init__(message, {"server_pid": server_pid})
+        self.server_pid = server_pid
 
 
 class MigrationError(AsyncDBError):

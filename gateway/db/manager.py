@@ -7,10 +7,19 @@ Two ways to build one, as in pgdbm:
 
     db = AsyncDatabaseManager(config)  # a manager that owns its pool
     await db.connect()
+
+A unit of work across services: one service opens the transaction, another service's
+manager joins it with `within(tx)`, so both schemas' statements share one connection and
+commit (or roll back) together, each still rendered for its own schema:
+
+    async with payments_db.transaction() as tx:
+        order = await orders_db.within(tx).fetch_one("SELECT ... FOR UPDATE", ...)
+        await tx.execute("INSERT INTO {{tables.payments}} ...")
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, NoReturn, cast
@@ -20,6 +29,7 @@ from asyncpg.pool import PoolConnectionProxy
 
 from gateway.db.config import DatabaseConfig
 from gateway.db.errors import (
+    CommitOutcomeUnknown,
     ConfigurationError,
     DatabaseConnectionError,
     PoolError,
@@ -33,6 +43,8 @@ from gateway.db.releases import release
 
 __all__ = ["AsyncDatabaseManager", "SchemaManager", "TransactionManager"]
 
+logger = logging.getLogger("gateway.db")
+
 
 class TransactionManager(QueryRunner):
     """The query API inside `db.transaction()`: every call runs on the transaction's connection.
@@ -41,9 +53,12 @@ class TransactionManager(QueryRunner):
     `async with tx.transaction()` for a savepoint.
     """
 
-    def __init__(self, connection: asyncpg.Connection, schema: str | None) -> None:
+    def __init__(
+        self, connection: asyncpg.Connection, schema: str | None, pool: asyncpg.Pool | None = None
+    ) -> None:
         self._conn = connection
         self._schema = schema
+        self._pool = pool
 
     @property
     def connection(self) -> asyncpg.Connection:
@@ -54,6 +69,11 @@ class TransactionManager(QueryRunner):
     def schema(self) -> str | None:
         return self._schema
 
+    @property
+    def pool(self) -> asyncpg.Pool | None:
+        """The pool the transaction's connection came from (None: a bare connection)."""
+        return self._pool
+
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
         yield self._conn
@@ -61,7 +81,7 @@ class TransactionManager(QueryRunner):
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[TransactionManager]:
         """A savepoint: rolls back alone on error, leaving the outer transaction usable."""
-        async with _transaction(self._conn):
+        async with _transaction(self._conn, outermost=False):
             yield self
 
 
@@ -195,9 +215,34 @@ class AsyncDatabaseManager(QueryRunner):
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[TransactionManager]:
-        """A transaction: commits on success, rolls back on any exception."""
-        async with self.acquire() as conn, _transaction(conn):
-            yield TransactionManager(conn, self._schema)
+        """A transaction: commits on success, rolls back on any exception.
+
+        What it raises says what happened: a `TransactionError` from COMMIT means PostgreSQL
+        rolled back; `CommitOutcomeUnknown` means COMMIT was sent and its answer lost (settle
+        it with `gateway.db.outcomes.settle_commit`). Once COMMIT has answered, handing the
+        connection back to the pool cannot fail the block: a failed release is logged.
+        """
+        proxy = await self._take()
+        conn = cast(asyncpg.Connection, proxy)  # the proxy has Connection's whole API
+        try:
+            async with _transaction(conn):
+                yield TransactionManager(conn, self._schema, self.pool)
+        finally:
+            await _release_after_transaction(self.pool, proxy)
+
+    def within(self, tx: TransactionManager) -> TransactionManager:
+        """This manager's queries inside `tx`, a transaction another manager of the same pool
+        opened: same connection, same commit, templates rendered for this manager's schema.
+
+        Usage (a service's public API taking its caller's transaction):
+        `await store.lock_order(self._db.within(tx), order_id)`.
+        """
+        if tx.pool is None or tx.pool is not self._pool:
+            raise PoolError(
+                f"Schema {self._schema!r} can only join a transaction opened on its own pool: "
+                "open it with `async with db.transaction() as tx` on a manager of that pool."
+            )
+        return TransactionManager(tx.connection, self._schema, tx.pool)
 
     async def table_exists(self, table_name: str) -> bool:
         """Whether `table_name` (or `schema.table`) exists; defaults to this manager's schema."""
@@ -246,7 +291,7 @@ class AsyncDatabaseManager(QueryRunner):
 
 
 @asynccontextmanager
-async def _transaction(conn: asyncpg.Connection) -> AsyncIterator[None]:
+async def _transaction(conn: asyncpg.Connection, *, outermost: bool = True) -> AsyncIterator[None]:
     transaction = conn.transaction()
     async with _transaction_step(conn, "Could not begin a transaction"):
         await transaction.start()
@@ -262,7 +307,38 @@ async def _transaction(conn: asyncpg.Connection) -> AsyncIterator[None]:
                 raise
         raise
     async with _transaction_step(conn, "The transaction could not commit"):
-        await transaction.commit()
+        if connection_lost(conn):  # COMMIT cannot be sent: nothing of it was kept
+            raise asyncpg.InterfaceError("the connection closed before COMMIT")
+        server_pid = conn.get_server_pid()  # asyncpg detaches a closed connection's proxy
+        try:
+            await transaction.commit()
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as error:
+            # On a live connection, an ERROR answer means PostgreSQL rolled back, and an
+            # InterfaceError that COMMIT was never sent. The connection gone mid-COMMIT (even
+            # with a FATAL message) or no answer in time: it may have committed. A savepoint
+            # is settled by its outer transaction's COMMIT, never here.
+            if not outermost or (
+                not isinstance(error, (OSError, TimeoutError)) and not connection_lost(conn)
+            ):
+                raise
+            raise CommitOutcomeUnknown(
+                f"COMMIT was sent but its answer was lost ({type(error).__name__}: {error}); "
+                "the transaction may or may not have committed.",
+                server_pid=server_pid,
+            ) from error
+
+
+async def _release_after_transaction(pool: asyncpg.Pool, conn: PoolConnectionProxy) -> None:
+    # The transaction's outcome is decided by now; asyncpg closes a connection whose reset
+    # failed, so the pool stays whole and only the log needs to know.
+    try:
+        await pool.release(conn)
+    except Exception:
+        logger.warning(
+            "Releasing a transaction's connection failed after the transaction ended; its "
+            "outcome stands",
+            exc_info=True,
+        )
 
 
 @asynccontextmanager
@@ -272,8 +348,8 @@ async def _transaction_step(conn: asyncpg.Connection, failure: str) -> AsyncIter
     except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
         if connection_lost(conn):  # a restart, say: the database is unavailable, retry later
             raise DatabaseConnectionError(f"The database connection was lost: {error}") from error
-        if isinstance(error, asyncpg.PostgresError):
-            raise TransactionError(f"{failure}: {error}") from error
+        if isinstance(error, asyncpg.PostgresError):  # sqlstate: a timeout, a deferred check
+            raise TransactionError(f"{failure}: {error}", {"sqlstate": error.sqlstate}) from error
         raise
 
 

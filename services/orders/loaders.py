@@ -1,7 +1,13 @@
-"""The orders service's public per-request API: what other services may call."""
+"""The orders service's public per-request API: what other services may call.
+
+Other services' transactions may include orders' statements: `lock_for_update(tx, ...)`
+and `mark_within(tx, ...)` run on the caller's transaction (`db.within(tx)`), rendered for
+the orders schema, so a payment and the order it pays commit together.
+"""
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from decimal import Decimal
 from operator import attrgetter
@@ -9,14 +15,17 @@ from operator import attrgetter
 from aiodataloader import DataLoader
 
 from gateway.batching import BatchLoader, ChildPageLoader, by_id_loader
-from gateway.db import AsyncDatabaseManager
+from gateway.db import AsyncDatabaseManager, TransactionManager
 from gateway.errors import BadUserInput
+from gateway.idempotency import IdempotencyKey
 from gateway.validation import is_storable_text
 from services.orders import store
 from services.orders.types import MAX_LINE_ITEMS, LineItem, Order, OrderStatus
 
 MAX_QUANTITY = 10_000
 MAX_UNIT_PRICE = Decimal("1000000")
+DEFAULT_CURRENCY = "EUR"
+_CURRENCY = re.compile(r"[A-Z]{3}")
 
 
 class OrderLoaders:
@@ -40,8 +49,16 @@ class OrderLoaders:
             grouped[item.order_id].append(item)
         return [grouped[order_id] for order_id in order_ids]
 
-    async def place(self, user_id: int, items: list[tuple[str, int, Decimal]]) -> Order:
-        """Create an order (the caller has checked the user exists)."""
+    async def place(
+        self,
+        user_id: int,
+        items: list[tuple[str, int, Decimal]],
+        *,
+        currency: str = DEFAULT_CURRENCY,
+        idempotency_key: str | None = None,
+    ) -> Order:
+        """Create an order (the caller has checked the user exists); with the key of an
+        order placed before, that order (same arguments) or CONFLICT (other arguments)."""
         if not 1 <= len(items) <= MAX_LINE_ITEMS:
             raise BadUserInput(f"An order has between 1 and {MAX_LINE_ITEMS} line items.")
         for sku, quantity, unit_price in items:
@@ -60,14 +77,47 @@ class OrderLoaders:
                 raise BadUserInput(
                     f"A unit price is between 0 and {MAX_UNIT_PRICE}, with at most 2 decimals."
                 )
-        order, line_items = await store.insert_order(self._db, user_id, items)
+        if not _CURRENCY.fullmatch(currency):
+            raise BadUserInput("A currency is a three-letter ISO 4217 code such as EUR.")
+        key = IdempotencyKey.for_request(
+            idempotency_key,
+            user_id,
+            currency,
+            [[sku, quantity, f"{unit_price:.2f}"] for sku, quantity, unit_price in items],
+        )
+        db = self._db
+
+        async def insert() -> tuple[Order, str | None] | None:
+            placed = await store.insert_order(
+                db,
+                user_id,
+                items,
+                currency=currency,
+                idempotency_key=key.value,
+                request_digest=key.digest,
+            )
+            if placed is None:  # placed before with this key
+                return await store.order_by_key(db, key.value)
+            order, line_items = placed
+            self.items.prime(order.id, line_items)
+            return order, key.digest
+
+        found = await key.write_once(db, insert, lambda: store.order_by_key(db, key.value))
+        if found is None or found[1] != key.digest:
+            raise key.reused("order")
+        order = found[0]
         self.by_id.prime(order.id, order)
-        self.items.prime(order.id, line_items)
         return order
 
-    async def mark(self, order_id: int, status: OrderStatus) -> Order | None:
-        """Move an order to `status`; None if it does not exist."""
-        order = await store.set_status(self._db, order_id, status)
-        if order is not None:
-            self.by_id.clear(order_id).prime(order_id, order)
+    async def lock_for_update(self, tx: TransactionManager, order_id: int) -> Order | None:
+        """The order, read in `tx` (another service's transaction on this pool) and locked
+        until it ends (`SELECT ... FOR UPDATE`): writers of the order wait their turn."""
+        return await store.lock_order(self._db.within(tx), order_id)
+
+    async def mark_within(
+        self, tx: TransactionManager, order_id: int, status: OrderStatus
+    ) -> Order | None:
+        """Move an order to `status` inside `tx`: it commits, or not, with the caller's work."""
+        order = await store.set_status(self._db.within(tx), order_id, status)
+        self.by_id.clear(order_id)  # read again after the caller's commit, not primed before
         return order

@@ -6,7 +6,7 @@ import strawberry
 
 from gateway.context import Info
 from gateway.errors import NotFound
-from services.orders.loaders import OrderLoaders
+from services.orders.loaders import DEFAULT_CURRENCY, OrderLoaders
 from services.orders.types import Order, PlaceOrderInput
 from services.users.loaders import UserLoaders
 
@@ -20,10 +20,20 @@ class OrdersQuery:
 
 @strawberry.type
 class OrdersMutation:
-    @strawberry.mutation(description="Place an order for an existing user.")
+    @strawberry.mutation(
+        description=(
+            "Place an order for an existing user; with an idempotencyKey sent before, the "
+            "order it placed."
+        )
+    )
     async def place_order(self, info: Info, input: PlaceOrderInput) -> Order:
         # Cross-service check through the users service's public loader, never its tables.
         if await info.context.loaders(UserLoaders).by_id.load(input.user_id) is None:
             raise NotFound(f"There is no user with id {input.user_id}.")
         items = [(item.sku.strip(), item.quantity, item.unit_price) for item in input.items]
-        return await info.context.loaders(OrderLoaders).place(input.user_id, items)
+        return await info.context.loaders(OrderLoaders).place(
+            input.user_id,
+            items,
+            currency=(input.currency or DEFAULT_CURRENCY).strip().upper(),
+            idempotency_key=input.idempotency_key,
+        )

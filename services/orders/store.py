@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from gateway.db import AsyncDatabaseManager
+from gateway.db.queries import QueryRunner
 from gateway.pagination import PageArgs
 from gateway.row_objects import RowObjects
 from services.orders.types import LineItem, Order, OrderStatus
@@ -13,7 +14,7 @@ from services.orders.types import LineItem, Order, OrderStatus
 # Decimals are read as text: Decimal(text) costs half asyncpg's numeric decoding.
 ORDER_ROWS = RowObjects(
     Order,
-    "id, user_id, status, total, created_at",
+    "id, user_id, status, total, currency, created_at",
     convert={"status": OrderStatus},
     as_text={"total": Decimal},
 )
@@ -46,9 +47,13 @@ ITEMS_OF_ORDERS = (
 # The order and all its line items in one statement, items in the order given: one row per
 # item, the order's columns repeated. Sequence values grow in the order rows are inserted, so
 # sorting by the item's id gives them back in that order (as ITEMS_OF_ORDERS would read them).
+# No row when an order with the idempotency key $7 exists (ON CONFLICT waits for a
+# transaction still inserting it, so that order is committed and a next statement sees it).
 INSERT_ORDER_WITH_ITEMS = f"""
 WITH new_order AS (
-    INSERT INTO {{{{tables.orders}}}} (user_id, total) VALUES ($1, $2)
+    INSERT INTO {{{{tables.orders}}}} (user_id, total, currency, idempotency_key, request_digest)
+    VALUES ($1, $2, $6, $7, $8)
+    ON CONFLICT (idempotency_key) DO NOTHING
     RETURNING {_ORDER_COLUMNS}
 ),
 new_items AS (
@@ -64,6 +69,11 @@ SELECT new_order.*, new_items.id AS item_id, new_items.sku, new_items.quantity,
 FROM new_order, new_items
 ORDER BY new_items.id
 """
+ORDER_BY_KEY = (
+    f"SELECT {_ORDER_COLUMNS}, request_digest FROM {{{{tables.orders}}}} WHERE idempotency_key = $1"
+)
+# Held until the caller's transaction ends: payments of one order take their turn.
+LOCK_ORDER = f"SELECT {_ORDER_COLUMNS} FROM {{{{tables.orders}}}} WHERE id = $1 FOR UPDATE"
 SET_STATUS = (
     f"UPDATE {{{{tables.orders}}}} SET status = $2 WHERE id = $1 RETURNING {_ORDER_COLUMNS}"
 )
@@ -89,9 +99,16 @@ async def items_of_orders(db: AsyncDatabaseManager, order_ids: Sequence[int]) ->
 
 
 async def insert_order(
-    db: AsyncDatabaseManager, user_id: int, items: Sequence[tuple[str, int, Decimal]]
-) -> tuple[Order, list[LineItem]]:
-    """Insert an order and its line items (at least one); returns both as stored."""
+    db: AsyncDatabaseManager,
+    user_id: int,
+    items: Sequence[tuple[str, int, Decimal]],
+    *,
+    currency: str,
+    idempotency_key: str,
+    request_digest: str,
+) -> tuple[Order, list[LineItem]] | None:
+    """Insert an order and its line items (at least one); returns both as stored, or None
+    when an order with `idempotency_key` exists already (nothing is written)."""
     total = sum((price * quantity for _, quantity, price in items), Decimal("0"))
     skus = [sku for sku, _, _ in items]
     quantities = [quantity for _, quantity, _ in items]
@@ -101,8 +118,18 @@ async def insert_order(
     # kept until this process, alive, sends COMMIT.
     async with db.transaction() as tx:
         rows = await tx.fetch_records(
-            INSERT_ORDER_WITH_ITEMS, user_id, total, skus, quantities, prices
+            INSERT_ORDER_WITH_ITEMS,
+            user_id,
+            total,
+            skus,
+            quantities,
+            prices,
+            currency,
+            idempotency_key,
+            request_digest,
         )
+    if not rows:
+        return None
     order = ORDER_ROWS.build_by_name(rows[0])  # the order's columns, then the item's
     return order, [
         LineItem(
@@ -116,6 +143,18 @@ async def insert_order(
     ]
 
 
-async def set_status(db: AsyncDatabaseManager, order_id: int, status: OrderStatus) -> Order | None:
+async def order_by_key(db: QueryRunner, idempotency_key: str) -> tuple[Order, str | None] | None:
+    """The order placed with `idempotency_key` and the digest of its arguments, or None."""
+    row = await db.fetch_records(ORDER_BY_KEY, idempotency_key)
+    return (ORDER_ROWS.build_by_name(row[0]), row[0]["request_digest"]) if row else None
+
+
+async def lock_order(tx: QueryRunner, order_id: int) -> Order | None:
+    """The order, its row locked until `tx` (a transaction) ends; None if there is none."""
+    rows = await tx.fetch_records(LOCK_ORDER, order_id)
+    return ORDER_ROWS.build(rows[0]) if rows else None
+
+
+async def set_status(db: QueryRunner, order_id: int, status: OrderStatus) -> Order | None:
     rows = await db.fetch_records(SET_STATUS, order_id, status.value)
     return ORDER_ROWS.build(rows[0]) if rows else None

@@ -38,6 +38,9 @@ class Order:
     id: int
     status: OrderStatus
     total: Decimal
+    currency: str = strawberry.field(
+        description="The ISO 4217 code of the total; payments must be in it."
+    )
     created_at: datetime
     user_id: strawberry.Private[int]
 
@@ -63,3 +66,14 @@ class LineItemInput:
 class PlaceOrderInput:
     user_id: int
     items: list[LineItemInput]
+    currency: str | None = strawberry.field(
+        default=None, description="ISO 4217 code of the prices, such as USD; EUR if omitted."
+    )
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description=(
+            "A unique key (a UUID) for this order: sending it again, after a TIMEOUT say, "
+            "returns the order it placed instead of placing another; the same key with "
+            "other arguments is refused (CONFLICT)."
+        ),
+    )

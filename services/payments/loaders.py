@@ -8,9 +8,12 @@ from operator import attrgetter
 
 from gateway.batching import ChildPageLoader
 from gateway.db import AsyncDatabaseManager
-from gateway.errors import BadUserInput
+from gateway.errors import BadUserInput, NotFound
+from gateway.idempotency import IdempotencyKey
+from services.orders.loaders import OrderLoaders
+from services.orders.types import OrderStatus
 from services.payments import store
-from services.payments.types import Payment, PaymentStatus
+from services.payments.types import Payment
 
 _CURRENCY = re.compile(r"[A-Z]{3}")
 MAX_AMOUNT = Decimal("10000000")
@@ -28,10 +31,19 @@ class PaymentLoaders:
         )
 
     async def record(
-        self, order_id: int, amount: Decimal, currency: str, status: PaymentStatus
-    ) -> tuple[Payment, Decimal]:
-        """Record a payment (the caller has checked the order exists); returns the amount
-        paid for the order so far."""
+        self,
+        orders: OrderLoaders,
+        order_id: int,
+        amount: Decimal,
+        currency: str,
+        *,
+        idempotency_key: str | None = None,
+    ) -> Payment:
+        """Record a succeeded payment for an order, through `orders` (this request's orders
+        API), in one transaction: the order is locked, the payment must be in its currency
+        and at most what is left to pay, and the order becomes PAID when it is fully paid.
+        With the key of a payment recorded before: that payment (same arguments) or CONFLICT
+        (other arguments), never a second payment."""
         # is_finite() first: comparing NaN raises InvalidOperation instead of refusing.
         if not (
             amount.is_finite()
@@ -43,4 +55,48 @@ class PaymentLoaders:
             )
         if not _CURRENCY.fullmatch(currency):
             raise BadUserInput("A currency is a three-letter ISO 4217 code such as EUR.")
-        return await store.insert_payment(self._db, order_id, amount, currency, status)
+        key = IdempotencyKey.for_request(idempotency_key, order_id, f"{amount:.2f}", currency)
+        db = self._db
+
+        async def pay() -> tuple[Payment, str | None] | None:
+            async with db.transaction() as tx:
+                # Every payment of this order waits here until the one before has committed
+                # or rolled back: the balance read next is the whole truth.
+                order = await orders.lock_for_update(tx, order_id)
+                if order is None:
+                    raise NotFound(f"There is no order with id {order_id}.")
+                paid, existing = await store.paid_and_payment_by_key(tx, order_id, key.value)
+                if existing is not None:
+                    return existing
+                if order.status is not OrderStatus.PENDING:
+                    raise BadUserInput(
+                        f"Order {order_id} is {order.status.value}; it takes no more payments."
+                    )
+                if currency != order.currency:
+                    raise BadUserInput(
+                        f"Order {order_id} is in {order.currency}; pay it in {order.currency}."
+                    )
+                remaining = order.total - paid
+                if amount > remaining:
+                    raise BadUserInput(
+                        f"Order {order_id} has {remaining} {order.currency} left to pay; a "
+                        f"payment of {amount:.2f} is more than that."
+                    )
+                payment = await store.insert_payment(
+                    tx,
+                    order_id,
+                    amount,
+                    currency,
+                    idempotency_key=key.value,
+                    request_digest=key.digest,
+                )
+                if payment is None:  # the key was used meanwhile, for another order's payment
+                    return await store.payment_by_key(tx, key.value)
+                if amount == remaining:
+                    await orders.mark_within(tx, order_id, OrderStatus.PAID)
+                return payment, key.digest
+
+        found = await key.write_once(db, pay, lambda: store.payment_by_key(db, key.value))
+        if found is None or found[1] != key.digest:
+            raise key.reused("payment")
+        return found[0]

@@ -35,9 +35,16 @@ class Payment:
         return await info.context.loaders(OrderLoaders).by_id.load(self.order_id)
 
 
-@strawberry.input(description="A payment received for an order.")
+@strawberry.input(description="A payment received for an order; it is recorded as SUCCEEDED.")
 class RecordPaymentInput:
     order_id: int
     amount: Decimal
-    currency: str
-    status: PaymentStatus = PaymentStatus.SUCCEEDED
+    currency: str = strawberry.field(description="ISO 4217 code; must be the order's.")
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description=(
+            "A unique key (a UUID) for this payment: sending it again, after a TIMEOUT say, "
+            "returns the payment it recorded instead of paying twice; the same key with "
+            "other arguments is refused (CONFLICT)."
+        ),
+    )

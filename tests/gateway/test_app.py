@@ -180,7 +180,9 @@ async def test_startup_migrates_every_service_into_its_own_schema(
     assert {tuple(row.values()) for row in migrations} == {
         ("users", "001_create_users.sql", "users"),
         ("orders", "001_create_orders.sql", "orders"),
+        ("orders", "002_add_currency_and_idempotency_key.sql", "orders"),
         ("payments", "001_create_payments.sql", "payments"),
+        ("payments", "002_add_idempotency_key.sql", "payments"),
     }
 
 
@@ -191,7 +193,7 @@ async def test_restarting_the_app_applies_no_migration_twice(
         async with serve(create_app(make_settings(), services.SERVICES)) as client:
             await create_user(client, f"user{start}@example.com")
 
-    assert await raw_connection.fetchval("SELECT count(*) FROM public.schema_migrations") == 3
+    assert await raw_connection.fetchval("SELECT count(*) FROM public.schema_migrations") == 5
     assert await raw_connection.fetchval("SELECT count(*) FROM users.users") == 2
 
 

@@ -12,6 +12,7 @@ from tests.services import (
     INJECTION_ATTEMPTS,
     SERVICE_TABLES,
     GraphQL,
+    counted,
     error_codes,
     service_tables,
 )
@@ -28,9 +29,8 @@ mutation ($userId: Int!) {
 }
 """
 RECORD_PAYMENT = """
-mutation ($orderId: Int!, $amount: Decimal!, $currency: String!, $status: PaymentStatus!) {
-  recordPayment(input: {orderId: $orderId, amount: $amount, currency: $currency,
-                        status: $status}) {
+mutation ($orderId: Int!, $amount: Decimal!, $currency: String!) {
+  recordPayment(input: {orderId: $orderId, amount: $amount, currency: $currency}) {
     id amount currency status
     order { id status }
   }
@@ -62,11 +62,8 @@ async def record_payment(
     order_id: int,
     amount: str,
     currency: str = "EUR",
-    status: str = "SUCCEEDED",
 ) -> dict[str, Any]:
-    body = await graphql(
-        RECORD_PAYMENT, orderId=order_id, amount=amount, currency=currency, status=status
-    )
+    body = await graphql(RECORD_PAYMENT, orderId=order_id, amount=amount, currency=currency)
     assert "errors" not in body, body
     payment: dict[str, Any] = body["data"]["recordPayment"]
     return payment
@@ -80,9 +77,7 @@ async def order_status(conn: asyncpg.Connection, order_id: int) -> str:
 async def test_a_payment_for_an_unknown_order_is_not_found_and_writes_nothing(
     graphql: GraphQL, raw_connection: asyncpg.Connection
 ) -> None:
-    body = await graphql(
-        RECORD_PAYMENT, orderId=777, amount="10.00", currency="EUR", status="SUCCEEDED"
-    )
+    body = await graphql(RECORD_PAYMENT, orderId=777, amount="10.00", currency="EUR")
 
     assert error_codes(body) == ["NOT_FOUND"]
     assert body["data"] is None
@@ -114,9 +109,7 @@ async def test_a_bad_amount_or_currency_is_bad_user_input_and_writes_nothing(
     amount: str,
     currency: str,
 ) -> None:
-    body = await graphql(
-        RECORD_PAYMENT, orderId=order_id, amount=amount, currency=currency, status="SUCCEEDED"
-    )
+    body = await graphql(RECORD_PAYMENT, orderId=order_id, amount=amount, currency=currency)
 
     assert error_codes(body) == ["BAD_USER_INPUT"]
     assert await raw_connection.fetchval("SELECT count(*) FROM payments.payments") == 0
@@ -151,22 +144,29 @@ async def test_partial_payments_pay_the_order_once_they_add_up_to_its_total(
     assert await order_status(raw_connection, order_id) == "PAID"
 
 
-@pytest.mark.parametrize("status", ["FAILED", "PENDING", "REFUNDED"])
-async def test_a_payment_that_did_not_succeed_leaves_the_order_pending(
+@pytest.mark.parametrize("status", ["SUCCEEDED", "FAILED", "PENDING", "REFUNDED"])
+async def test_a_client_cannot_choose_a_payments_status(
     graphql: GraphQL, raw_connection: asyncpg.Connection, order_id: int, status: str
 ) -> None:
-    payment = await record_payment(graphql, order_id, "40.50", status=status)
+    # Before: status was an input field, so a client could record a SUCCEEDED payment it
+    # never made, or a FAILED one that hid a real one.
+    body = await graphql(
+        "mutation ($orderId: Int!, $status: PaymentStatus!) { recordPayment(input: "
+        '{orderId: $orderId, amount: "40.50", currency: "EUR", status: $status}) { id } }',
+        orderId=order_id,
+        status=status,
+    )
 
-    assert payment["status"] == status
-    assert payment["order"]["status"] == "PENDING"
+    assert error_codes(body) == ["GRAPHQL_VALIDATION_FAILED"]
+    assert await raw_connection.fetchval("SELECT count(*) FROM payments.payments") == 0
     assert await order_status(raw_connection, order_id) == "PENDING"
 
 
 async def test_payments_of_an_order_resolve_with_their_order(
     graphql: GraphQL, order_id: int
 ) -> None:
-    failed = await record_payment(graphql, order_id, "40.50", status="FAILED")
-    paid = await record_payment(graphql, order_id, "40.50", currency="USD")
+    first = await record_payment(graphql, order_id, "40.00")
+    second = await record_payment(graphql, order_id, "0.50", currency="eur")
 
     body = await graphql(ORDER_PAYMENTS, id=order_id)
 
@@ -177,16 +177,16 @@ async def test_payments_of_an_order_resolve_with_their_order(
                 "payments": {
                     "nodes": [
                         {
-                            "id": failed["id"],
-                            "amount": "40.50",
+                            "id": first["id"],
+                            "amount": "40.00",
                             "currency": "EUR",
-                            "status": "FAILED",
+                            "status": "SUCCEEDED",
                             "order": {"id": order_id},
                         },
                         {
-                            "id": paid["id"],
-                            "amount": "40.50",
-                            "currency": "USD",
+                            "id": second["id"],
+                            "amount": "0.50",
+                            "currency": "EUR",
                             "status": "SUCCEEDED",
                             "order": {"id": order_id},
                         },
@@ -221,9 +221,7 @@ async def test_payments_of_an_order_are_paged(graphql: GraphQL, order_id: int) -
 async def test_sql_in_a_currency_is_bad_user_input(
     graphql: GraphQL, raw_connection: asyncpg.Connection, order_id: int, attempt: str
 ) -> None:
-    body = await graphql(
-        RECORD_PAYMENT, orderId=order_id, amount="1.00", currency=attempt, status="SUCCEEDED"
-    )
+    body = await graphql(RECORD_PAYMENT, orderId=order_id, amount="1.00", currency=attempt)
 
     assert error_codes(body) == ["BAD_USER_INPUT"]
     assert await raw_connection.fetchval("SELECT count(*) FROM payments.payments") == 0
@@ -246,3 +244,23 @@ async def test_sql_in_a_payments_after_cursor_is_bad_user_input(
     assert error_codes(body) == ["BAD_USER_INPUT"]
     assert await raw_connection.fetchval("SELECT count(*) FROM payments.payments") == 1
     assert await service_tables(raw_connection) == SERVICE_TABLES
+
+
+async def test_a_payment_locks_records_and_pays_its_order_in_one_transaction(
+    graphql: GraphQL, order_id: int
+) -> None:
+    data, statements = await counted(
+        graphql, RECORD_PAYMENT, orderId=order_id, amount="40.50", currency="EUR"
+    )
+
+    assert data["recordPayment"]["order"] == {"id": order_id, "status": "PAID"}
+    # Before: the order was read, the payment committed in a transaction of its own, and the
+    # order marked PAID in another: a timeout or a crash in between split them.
+    begin, lock, paid, insert, mark, commit, read = (" ".join(q.split()) for q in statements)
+    assert (begin, commit) == ("BEGIN;", "COMMIT;")
+    assert 'FROM "orders".orders WHERE id = $1 FOR UPDATE' in lock
+    assert 'FROM "payments".payments' in paid
+    assert "idempotency_key = $2" in paid
+    assert 'INSERT INTO "payments".payments' in insert
+    assert 'UPDATE "orders".orders SET status = $2' in mark
+    assert 'FROM "orders".orders WHERE id = ANY' in read  # the answer's order, as committed

@@ -22,7 +22,7 @@ query {
 }
 """
 EVERY_PAYMENT_COLUMN = ["id", "order_id", "amount", "currency", "status", "created_at"]
-EVERY_ORDER_COLUMN = ["id", "user_id", "status", "total", "created_at"]
+EVERY_ORDER_COLUMN = ["id", "user_id", "status", "total", "currency", "created_at"]
 
 
 @pytest.fixture
