@@ -84,7 +84,11 @@ def create_app(
             request.app.state.managers_by_loader_set, max_page_size=settings.max_page_size
         )
 
-    app = FastAPI(title="GraphQL gateway", lifespan=lifespan)
+    # No OpenAPI document, Swagger UI or ReDoc: the gateway has no REST API to describe, and
+    # those pages would tell a prober what runs here (and load scripts from a CDN).
+    app = FastAPI(
+        title="GraphQL gateway", lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None
+    )
     graphql = GatewayRouter(
         schema,
         context_getter=get_context,
