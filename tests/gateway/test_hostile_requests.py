@@ -334,6 +334,32 @@ async def test_production_hides_introspection_suggestions_and_graphiql(
     assert "errors" not in normal.json()
 
 
+PLACE_ORDER = "mutation ($input: PlaceOrderInput!) { placeOrder(input: $input) { id } }"
+
+
+async def test_production_hides_suggestions_in_variables_and_input_fields(
+    client_factory: ClientFactory,
+) -> None:
+    misspelt = {"userid": 1, "items": []}  # the field is userId
+    async with client_factory(production=True) as client:
+        with count_statements() as recorder:
+            variable = await client.post(
+                "/graphql", json={"query": PLACE_ORDER, "variables": {"input": misspelt}}
+            )
+            literal = await client.post(
+                "/graphql",
+                json={"query": "mutation { placeOrder(input: {userid: 1, items: []}) { id } }"},
+            )
+
+    assert set(codes(variable)) == {"BAD_USER_INPUT"}
+    assert set(codes(literal)) == {"GRAPHQL_VALIDATION_FAILED"}
+    for response in (variable, literal):
+        assert "unknown field 'userid'" in response.text  # still says what is wrong
+        assert "Did you mean" not in response.text
+        assert "'userId'?" not in response.text
+    assert recorder.count == 0
+
+
 async def test_production_can_keep_graphiql_when_asked(client_factory: ClientFactory) -> None:
     async with client_factory(production=True, graphiql=True) as client:
         page = await client.get("/graphql", headers={"accept": "text/html"})
