@@ -41,6 +41,7 @@ from gateway.batching import observing_batches
 from gateway.db import StatementRecorder, count_statements
 from gateway.db.releases import releasing_in_background
 from gateway.health import health_router
+from gateway.json_depth import loads_within_depth
 from gateway.metrics import GatewayMetrics, metrics_router
 from gateway.persisted import PersistedQueries, PersistedQueryError
 from gateway.pool_watch import PoolUsageWatch
@@ -118,6 +119,11 @@ class GatewayRouter(GraphQLRouter[Any, None]):
     ) -> None:
         super().__init__(schema, context_getter=context_getter, **options)
         self._context_factory = context_getter
+
+    def decode_json(self, data: str | bytes) -> object:
+        # Bounded nesting: json.loads would raise RecursionError (a 500) on a thousand `[`.
+        # RequestGuard refuses those first, with JSON_TOO_DEEP; this holds without it.
+        return loads_within_depth(data)
 
     def encode_json(self, data: object) -> bytes:
         # orjson: several times faster than json.dumps on large answers; Decimal and datetime
