@@ -10,10 +10,13 @@ Each app has its own `CollectorRegistry` (several apps in one process never clas
     gateway_graphql_errors_total{code}                 errors by extensions.code
     gateway_dataloader_batch_size                      keys per dataloader batch (histogram)
 
-`operation` is the request's operationName, "anonymous" without one. Label values are bounded:
-the manifest's operation names always count as themselves; other names are admitted until
-`max_operations` distinct ones have been seen, and later ones (or anything that is not a
-GraphQL name) are counted as "other". Error codes are bounded the same way.
+`operation` is the request's operationName, "anonymous" without one, and "refused" for a
+request that never reached execution (a parse or validation error, a limit, bad variables, a
+persisted-query miss, an unknown operation name): only operations that ran can name a label.
+Label values are bounded: the manifest's operation names always count as themselves; other
+names are admitted until `max_operations` distinct ones have been seen, and later ones (or
+anything that is not a GraphQL name, or is one of the three fixed labels) are counted as
+"other". Error codes are bounded the same way.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ DEFAULT_MAX_OPERATIONS = 100
 DEFAULT_MAX_ERROR_CODES = 50
 OTHER = "other"
 ANONYMOUS = "anonymous"
+REFUSED = "refused"
+_FIXED_LABELS = frozenset({OTHER, ANONYMOUS, REFUSED})
 
 _GRAPHQL_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,99}")
 _ERROR_CODE = re.compile(r"[A-Z][A-Z0-9_]{0,59}")
@@ -153,14 +158,22 @@ class GatewayMetrics:
         duration_s: float,
         statements: int,
         error_codes: Sequence[str],
+        executed: bool = False,
     ) -> None:
-        """Count one finished GraphQL request."""
-        label = self._operation(operation) if operation else ANONYMOUS
+        """Count one finished GraphQL request; unless it `executed`, under "refused"."""
+        label = self._operation_label(operation) if executed else REFUSED
         self._requests.labels(label).inc()
         self._duration.labels(label).observe(duration_s)
         self._statements.labels(label).observe(statements)
         for code in error_codes:
             self._errors.labels(self._error_code(code)).inc()
+
+    def _operation_label(self, operation: str | None) -> str:
+        if not operation:
+            return ANONYMOUS
+        if operation in _FIXED_LABELS:
+            return OTHER  # an operation named "refused" must not pass for refused requests
+        return self._operation(operation)
 
     def observe_batch(self, size: int) -> None:
         """Count one dataloader batch of `size` keys."""

@@ -246,14 +246,13 @@ class GatewayRouter(GraphQLRouter[Any, None]):
                 root_value,
                 dataclasses.replace(request_data, query=resolved.query),
             )
-            # Register only a document that got as far as execution: errors without a path
-            # (parse, validation, limits, variables) keep a bad document out of the cache.
-            if (
-                resolved.register_as
-                and resolved.query is not None
-                and all(error.path is not None for error in result.errors or ())
-            ):
+            # Register only a document that got as far as execution: a bad one stays out of
+            # the cache.
+            if resolved.register_as and resolved.query is not None and _reached_execution(result):
                 state.persisted.register(resolved.register_as, resolved.query)
+            if record is not None:
+                # Only then may its operationName become a metrics label.
+                record.reached_execution = _reached_execution(result)
         if record is not None:
             record.error_codes.extend(_codes(result))
         return result
@@ -273,6 +272,12 @@ def _describe(record: RequestRecord, request_data: GraphQLRequestData) -> None:
     persisted = (request_data.extensions or {}).get("persistedQuery")
     if isinstance(persisted, dict) and isinstance(persisted.get("sha256Hash"), str):
         record.persisted_hash = persisted["sha256Hash"][:64]
+
+
+def _reached_execution(result: ExecutionResult) -> bool:
+    # Errors without a path are raised before any resolver runs: parse, validation, limits,
+    # variables.
+    return all(error.path is not None for error in result.errors or ())
 
 
 def _codes(result: ExecutionResult) -> list[str]:
@@ -298,6 +303,7 @@ def _finish(
     record.statements = statements.count
     state.metrics.observe_request(
         operation=record.operation,
+        executed=record.reached_execution,
         duration_s=duration,
         statements=record.statements,
         error_codes=record.error_codes,

@@ -5,6 +5,8 @@ Values are read back by parsing the scrape with prometheus-client's own parser.
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg
 
 from tests.asgi import serve
@@ -175,14 +177,58 @@ async def test_operation_names_past_the_cap_are_counted_as_other(database_url: s
 async def test_an_operation_name_that_is_no_graphql_name_is_counted_as_other(
     database_url: str,
 ) -> None:
+    long_name = "Op" + "x" * 150  # a GraphQL name, but past the 100 characters a label may have
+
     async with serve(app_for(database_url)) as client:
-        # No operation has that name: Strawberry refuses the request, which still counts.
-        await client.post(
-            "/graphql", json={"query": "{ __typename }", "operationName": 'x"} 1\n# evil'}
-        )
+        await post(client, query=f"query {long_name} {{ __typename }}", operationName=long_name)
         text = await scrape(client)
 
     assert sample(text, "gateway_graphql_requests_total", operation="other") == 1
+
+
+def refused_request(n: int) -> dict[str, Any]:
+    """The n-th of a mix of requests refused before execution, each with its own name."""
+    name = f"Junk{n}"
+    kinds: list[dict[str, Any]] = [
+        {"query": f"query {name} {{ nosuchfield }}"},  # validation
+        {"query": f"query {name} {{ users {{ nodes "},  # parse
+        {"query": "query Known { __typename }"},  # no operation of that name
+        {"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "0" * 64}}},  # miss
+        {"query": f"query {name}($id: Int!) {{ user(id: $id) {{ id }} }}"},  # no variable
+        {
+            "query": f"query {name} {{ " + "users(first: 100) { nodes { orders(first: 100) "
+            "{ nodes { id } } } } }"
+        },  # cost limit
+    ]
+    return kinds[n % len(kinds)] | {"operationName": name}
+
+
+async def test_refused_requests_count_as_refused_and_take_no_label_slot(database_url: str) -> None:
+    async with serve(app_for(database_url)) as client:
+        for n in range(150):
+            response = await client.post("/graphql", json=refused_request(n))
+            assert "errors" in response.json(), response.text
+        for n in range(100):  # exactly as many distinct names as there are slots
+            await post(client, query=f"query Op{n} {{ __typename }}", operationName=f"Op{n}")
+        text = await scrape(client)
+
+    assert sample(text, "gateway_graphql_requests_total", operation="Op99") == 1
+    assert sample(text, "gateway_graphql_requests_total", operation="other") is None
+    assert "Junk" not in text
+    assert sample(text, "gateway_graphql_requests_total", operation="refused") == 150
+
+
+async def test_an_operation_named_like_a_fixed_label_is_counted_as_other(
+    database_url: str,
+) -> None:
+    async with serve(app_for(database_url)) as client:
+        await post(client, query="query refused { __typename }", operationName="refused")
+        await post(client, query="query anonymous { __typename }", operationName="anonymous")
+        text = await scrape(client)
+
+    assert sample(text, "gateway_graphql_requests_total", operation="other") == 2
+    assert sample(text, "gateway_graphql_requests_total", operation="refused") is None
+    assert sample(text, "gateway_graphql_requests_total", operation="anonymous") is None
 
 
 async def test_two_apps_in_one_process_keep_their_own_metrics(database_url: str) -> None:
