@@ -98,7 +98,7 @@ def create_app(
     if settings.graphiql_enabled:
         add_graphiql(app, path="/graphql")  # before the router: its page route goes first
     app.include_router(graphql, prefix="/graphql")
-    install(app, settings)  # /health, /metrics, persisted queries, request metrics and log
+    router_state = install(app, settings)  # /health, /metrics, persisted queries, metrics, log
     # Inside RequestGuard: the JSON POSTs it let through skip FastAPI's routing.
     app.add_middleware(JsonRoute, path="/graphql", router=graphql)
     app.add_middleware(
@@ -106,6 +106,7 @@ def create_app(
         path="/graphql",
         max_body_bytes=settings.limits.max_body_bytes,
         csrf_prevention=settings.csrf_prevention,
+        on_refusal=router_state.metrics.observe_refusal,
     )
     if settings.cors_origins:
         app.add_middleware(

@@ -168,6 +168,13 @@ class GatewayMetrics:
         for code in error_codes:
             self._errors.labels(self._error_code(code)).inc()
 
+    def observe_refusal(self, code: str, duration_s: float) -> None:
+        """Count one request refused before it became a GraphQL request (RequestGuard's
+        refusals: CSRF, body size, malformed JSON), with its error code."""
+        self.observe_request(
+            operation=None, duration_s=duration_s, statements=0, error_codes=[code]
+        )
+
     def _operation_label(self, operation: str | None) -> str:
         if not operation:
             return ANONYMOUS

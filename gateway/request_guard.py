@@ -14,12 +14,15 @@ own `extensions.code`:
   header.
 
 Strawberry's own plain-text refusals (a GET mutation, a missing query) are rewritten into the
-same GraphQL error shape (BAD_REQUEST, METHOD_NOT_ALLOWED, ...).
+same GraphQL error shape (BAD_REQUEST, METHOD_NOT_ALLOWED, ...). Each refusal of the guard's
+own is reported to `on_refusal(code, seconds)` (the app counts it in its metrics).
 """
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -72,17 +75,20 @@ class RequestGuard:
         max_body_bytes: int,
         csrf_prevention: bool,
         max_json_depth: int = MAX_JSON_DEPTH,
+        on_refusal: Callable[[str, float], None] | None = None,
     ) -> None:
         self.app = app
         self.path = path.rstrip("/")
         self.max_body_bytes = max_body_bytes
         self.csrf_prevention = csrf_prevention
         self.max_json_depth = max_json_depth
+        self.on_refusal = on_refusal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].rstrip("/") != self.path:
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
         headers = {name.lower(): value for name, value in scope["headers"]}
         try:
             self._check_csrf(scope, headers)
@@ -95,6 +101,8 @@ class RequestGuard:
                     scope[JSON_BODY_KEY] = payload
         except _Refusal as refusal:
             await _send_error(send, refusal.status, refusal.code, str(refusal))
+            if self.on_refusal is not None:
+                self.on_refusal(refusal.code, time.perf_counter() - started)
             return
         await self.app(scope, replay_body(body, receive), _RewritePlainErrors(send))
 

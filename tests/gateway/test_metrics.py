@@ -218,6 +218,23 @@ async def test_refused_requests_count_as_refused_and_take_no_label_slot(database
     assert sample(text, "gateway_graphql_requests_total", operation="refused") == 150
 
 
+async def test_requests_the_guard_refuses_count_as_refused_with_their_codes(
+    database_url: str,
+) -> None:
+    async with serve(app_for(database_url)) as client:
+        await client.get("/graphql", params={"query": "{ __typename }"})  # no preflight: CSRF
+        await client.post(
+            "/graphql", content=b"[" * 1000, headers={"content-type": "application/json"}
+        )
+        await client.post("/graphql", content=b"{", headers={"content-type": "application/json"})
+        text = await scrape(client)
+
+    assert sample(text, "gateway_graphql_requests_total", operation="refused") == 3
+    assert sample(text, "gateway_graphql_request_duration_seconds_count", operation="refused") == 3
+    for code in ("CSRF_PREVENTED", "JSON_TOO_DEEP", "INVALID_JSON"):
+        assert sample(text, "gateway_graphql_errors_total", code=code) == 1
+
+
 async def test_an_operation_named_like_a_fixed_label_is_counted_as_other(
     database_url: str,
 ) -> None:
