@@ -10,6 +10,9 @@ Each app has its own `CollectorRegistry` (several apps in one process never clas
     gateway_graphql_errors_total{code}                 errors by extensions.code
     gateway_dataloader_batch_size                      keys per dataloader batch (histogram)
 
+`metrics_router` serves them on the app's own port (development), `metrics_app` on another
+(`GATEWAY_METRICS_PORT`, see gateway.metrics_server).
+
 `operation` is the request's operationName, "anonymous" without one, and "refused" for a
 request that never reached execution (a parse or validation error, a limit, bad variables, a
 persisted-query miss, an unknown operation name): only operations that ran can name a label.
@@ -30,8 +33,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.exposition import generate_latest
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.routing import Route
 
-__all__ = ["GatewayMetrics", "metrics_router"]
+__all__ = ["GatewayMetrics", "metrics_app", "metrics_router"]
 
 DEFAULT_MAX_OPERATIONS = 100
 DEFAULT_MAX_ERROR_CODES = 50
@@ -192,7 +198,7 @@ class GatewayMetrics:
 
 
 def metrics_router(metrics: GatewayMetrics) -> APIRouter:
-    """`GET /metrics`: `metrics` in Prometheus' text format."""
+    """`GET /metrics`: `metrics` in Prometheus' text format, as a route of the app."""
     router = APIRouter()
 
     @router.get("/metrics", include_in_schema=False)
@@ -200,3 +206,13 @@ def metrics_router(metrics: GatewayMetrics) -> APIRouter:
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     return router
+
+
+def metrics_app(metrics: GatewayMetrics) -> Starlette:
+    """An ASGI app of its own that answers `GET /metrics` (and 404 elsewhere), for a
+    server on another port than the API's (gateway.metrics_server)."""
+
+    async def scrape(request: Request) -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    return Starlette(routes=[Route("/metrics", scrape, methods=["GET"])])

@@ -7,7 +7,8 @@
                 (gateway.request_log)
 
 `install(app, settings)` gives an app the per-app parts the router uses, and mounts
-`/health/live`, `/health/ready` and `/metrics`:
+`/health/live`, `/health/ready` and, unless they are served on their own port or the app runs
+in production (`Settings.metrics_on_public_port`), `/metrics`:
 
     graphql = GatewayRouter(schema, context_getter=get_context)
     app.include_router(graphql, prefix="/graphql")
@@ -72,7 +73,7 @@ class RouterState:
 
 
 def install(app: FastAPI, settings: Settings) -> RouterState:
-    """Give `app` what GatewayRouter needs, and mount the health and metrics routes.
+    """Give `app` what GatewayRouter needs, and mount the health (and metrics) routes.
 
     Reads the persisted-documents manifest now (ValueError if it is broken).
     """
@@ -88,7 +89,8 @@ def install(app: FastAPI, settings: Settings) -> RouterState:
     )
     app.state.gateway_router = state
     app.include_router(health_router(settings.migrations_dir))
-    app.include_router(metrics_router(metrics))
+    if settings.metrics_on_public_port:
+        app.include_router(metrics_router(metrics))
     return state
 
 

@@ -8,7 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
+import httpx
+import pytest
 
+from gateway.metrics import metrics_app
+from gateway.router import RouterState
 from tests.asgi import serve
 from tests.gateway.serving import app_for, post, sample, scrape
 
@@ -267,3 +271,38 @@ async def test_health_and_metrics_requests_are_not_counted_as_graphql(database_u
         text = await scrape(client)
 
     assert "gateway_graphql_requests_total{" not in text
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{"production": True}, {"metrics_port": 9464}, {"production": True, "metrics_port": 9464}],
+    ids=["production", "own-port", "production-own-port"],
+)
+async def test_metrics_are_not_on_the_public_port_in_production_or_with_a_port_of_their_own(
+    database_url: str, settings: dict[str, object]
+) -> None:
+    async with serve(app_for(database_url, **settings)) as client:
+        response = await client.get("/metrics")
+
+    assert response.status_code == 404
+    assert "gateway_" not in response.text
+
+
+async def test_the_metrics_app_serves_the_metrics_of_the_apps_requests(database_url: str) -> None:
+    app = app_for(database_url, production=True, metrics_port=9464)
+    state = app.state.gateway_router
+    assert isinstance(state, RouterState)
+    transport = httpx.ASGITransport(app=metrics_app(state.metrics))
+
+    async with (
+        serve(app) as client,
+        httpx.AsyncClient(transport=transport, base_url="http://metrics") as metrics_client,
+    ):
+        await post(client, query="query Seen { __typename }", operationName="Seen")
+        scraped = await metrics_client.get("/metrics")
+        elsewhere = await metrics_client.get("/graphql")
+
+    assert scraped.status_code == 200
+    assert scraped.headers["content-type"].startswith("text/plain")
+    assert sample(scraped.text, "gateway_graphql_requests_total", operation="Seen") == 1
+    assert elsewhere.status_code == 404

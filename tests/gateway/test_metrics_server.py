@@ -1,0 +1,81 @@
+"""/metrics on a port of their own: in-process (serving_metrics) and in a real `gateway serve`
+with GATEWAY_METRICS_PORT, over real HTTP."""
+
+from __future__ import annotations
+
+import socket
+
+import httpx
+import pytest
+
+from gateway.metrics_server import MetricsServerError, serving_metrics
+from gateway.settings import Settings
+from tests.asgi import serve
+from tests.gateway.serving import app_for, post, sample
+from tests.gateway_process import GatewayProcess, accepts_connections, free_port
+
+
+def test_the_metrics_port_is_read_from_the_environment() -> None:
+    assert Settings.from_env({"GATEWAY_METRICS_PORT": "9464"}).metrics_port == 9464
+    assert Settings.from_env({}).metrics_port is None
+    assert Settings.from_env({}).metrics_on_public_port
+    assert not Settings.from_env({"GATEWAY_ENV": "production"}).metrics_on_public_port
+
+
+async def test_serving_metrics_answers_on_its_port_until_the_block_ends(database_url: str) -> None:
+    port = free_port()
+    app = app_for(database_url, metrics_port=port)
+
+    async with serve(app) as client:
+        with serving_metrics(app, host="127.0.0.1", port=port):
+            await post(client, query="query Counted { __typename }", operationName="Counted")
+            async with httpx.AsyncClient(timeout=10) as metrics_client:
+                scraped = await metrics_client.get(f"http://127.0.0.1:{port}/metrics")
+        listening_after = accepts_connections(port)
+
+    assert scraped.status_code == 200
+    assert sample(scraped.text, "gateway_graphql_requests_total", operation="Counted") == 1
+    assert not listening_after
+
+
+def test_a_taken_metrics_port_fails_saying_so(database_url: str) -> None:
+    app = app_for(database_url)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with (
+            pytest.raises(MetricsServerError, match="GATEWAY_METRICS_PORT"),
+            serving_metrics(app, host="127.0.0.1", port=port),
+        ):
+            pytest.fail("the block ran without a metrics server")
+
+
+def test_gateway_serve_in_production_serves_metrics_only_on_their_own_port(
+    database_url: str,
+) -> None:
+    metrics_port = free_port()
+    server = GatewayProcess(
+        {
+            "DATABASE_URL": database_url,
+            "GATEWAY_ENV": "production",
+            "GATEWAY_METRICS_PORT": str(metrics_port),
+        }
+    )
+    try:
+        server.wait_until_ready()
+        public = httpx.get(f"http://127.0.0.1:{server.port}/metrics", timeout=10)
+        scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10)
+        server.terminate()
+        returncode = server.wait_for_exit()
+    finally:
+        server.kill()
+
+    assert public.status_code == 404
+    assert scraped.status_code == 200, server.output
+    # wait_until_ready's queries, answered by the API, counted where Prometheus scrapes
+    assert (sample(scraped.text, "gateway_graphql_requests_total", operation="anonymous") or 0) >= 1
+    assert sample(scraped.text, "gateway_pool_max_size") is not None
+    assert returncode == 0, server.output
+    assert not accepts_connections(metrics_port)
+    assert "Traceback" not in server.output
