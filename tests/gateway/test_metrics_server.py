@@ -1,5 +1,5 @@
-"""/metrics on a port of their own: in-process (serving_metrics) and in a real `gateway serve`
-with GATEWAY_METRICS_PORT, over real HTTP."""
+"""/metrics on a port of their own (serving_metrics), over real HTTP; tests/test_production_e2e.py
+runs it in a real `gateway serve`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from gateway.metrics_server import MetricsServerError, serving_metrics
 from gateway.settings import Settings
 from tests.asgi import serve
 from tests.gateway.serving import app_for, post, sample
-from tests.gateway_process import GatewayProcess, accepts_connections, free_port
+from tests.gateway_process import accepts_connections, free_port
 
 
 def test_the_metrics_port_is_read_from_the_environment() -> None:
@@ -52,33 +52,3 @@ def test_a_taken_metrics_port_fails_saying_so(database_url: str) -> None:
             serving_metrics(app, host="127.0.0.1", port=port),
         ):
             pytest.fail("the block ran without a metrics server")
-
-
-def test_gateway_serve_in_production_serves_metrics_only_on_their_own_port(
-    database_url: str,
-) -> None:
-    metrics_port = free_port()
-    server = GatewayProcess(
-        {
-            "DATABASE_URL": database_url,
-            "GATEWAY_ENV": "production",
-            "GATEWAY_METRICS_PORT": str(metrics_port),
-        }
-    )
-    try:
-        server.wait_until_ready()
-        public = httpx.get(f"http://127.0.0.1:{server.port}/metrics", timeout=10)
-        scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10)
-        server.terminate()
-        returncode = server.wait_for_exit()
-    finally:
-        server.kill()
-
-    assert public.status_code == 404
-    assert scraped.status_code == 200, server.output
-    # wait_until_ready's queries, answered by the API, counted where Prometheus scrapes
-    assert (sample(scraped.text, "gateway_graphql_requests_total", operation="anonymous") or 0) >= 1
-    assert sample(scraped.text, "gateway_pool_max_size") is not None
-    assert returncode == 0, server.output
-    assert not accepts_connections(metrics_port)
-    assert "Traceback" not in server.output
