@@ -98,7 +98,8 @@ def create_app(
     if settings.graphiql_enabled:
         add_graphiql(app, path="/graphql")  # before the router: its page route goes first
     app.include_router(graphql, prefix="/graphql")
-    router_state = install(app, settings)  # /health, /metrics, persisted queries, metrics, log
+    # /health (and /metrics), persisted queries, request metrics and log
+    router_state = install(app, settings)
     # Inside RequestGuard: the JSON POSTs it let through skip FastAPI's routing.
     app.add_middleware(JsonRoute, path="/graphql", router=graphql)
     app.add_middleware(

@@ -248,13 +248,13 @@ class GatewayRouter(GraphQLRouter[Any, None]):
                 root_value,
                 dataclasses.replace(request_data, query=resolved.query),
             )
-            # Register only a document that got as far as execution: a bad one stays out of
-            # the cache.
-            if resolved.register_as and resolved.query is not None and _reached_execution(result):
+            # Only a document that got as far as execution is registered, and only then may
+            # its operationName become a metrics label: a bad one stays out of both.
+            reached_execution = _reached_execution(result)
+            if resolved.register_as and resolved.query is not None and reached_execution:
                 state.persisted.register(resolved.register_as, resolved.query)
             if record is not None:
-                # Only then may its operationName become a metrics label.
-                record.reached_execution = _reached_execution(result)
+                record.reached_execution = reached_execution
         if record is not None:
             record.error_codes.extend(_codes(result))
         return result
