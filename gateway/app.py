@@ -84,7 +84,11 @@ def create_app(
             request.app.state.managers_by_loader_set, max_page_size=settings.max_page_size
         )
 
-    app = FastAPI(title="GraphQL gateway", lifespan=lifespan)
+    # No OpenAPI document, Swagger UI or ReDoc: the gateway has no REST API to describe, and
+    # those pages would tell a prober what runs here (and load scripts from a CDN).
+    app = FastAPI(
+        title="GraphQL gateway", lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None
+    )
     graphql = GatewayRouter(
         schema,
         context_getter=get_context,
@@ -94,7 +98,8 @@ def create_app(
     if settings.graphiql_enabled:
         add_graphiql(app, path="/graphql")  # before the router: its page route goes first
     app.include_router(graphql, prefix="/graphql")
-    install(app, settings)  # /health, /metrics, persisted queries, request metrics and log
+    # /health (and /metrics), persisted queries, request metrics and log
+    router_state = install(app, settings)
     # Inside RequestGuard: the JSON POSTs it let through skip FastAPI's routing.
     app.add_middleware(JsonRoute, path="/graphql", router=graphql)
     app.add_middleware(
@@ -102,6 +107,7 @@ def create_app(
         path="/graphql",
         max_body_bytes=settings.limits.max_body_bytes,
         csrf_prevention=settings.csrf_prevention,
+        on_refusal=router_state.metrics.observe_refusal,
     )
     if settings.cors_origins:
         app.add_middleware(

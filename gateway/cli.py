@@ -15,8 +15,10 @@ import logging
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from graphql import build_schema as parse_sdl
 from graphql import find_breaking_changes, find_dangerous_changes
@@ -26,6 +28,9 @@ from gateway.db.embedded import EmbeddedPostgres
 from gateway.schema import build_schema
 from gateway.service import Service
 from gateway.settings import PROJECT_ROOT, Settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 __all__ = ["main"]
 
@@ -102,13 +107,24 @@ def _serve(settings: Settings, services: list[Service]) -> int:
         # uvicorn configures only its own loggers; the gateway's (one line per request,
         # masked errors, pool warnings) go to stderr at INFO too.
         logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s %(message)s")
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+        with _metrics_port(app, settings):
+            uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
         return 0
 
     embedded = settings.database_url is None
     if embedded:
         print(f"No DATABASE_URL: using the embedded PostgreSQL in {settings.data_dir}", flush=True)
     return _with_database(settings, run)
+
+
+def _metrics_port(app: FastAPI, settings: Settings) -> AbstractContextManager[object]:
+    """GATEWAY_METRICS_PORT: /metrics served by a server of their own while the API runs."""
+    if settings.metrics_port is None:
+        return nullcontext()
+    from gateway.metrics_server import serving_metrics
+
+    print(f"Metrics: http://{settings.host}:{settings.metrics_port}/metrics", flush=True)
+    return serving_metrics(app, host=settings.host, port=settings.metrics_port)
 
 
 async def _migrate(settings: Settings, services: list[Service]) -> int:

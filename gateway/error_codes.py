@@ -2,7 +2,9 @@
 
 Client-caused errors keep their message; anything unexpected is masked as
 "Internal server error" with a correlation id, and logged with that id and the stack, so no
-SQL, table name or traceback reaches a client.
+SQL, table name or traceback reaches a client. With `hide_suggestions` (production), every
+message loses graphql-core's hints at the schema ("Did you mean 'userId'?"), wherever they sit:
+validation, argument and variable coercion, input-object fields and enum values alike.
 """
 
 from __future__ import annotations
@@ -19,22 +21,46 @@ from gateway.errors import GatewayError, error_from_database_error
 from gateway.limits import TOKEN_LIMIT_MESSAGE
 from gateway.request_log import current_correlation_id
 
-__all__ = ["ErrorCodes", "classify"]
+__all__ = ["ErrorCodes", "classify", "without_suggestions"]
 
 logger = logging.getLogger("gateway.errors")
 
 INTERNAL_MESSAGE = "Internal server error"
-# graphql-core's hint at field names, which tells a prober what the schema holds.
-_SUGGESTION = re.compile(r" Did you mean .*\?$")
+# graphql-core's hints (graphql.pyutils.did_you_mean: " Did you mean " + an optional phrase
+# such as "the enum value" + quoted names joined as "'a', 'b', or 'c'" + "?") tell a prober
+# which fields, arguments, types and enum values the schema holds. graphql-core could omit
+# them itself (`hide_suggestions`), but Strawberry calls its validate() and execute() without
+# that option, so they are cut from the finished messages. tests/gateway/test_error_codes.py
+# checks this pattern against graphql-core's own did_you_mean and every message that uses it.
+_QUOTED_NAME = r"'[_A-Za-z][_0-9A-Za-z]*'"
+_SUGGESTION = re.compile(
+    rf" Did you mean (?:[a-z][a-z ]* )?{_QUOTED_NAME}(?:(?:,|,? or) {_QUOTED_NAME})*\?"
+)
+
+
+def without_suggestions(message: str) -> str:
+    """`message` without graphql-core's "Did you mean ...?" hints, wherever they are.
+
+    Usage: `without_suggestions("Cannot query field 'usr' on type 'Query'. Did you mean
+    'user'?")` is "Cannot query field 'usr' on type 'Query'."
+    """
+    return _SUGGESTION.sub("", message)
 
 
 def classify(error: GraphQLError, *, hide_suggestions: bool = False) -> GraphQLError:
-    """`error` with a code, or its masked replacement."""
+    """`error` with a code, or its masked replacement; `hide_suggestions` cuts the hints."""
+    classified = _classified(error)
+    if hide_suggestions:
+        classified.message = without_suggestions(classified.message)
+    return classified
+
+
+def _classified(error: GraphQLError) -> GraphQLError:
     original = error.original_error
     if original is None:
         if error.extensions and "code" in error.extensions:
             return error  # raised with its code (operation limits)
-        message = _SUGGESTION.sub("", error.message) if hide_suggestions else error.message
+        message = error.message
         if TOKEN_LIMIT_MESSAGE in message:
             code = "TOO_MANY_TOKENS"
         elif "Syntax Error" in message:

@@ -17,7 +17,6 @@ Both paths answer alike: tests/gateway/test_json_route.py sends the same request
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from cross_web import HTTPException
@@ -26,6 +25,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.http import GraphQLRequestData
 
+from gateway.json_depth import loads_within_depth
 from gateway.request_guard import JSON_BODY_KEY, replay_body
 
 if TYPE_CHECKING:
@@ -98,9 +98,9 @@ async def _read_body(receive: Receive) -> bytes:
 
 def _parsed(body: bytes) -> Any:
     """`body` parsed as Strawberry parses it (the same numbers, NaN, ...), None if it is not
-    JSON: for a body RequestGuard, outside, has not parsed already."""
+    JSON or nests too deep: for a body RequestGuard, outside, has not parsed already."""
     try:
-        return json.loads(body)
+        return loads_within_depth(body)
     except ValueError:
         return None
 

@@ -10,10 +10,16 @@ Each app has its own `CollectorRegistry` (several apps in one process never clas
     gateway_graphql_errors_total{code}                 errors by extensions.code
     gateway_dataloader_batch_size                      keys per dataloader batch (histogram)
 
-`operation` is the request's operationName, "anonymous" without one. Label values are bounded:
-the manifest's operation names always count as themselves; other names are admitted until
-`max_operations` distinct ones have been seen, and later ones (or anything that is not a
-GraphQL name) are counted as "other". Error codes are bounded the same way.
+`metrics_router` serves them on the app's own port (development), `metrics_app` on another
+(`GATEWAY_METRICS_PORT`, see gateway.metrics_server).
+
+`operation` is the request's operationName, "anonymous" without one, and "refused" for a
+request that never reached execution (a parse or validation error, a limit, bad variables, a
+persisted-query miss, an unknown operation name): only operations that ran can name a label.
+Label values are bounded: the manifest's operation names always count as themselves; other
+names are admitted until `max_operations` distinct ones have been seen, and later ones (or
+anything that is not a GraphQL name, or is one of the three fixed labels) are counted as
+"other". Error codes are bounded the same way.
 """
 
 from __future__ import annotations
@@ -27,13 +33,18 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.exposition import generate_latest
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.routing import Route
 
-__all__ = ["GatewayMetrics", "metrics_router"]
+__all__ = ["GatewayMetrics", "metrics_app", "metrics_router"]
 
 DEFAULT_MAX_OPERATIONS = 100
 DEFAULT_MAX_ERROR_CODES = 50
 OTHER = "other"
 ANONYMOUS = "anonymous"
+REFUSED = "refused"
+_FIXED_LABELS = frozenset({OTHER, ANONYMOUS, REFUSED})
 
 _GRAPHQL_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,99}")
 _ERROR_CODE = re.compile(r"[A-Z][A-Z0-9_]{0,59}")
@@ -153,14 +164,29 @@ class GatewayMetrics:
         duration_s: float,
         statements: int,
         error_codes: Sequence[str],
+        executed: bool = False,
     ) -> None:
-        """Count one finished GraphQL request."""
-        label = self._operation(operation) if operation else ANONYMOUS
+        """Count one finished GraphQL request; unless it `executed`, under "refused"."""
+        label = self._operation_label(operation) if executed else REFUSED
         self._requests.labels(label).inc()
         self._duration.labels(label).observe(duration_s)
         self._statements.labels(label).observe(statements)
         for code in error_codes:
             self._errors.labels(self._error_code(code)).inc()
+
+    def observe_refusal(self, code: str, duration_s: float) -> None:
+        """Count one request refused before it became a GraphQL request (RequestGuard's
+        refusals: CSRF, body size, malformed JSON), with its error code."""
+        self.observe_request(
+            operation=None, duration_s=duration_s, statements=0, error_codes=[code]
+        )
+
+    def _operation_label(self, operation: str | None) -> str:
+        if not operation:
+            return ANONYMOUS
+        if operation in _FIXED_LABELS:
+            return OTHER  # an operation named "refused" must not pass for refused requests
+        return self._operation(operation)
 
     def observe_batch(self, size: int) -> None:
         """Count one dataloader batch of `size` keys."""
@@ -172,7 +198,7 @@ class GatewayMetrics:
 
 
 def metrics_router(metrics: GatewayMetrics) -> APIRouter:
-    """`GET /metrics`: `metrics` in Prometheus' text format."""
+    """`GET /metrics`: `metrics` in Prometheus' text format, as a route of the app."""
     router = APIRouter()
 
     @router.get("/metrics", include_in_schema=False)
@@ -180,3 +206,13 @@ def metrics_router(metrics: GatewayMetrics) -> APIRouter:
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     return router
+
+
+def metrics_app(metrics: GatewayMetrics) -> Starlette:
+    """An ASGI app of its own that answers `GET /metrics` (and 404 elsewhere), for a
+    server on another port than the API's (gateway.metrics_server)."""
+
+    async def scrape(request: Request) -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    return Starlette(routes=[Route("/metrics", scrape, methods=["GET"])])

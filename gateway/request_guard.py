@@ -6,22 +6,29 @@ own `extensions.code`:
 - a body over `max_body_bytes` (REQUEST_TOO_LARGE, 413), counted as it streams in;
 - a body that is not UTF-8 (INVALID_UTF8) or not JSON (INVALID_JSON), or a JSON array
   (BATCHING_NOT_SUPPORTED);
+- JSON nested deeper than `max_json_depth` (JSON_TOO_DEEP), in a body or in a GET's
+  `variables` and `extensions` parameters, found before any parser recurses into it;
 - with CSRF prevention on, a request that could run an operation but that a browser could
   send cross-site without a preflight (CSRF_PREVENTED), as Apollo Router does: it must carry a
   non-simple Content-Type, or an `apollo-require-preflight` / `x-apollo-operation-name`
   header.
 
 Strawberry's own plain-text refusals (a GET mutation, a missing query) are rewritten into the
-same GraphQL error shape (BAD_REQUEST, METHOD_NOT_ALLOWED, ...).
+same GraphQL error shape (BAD_REQUEST, METHOD_NOT_ALLOWED, ...). Each refusal of the guard's
+own is reported to `on_refusal(code, seconds)` (the app counts it in its metrics).
 """
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.json_depth import MAX_JSON_DEPTH, nests_deeper_than
 
 __all__ = ["JSON_BODY_KEY", "RequestGuard", "refusal_code", "replay_body"]
 
@@ -61,20 +68,32 @@ class RequestGuard:
     """Guard `path` of `app`; see the module docstring for what is refused."""
 
     def __init__(
-        self, app: ASGIApp, *, path: str, max_body_bytes: int, csrf_prevention: bool
+        self,
+        app: ASGIApp,
+        *,
+        path: str,
+        max_body_bytes: int,
+        csrf_prevention: bool,
+        max_json_depth: int = MAX_JSON_DEPTH,
+        on_refusal: Callable[[str, float], None] | None = None,
     ) -> None:
         self.app = app
         self.path = path.rstrip("/")
         self.max_body_bytes = max_body_bytes
         self.csrf_prevention = csrf_prevention
+        self.max_json_depth = max_json_depth
+        self.on_refusal = on_refusal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].rstrip("/") != self.path:
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
         headers = {name.lower(): value for name, value in scope["headers"]}
         try:
             self._check_csrf(scope, headers)
+            if scope["method"] == "GET":
+                self._check_query_json(scope)
             body = await self._read_body(receive, headers) if scope["method"] == "POST" else b""
             if body:
                 payload = self._check_json(body, headers)
@@ -82,6 +101,8 @@ class RequestGuard:
                     scope[JSON_BODY_KEY] = payload
         except _Refusal as refusal:
             await _send_error(send, refusal.status, refusal.code, str(refusal))
+            if self.on_refusal is not None:
+                self.on_refusal(refusal.code, time.perf_counter() - started)
             return
         await self.app(scope, replay_body(body, receive), _RewritePlainErrors(send))
 
@@ -128,8 +149,7 @@ class RequestGuard:
             f"The request body is larger than {self.max_body_bytes} bytes.",
         )
 
-    @staticmethod
-    def _check_json(body: bytes, headers: dict[bytes, bytes]) -> dict[str, Any] | None:
+    def _check_json(self, body: bytes, headers: dict[bytes, bytes]) -> dict[str, Any] | None:
         """The body's JSON object, refused unless it is one; None if the body is not JSON."""
         content_type = headers.get(b"content-type", b"").decode("latin-1").lower()
         if "json" not in content_type:
@@ -138,6 +158,8 @@ class RequestGuard:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             raise _Refusal(400, "INVALID_UTF8", "The request body is not valid UTF-8.") from None
+        if nests_deeper_than(body, self.max_json_depth):
+            raise self._too_deep("The request body")
         try:
             payload = json.loads(text)
         except ValueError:
@@ -151,6 +173,25 @@ class RequestGuard:
         if not isinstance(payload, dict):
             raise _Refusal(400, "BAD_REQUEST", "The request body must be a JSON object.")
         return payload
+
+    def _check_query_json(self, scope: Scope) -> None:
+        """Refuse a GET whose `variables` or `extensions` (JSON, parsed by Strawberry) nest
+        too deep."""
+        query_string = scope.get("query_string", b"")
+        if b"[" not in query_string and b"{" not in query_string and b"%" not in query_string:
+            return  # no bracket, not even an escaped one
+        params = parse_qs(query_string.decode("latin-1"))
+        for name in ("variables", "extensions"):
+            for value in params.get(name, ()):
+                if nests_deeper_than(value, self.max_json_depth):
+                    raise self._too_deep(f"The `{name}` parameter")
+
+    def _too_deep(self, what: str) -> _Refusal:
+        return _Refusal(
+            400,
+            "JSON_TOO_DEEP",
+            f"{what} nests arrays and objects more than {self.max_json_depth} levels deep.",
+        )
 
 
 def refusal_code(status: int, message: str) -> tuple[int, str]:

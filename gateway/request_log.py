@@ -49,6 +49,7 @@ class RequestRecord:
     statements: int = 0
     error_codes: list[str] = field(default_factory=list)
     executed: bool = False  # False for a GraphiQL page: nothing to measure
+    reached_execution: bool = False  # past parse, validation, limits and variables
 
 
 @contextmanager
@@ -78,7 +79,7 @@ def log_request(record: RequestRecord) -> None:
     if not logger.isEnabledFor(logging.INFO):
         return
     fields = asdict(record)
-    del fields["executed"]
+    del fields["executed"], fields["reached_execution"]
     if record.operation is not None:
         fields["operation"] = record.operation[:_MAX_LOGGED_NAME]
     fields["duration_ms"] = round(record.duration_ms, 2)

@@ -7,7 +7,8 @@
                 (gateway.request_log)
 
 `install(app, settings)` gives an app the per-app parts the router uses, and mounts
-`/health/live`, `/health/ready` and `/metrics`:
+`/health/live`, `/health/ready` and, unless they are served on their own port or the app runs
+in production (`Settings.metrics_on_public_port`), `/metrics`:
 
     graphql = GatewayRouter(schema, context_getter=get_context)
     app.include_router(graphql, prefix="/graphql")
@@ -41,6 +42,7 @@ from gateway.batching import observing_batches
 from gateway.db import StatementRecorder, count_statements
 from gateway.db.releases import releasing_in_background
 from gateway.health import health_router
+from gateway.json_depth import loads_within_depth
 from gateway.metrics import GatewayMetrics, metrics_router
 from gateway.persisted import PersistedQueries, PersistedQueryError
 from gateway.pool_watch import PoolUsageWatch
@@ -71,7 +73,7 @@ class RouterState:
 
 
 def install(app: FastAPI, settings: Settings) -> RouterState:
-    """Give `app` what GatewayRouter needs, and mount the health and metrics routes.
+    """Give `app` what GatewayRouter needs, and mount the health (and metrics) routes.
 
     Reads the persisted-documents manifest now (ValueError if it is broken).
     """
@@ -87,7 +89,8 @@ def install(app: FastAPI, settings: Settings) -> RouterState:
     )
     app.state.gateway_router = state
     app.include_router(health_router(settings.migrations_dir))
-    app.include_router(metrics_router(metrics))
+    if settings.metrics_on_public_port:
+        app.include_router(metrics_router(metrics))
     return state
 
 
@@ -118,6 +121,11 @@ class GatewayRouter(GraphQLRouter[Any, None]):
     ) -> None:
         super().__init__(schema, context_getter=context_getter, **options)
         self._context_factory = context_getter
+
+    def decode_json(self, data: str | bytes) -> object:
+        # Bounded nesting: json.loads would raise RecursionError (a 500) on a thousand `[`.
+        # RequestGuard refuses those first, with JSON_TOO_DEEP; this holds without it.
+        return loads_within_depth(data)
 
     def encode_json(self, data: object) -> bytes:
         # orjson: several times faster than json.dumps on large answers; Decimal and datetime
@@ -240,14 +248,13 @@ class GatewayRouter(GraphQLRouter[Any, None]):
                 root_value,
                 dataclasses.replace(request_data, query=resolved.query),
             )
-            # Register only a document that got as far as execution: errors without a path
-            # (parse, validation, limits, variables) keep a bad document out of the cache.
-            if (
-                resolved.register_as
-                and resolved.query is not None
-                and all(error.path is not None for error in result.errors or ())
-            ):
+            # Only a document that got as far as execution is registered, and only then may
+            # its operationName become a metrics label: a bad one stays out of both.
+            reached_execution = _reached_execution(result)
+            if resolved.register_as and resolved.query is not None and reached_execution:
                 state.persisted.register(resolved.register_as, resolved.query)
+            if record is not None:
+                record.reached_execution = reached_execution
         if record is not None:
             record.error_codes.extend(_codes(result))
         return result
@@ -267,6 +274,12 @@ def _describe(record: RequestRecord, request_data: GraphQLRequestData) -> None:
     persisted = (request_data.extensions or {}).get("persistedQuery")
     if isinstance(persisted, dict) and isinstance(persisted.get("sha256Hash"), str):
         record.persisted_hash = persisted["sha256Hash"][:64]
+
+
+def _reached_execution(result: ExecutionResult) -> bool:
+    # Errors without a path are raised before any resolver runs: parse, validation, limits,
+    # variables.
+    return all(error.path is not None for error in result.errors or ())
 
 
 def _codes(result: ExecutionResult) -> list[str]:
@@ -292,6 +305,7 @@ def _finish(
     record.statements = statements.count
     state.metrics.observe_request(
         operation=record.operation,
+        executed=record.reached_execution,
         duration_s=duration,
         statements=record.statements,
         error_codes=record.error_codes,

@@ -44,11 +44,19 @@ class Settings:
     statement_timeout_ms: int = 5000  # every statement; a slower one is cancelled: TIMEOUT
     pool_timeout: float = 5.0  # seconds to wait for a free connection: SERVICE_UNAVAILABLE
     gc_tuning: bool = True  # rarer garbage collections while serving (gateway.gc_tuning)
+    # /metrics on its own port (`gateway serve` runs a second server there); unset, on the
+    # public port in development and nowhere in production.
+    metrics_port: int | None = None
 
     @property
     def graphiql_enabled(self) -> bool:
         """Whether /graphql serves GraphiQL to browsers."""
         return not self.production if self.graphiql is None else self.graphiql
+
+    @property
+    def metrics_on_public_port(self) -> bool:
+        """Whether the app itself serves /metrics, next to /graphql."""
+        return self.metrics_port is None and not self.production
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -93,6 +101,7 @@ class Settings:
             ),
             pool_timeout=float(env.get("GATEWAY_POOL_TIMEOUT", defaults.pool_timeout)),
             gc_tuning=_flag(env.get("GATEWAY_GC_TUNING")) is not False,
+            metrics_port=int(port) if (port := env.get("GATEWAY_METRICS_PORT")) else None,
         )
 
     def database_config(self) -> DatabaseConfig:

@@ -315,6 +315,20 @@ async def test_browser_get_receives_the_graphiql_page(make_settings: SettingsFac
     assert "graphiql" in response.text.lower()
 
 
+@pytest.mark.parametrize("production", [False, True], ids=["development", "production"])
+async def test_no_rest_documentation_pages_are_served_in_any_mode(
+    make_settings: SettingsFactory, production: bool
+) -> None:
+    paths = ("/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json")
+    async with serve(create_app(make_settings(production=production), services.SERVICES)) as c:
+        responses = [await c.get(path, headers={"Accept": "text/html"}) for path in paths]
+
+    assert [response.status_code for response in responses] == [404] * len(paths)
+    for response in responses:
+        assert "swagger" not in response.text.lower()
+        assert "openapi" not in response.text.lower()
+
+
 async def test_cross_service_fields_resolve_across_three_services(
     make_settings: SettingsFactory,
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -19,7 +20,7 @@ from gateway.app import create_app
 from gateway.db import count_statements
 from gateway.limits import Limits
 from gateway.settings import Settings
-from tests.asgi import serve
+from tests.asgi import PREFLIGHTED, serve
 
 ClientFactory = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 NORMAL = "{ users(first: 2) { nodes { email } } }"
@@ -252,6 +253,75 @@ async def test_a_body_streamed_past_the_limit_without_a_length_is_refused(
     assert codes(response) == ["REQUEST_TOO_LARGE"]
 
 
+def arrays(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def objects(depth: int) -> str:
+    return '{"a":' * (depth - 1) + "{}" + "}" * (depth - 1)
+
+
+TYPENAME = '"query": "{ __typename }"'
+
+DEEP_BODIES = [
+    pytest.param(arrays(1000), id="body-of-1000-arrays"),
+    pytest.param(objects(1000), id="body-of-1000-objects"),
+    pytest.param(f'{{{TYPENAME}, "variables": {{"a": {arrays(1000)}}}}}', id="variables-1000"),
+    pytest.param(f'{{{TYPENAME}, "variables": {{"a": {objects(1000)}}}}}', id="objects-1000"),
+    pytest.param(f'{{{TYPENAME}, "extensions": {{"a": {arrays(1000)}}}}}', id="extensions-1000"),
+    # json.loads parses 100 levels, and every later step would walk them
+    pytest.param(f'{{{TYPENAME}, "variables": {{"a": {arrays(100)}}}}}', id="variables-100"),
+    pytest.param(f'{{{TYPENAME}, "variables": {{"a": {arrays(63)}}}}}', id="65-in-all"),
+    pytest.param("[" * 1000, id="1000-unclosed"),
+]
+
+
+@pytest.mark.parametrize("body", DEEP_BODIES)
+@pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8"])
+async def test_a_deeply_nested_json_body_is_refused_as_json_too_deep(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture, body: str, content_type: str
+) -> None:
+    response = await client.post(
+        "/graphql", content=body.encode(), headers={"content-type": content_type}
+    )
+
+    assert response.status_code == 400
+    assert codes(response) == ["JSON_TOO_DEEP"]
+    assert "64 levels" in response.json()["errors"][0]["message"]
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+
+
+@pytest.mark.parametrize("parameter", ["variables", "extensions"])
+@pytest.mark.parametrize("depth", [100, 1000])
+async def test_deeply_nested_json_in_a_get_parameter_is_refused_as_json_too_deep(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture, parameter: str, depth: int
+) -> None:
+    response = await client.get(
+        "/graphql",
+        params={"query": "{ __typename }", parameter: f'{{"a": {arrays(depth)}}}'},
+        headers=PREFLIGHTED,
+    )
+
+    assert response.status_code == 400
+    assert codes(response) == ["JSON_TOO_DEEP"]
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+
+
+async def test_json_nested_64_levels_deep_in_all_is_answered(client: httpx.AsyncClient) -> None:
+    nested = f'{{{TYPENAME}, "variables": {{"a": {arrays(62)}}}}}'  # body, variables, 62
+    post = await client.post(
+        "/graphql", content=nested.encode(), headers={"content-type": "application/json"}
+    )
+    get = await client.get(
+        "/graphql",
+        params={"query": "{ __typename }", "variables": f'{{"a": {arrays(63)}}}'},
+        headers=PREFLIGHTED,
+    )
+
+    assert post.json() == {"data": {"__typename": "Query"}}
+    assert get.json() == {"data": {"__typename": "Query"}}
+
+
 @pytest.mark.parametrize(
     ("variables", "code"),
     [
@@ -408,6 +478,32 @@ async def test_production_hides_introspection_suggestions_and_graphiql(
     assert "users" not in typo.json()["errors"][0]["message"]
     assert not page.headers.get("content-type", "").startswith("text/html")
     assert "errors" not in normal.json()
+
+
+PLACE_ORDER = "mutation ($input: PlaceOrderInput!) { placeOrder(input: $input) { id } }"
+
+
+async def test_production_hides_suggestions_in_variables_and_input_fields(
+    client_factory: ClientFactory,
+) -> None:
+    misspelt = {"userid": 1, "items": []}  # the field is userId
+    async with client_factory(production=True) as client:
+        with count_statements() as recorder:
+            variable = await client.post(
+                "/graphql", json={"query": PLACE_ORDER, "variables": {"input": misspelt}}
+            )
+            literal = await client.post(
+                "/graphql",
+                json={"query": "mutation { placeOrder(input: {userid: 1, items: []}) { id } }"},
+            )
+
+    assert set(codes(variable)) == {"BAD_USER_INPUT"}
+    assert set(codes(literal)) == {"GRAPHQL_VALIDATION_FAILED"}
+    for response in (variable, literal):
+        assert "unknown field 'userid'" in response.text  # still says what is wrong
+        assert "Did you mean" not in response.text
+        assert "'userId'?" not in response.text
+    assert recorder.count == 0
 
 
 async def test_production_can_keep_graphiql_when_asked(client_factory: ClientFactory) -> None:

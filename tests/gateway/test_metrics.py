@@ -5,8 +5,14 @@ Values are read back by parsing the scrape with prometheus-client's own parser.
 
 from __future__ import annotations
 
-import asyncpg
+from typing import Any
 
+import asyncpg
+import httpx
+import pytest
+
+from gateway.metrics import metrics_app
+from gateway.router import RouterState
 from tests.asgi import serve
 from tests.gateway.serving import app_for, post, sample, scrape
 
@@ -175,14 +181,75 @@ async def test_operation_names_past_the_cap_are_counted_as_other(database_url: s
 async def test_an_operation_name_that_is_no_graphql_name_is_counted_as_other(
     database_url: str,
 ) -> None:
+    long_name = "Op" + "x" * 150  # a GraphQL name, but past the 100 characters a label may have
+
     async with serve(app_for(database_url)) as client:
-        # No operation has that name: Strawberry refuses the request, which still counts.
-        await client.post(
-            "/graphql", json={"query": "{ __typename }", "operationName": 'x"} 1\n# evil'}
-        )
+        await post(client, query=f"query {long_name} {{ __typename }}", operationName=long_name)
         text = await scrape(client)
 
     assert sample(text, "gateway_graphql_requests_total", operation="other") == 1
+
+
+def refused_request(n: int) -> dict[str, Any]:
+    """The n-th of a mix of requests refused before execution, each with its own name."""
+    name = f"Junk{n}"
+    kinds: list[dict[str, Any]] = [
+        {"query": f"query {name} {{ nosuchfield }}"},  # validation
+        {"query": f"query {name} {{ users {{ nodes "},  # parse
+        {"query": "query Known { __typename }"},  # no operation of that name
+        {"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "0" * 64}}},  # miss
+        {"query": f"query {name}($id: Int!) {{ user(id: $id) {{ id }} }}"},  # no variable
+        {
+            "query": f"query {name} {{ " + "users(first: 100) { nodes { orders(first: 100) "
+            "{ nodes { id } } } } }"
+        },  # cost limit
+    ]
+    return kinds[n % len(kinds)] | {"operationName": name}
+
+
+async def test_refused_requests_count_as_refused_and_take_no_label_slot(database_url: str) -> None:
+    async with serve(app_for(database_url)) as client:
+        for n in range(150):
+            response = await client.post("/graphql", json=refused_request(n))
+            assert "errors" in response.json(), response.text
+        for n in range(100):  # exactly as many distinct names as there are slots
+            await post(client, query=f"query Op{n} {{ __typename }}", operationName=f"Op{n}")
+        text = await scrape(client)
+
+    assert sample(text, "gateway_graphql_requests_total", operation="Op99") == 1
+    assert sample(text, "gateway_graphql_requests_total", operation="other") is None
+    assert "Junk" not in text
+    assert sample(text, "gateway_graphql_requests_total", operation="refused") == 150
+
+
+async def test_requests_the_guard_refuses_count_as_refused_with_their_codes(
+    database_url: str,
+) -> None:
+    async with serve(app_for(database_url)) as client:
+        await client.get("/graphql", params={"query": "{ __typename }"})  # no preflight: CSRF
+        await client.post(
+            "/graphql", content=b"[" * 1000, headers={"content-type": "application/json"}
+        )
+        await client.post("/graphql", content=b"{", headers={"content-type": "application/json"})
+        text = await scrape(client)
+
+    assert sample(text, "gateway_graphql_requests_total", operation="refused") == 3
+    assert sample(text, "gateway_graphql_request_duration_seconds_count", operation="refused") == 3
+    for code in ("CSRF_PREVENTED", "JSON_TOO_DEEP", "INVALID_JSON"):
+        assert sample(text, "gateway_graphql_errors_total", code=code) == 1
+
+
+async def test_an_operation_named_like_a_fixed_label_is_counted_as_other(
+    database_url: str,
+) -> None:
+    async with serve(app_for(database_url)) as client:
+        await post(client, query="query refused { __typename }", operationName="refused")
+        await post(client, query="query anonymous { __typename }", operationName="anonymous")
+        text = await scrape(client)
+
+    assert sample(text, "gateway_graphql_requests_total", operation="other") == 2
+    assert sample(text, "gateway_graphql_requests_total", operation="refused") is None
+    assert sample(text, "gateway_graphql_requests_total", operation="anonymous") is None
 
 
 async def test_two_apps_in_one_process_keep_their_own_metrics(database_url: str) -> None:
@@ -204,3 +271,38 @@ async def test_health_and_metrics_requests_are_not_counted_as_graphql(database_u
         text = await scrape(client)
 
     assert "gateway_graphql_requests_total{" not in text
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{"production": True}, {"metrics_port": 9464}, {"production": True, "metrics_port": 9464}],
+    ids=["production", "own-port", "production-own-port"],
+)
+async def test_metrics_are_not_on_the_public_port_in_production_or_with_a_port_of_their_own(
+    database_url: str, settings: dict[str, object]
+) -> None:
+    async with serve(app_for(database_url, **settings)) as client:
+        response = await client.get("/metrics")
+
+    assert response.status_code == 404
+    assert "gateway_" not in response.text
+
+
+async def test_the_metrics_app_serves_the_metrics_of_the_apps_requests(database_url: str) -> None:
+    app = app_for(database_url, production=True, metrics_port=9464)
+    state = app.state.gateway_router
+    assert isinstance(state, RouterState)
+    transport = httpx.ASGITransport(app=metrics_app(state.metrics))
+
+    async with (
+        serve(app) as client,
+        httpx.AsyncClient(transport=transport, base_url="http://metrics") as metrics_client,
+    ):
+        await post(client, query="query Seen { __typename }", operationName="Seen")
+        scraped = await metrics_client.get("/metrics")
+        elsewhere = await metrics_client.get("/graphql")
+
+    assert scraped.status_code == 200
+    assert scraped.headers["content-type"].startswith("text/plain")
+    assert sample(scraped.text, "gateway_graphql_requests_total", operation="Seen") == 1
+    assert elsewhere.status_code == 404

@@ -1,0 +1,128 @@
+"""Suggestions in production: every graphql-core message that hints at the schema ("Did you
+mean ...?") loses its hint, wherever it sits, and keeps its code.
+
+The schema here is a small test-only catalog built by the real build_schema: it has what the
+real services lack for some messages (an interface, an enum argument); no resolver runs, so no
+database is needed. Each case is first checked to carry the hint in development, so that a
+case that no longer provokes one fails instead of passing unseen.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+import pytest
+import strawberry
+from graphql.pyutils import did_you_mean
+
+from gateway.error_codes import without_suggestions
+from gateway.schema import build_schema
+from gateway.service import Service
+
+
+@strawberry.enum
+class Shelf(Enum):
+    FICTION = "FICTION"
+    POETRY = "POETRY"
+
+
+@strawberry.interface
+class Item:
+    title: str
+
+
+@strawberry.type
+class Book(Item):
+    pages: int
+
+
+@strawberry.input
+class ItemFilter:
+    shelf: Shelf
+    max_pages: int | None = None
+
+
+@strawberry.type
+class CatalogQuery:
+    @strawberry.field
+    def items(self, filter: ItemFilter | None = None, shelf: Shelf | None = None) -> list[Item]:
+        return []
+
+
+CATALOG = Service(name="catalog", query=CatalogQuery, types=[Book])
+
+BY_VARIABLE = "query ($s: Shelf, $f: ItemFilter) { items(shelf: $s, filter: $f) { title } }"
+
+# (query, variables, the name graphql-core suggests), one per message template with a hint.
+HINTED = [
+    pytest.param("{ itms { title } }", None, "items", id="field"),
+    pytest.param("{ items { pages } }", None, "Book", id="field-of-an-interface"),
+    pytest.param("{ items(shelff: FICTION) { title } }", None, "shelf", id="argument"),
+    pytest.param("{ items @include(iff: true) { title } }", None, "if", id="directive-argument"),
+    pytest.param("query ($s: Shelff) { items(shelf: $s) { title } }", None, "Shelf", id="type"),
+    pytest.param(
+        "{ items(filter: {shelf: POETRY, maxPage: 3}) { title } }",
+        None,
+        "maxPages",
+        id="input-field-literal",
+    ),
+    pytest.param("{ items(shelf: FICTON) { title } }", None, "FICTION", id="enum-literal"),
+    pytest.param(
+        '{ items(shelf: "FICTION") { title } }', None, "FICTION", id="enum-as-string-literal"
+    ),
+    pytest.param(BY_VARIABLE, {"s": "FICTON"}, "FICTION", id="enum-variable"),
+    pytest.param(
+        BY_VARIABLE,
+        {"f": {"shelf": "POETRY", "maxPage": 3}},
+        "maxPages",
+        id="input-field-variable",
+    ),
+    pytest.param(BY_VARIABLE, {"f": {"shelf": "POETRI"}}, "POETRY", id="enum-in-input-variable"),
+]
+
+
+async def errors(*, production: bool, query: str, variables: Any) -> list[dict[str, Any]]:
+    schema = build_schema([CATALOG], production=production)
+    result = await schema.execute(query, variable_values=variables)
+    assert result.errors, result
+    return [error.formatted for error in result.errors]
+
+
+@pytest.mark.parametrize(("query", "variables", "suggested"), HINTED)
+async def test_production_cuts_every_hint_and_keeps_the_code(
+    query: str, variables: Any, suggested: str
+) -> None:
+    development = await errors(production=False, query=query, variables=variables)
+    production = await errors(production=True, query=query, variables=variables)
+
+    hinted = [e["message"] for e in development if "Did you mean" in e["message"]]
+    assert any(f"'{suggested}'" in message for message in hinted), development
+    assert [e["extensions"]["code"] for e in production] == [
+        e["extensions"]["code"] for e in development
+    ]
+    for error in production:
+        assert "Did you mean" not in error["message"]
+        assert f"'{suggested}'" not in error["message"]
+    # What the client needs to fix its request stays: the message up to the hint.
+    for hinted_error, cut in zip(development, production, strict=True):
+        assert cut["message"].startswith(hinted_error["message"].split(" Did you mean")[0])
+
+
+@pytest.mark.parametrize(
+    "names", [["a"], ["a", "b"], ["a", "b", "c"], ["A_1", "_b", "cDe", "f", "g", "h", "i"]]
+)
+@pytest.mark.parametrize("phrase", [None, "the enum value", "to use an inline fragment on"])
+def test_every_form_of_graphql_cores_hint_is_cut(names: list[str], phrase: str | None) -> None:
+    hint = did_you_mean(names, phrase)
+    assert hint.startswith(" Did you mean ")
+
+    assert without_suggestions(f"Unknown thing 'x'.{hint}") == "Unknown thing 'x'."
+    assert without_suggestions(f"Bad field 'x'.{hint} Found: {{x: 1}}.") == (
+        "Bad field 'x'. Found: {x: 1}."
+    )
+
+
+def test_a_message_without_a_hint_is_kept_whole() -> None:
+    message = "Expected value of type 'Int!', found \"Did you mean 'x'\"; Int cannot represent it."
+    assert without_suggestions(message) == message
