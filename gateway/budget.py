@@ -1,0 +1,173 @@
+"""ExecutionBudget: what one operation may spend, and the errors that say it spent too much.
+
+    budget = ExecutionBudget(max_execution_ms=5000, max_values=10_000)
+    if budget.spend(count * len(fields)):  # True every YIELD_EVERY values: time to yield
+        await asyncio.sleep(0)
+
+`spend` counts the values of the answer (one per field of each object) and raises
+ResponseTooLarge past `max_values`; every YIELD_EVERY values it also reads the clock and
+raises OperationTimeout past the deadline, and tells the executor to let the event loop run.
+Between two of those checkpoints it costs an addition and a comparison per level, so the
+fast path stays fast. The executors (gateway/execution/budgeted.py) turn either error into
+the operation's only error; `charge_rows` lets the data layer refuse a batch of rows that
+could not fit before building an object per row (gateway/row_objects.py).
+
+Mutations are not interrupted by the clock: a mutation field that has started runs to its
+end (a cancelled COMMIT could report failure for something that committed); the deadline is
+checked before each root mutation field starts (`before_mutation_field`).
+"""
+
+from __future__ import annotations
+
+import time
+from contextvars import ContextVar
+
+from gateway.errors import GatewayError
+
+__all__ = [
+    "YIELD_EVERY",
+    "BudgetExceeded",
+    "ExecutionBudget",
+    "OperationTimeout",
+    "ResponseTooLarge",
+    "charge_rows",
+    "current_budget",
+]
+
+# Values completed between two checkpoints (clock read, event loop let run). The planned
+# executor completes a value in well under 1 µs, so a checkpoint comes every ~1 ms of work.
+YIELD_EVERY = 2048
+
+_CURRENT: ContextVar[ExecutionBudget | None] = ContextVar("gateway_execution_budget", default=None)
+
+
+class BudgetExceeded(GatewayError):
+    """Raised when an operation spends more than its ExecutionBudget allows."""
+
+
+class OperationTimeout(BudgetExceeded):
+    """Raised when an operation runs past its deadline (`Limits.max_execution_ms`)."""
+
+    code = "OPERATION_TIMEOUT"
+
+
+class ResponseTooLarge(BudgetExceeded):
+    """Raised when an answer would hold more values (`Limits.max_response_values`) or
+    bytes (`Limits.max_response_bytes`) than allowed."""
+
+    code = "RESPONSE_TOO_LARGE"
+
+
+class ExecutionBudget:
+    """The deadline and the value count of one operation, from the start of its execution.
+
+    `interruptible=False` (mutations): checkpoints count values but never read the clock.
+    """
+
+    __slots__ = (
+        "deadline",
+        "exceeded",
+        "interruptible",
+        "max_execution_ms",
+        "max_values",
+        "next_checkpoint",
+        "started_fields",
+        "values",
+    )
+
+    def __init__(
+        self, *, max_execution_ms: int, max_values: int, interruptible: bool = True
+    ) -> None:
+        self.max_execution_ms = max_execution_ms
+        self.max_values = max_values
+        self.interruptible = interruptible
+        self.deadline = time.monotonic() + max_execution_ms / 1000
+        self.values = 0
+        self.next_checkpoint = min(YIELD_EVERY, max_values + 1)
+        self.exceeded: BudgetExceeded | None = None
+        self.started_fields: list[str] = []  # root mutation fields, in the order they started
+
+    def spend(self, values: int) -> bool:
+        """Count `values` more; True at a checkpoint (let the event loop run now).
+
+        Raises ResponseTooLarge past max_values, OperationTimeout past the deadline, and the
+        same error again once the budget is exceeded.
+        """
+        self.values += values
+        if self.values < self.next_checkpoint:
+            return False
+        if self.exceeded is not None:
+            raise self.exceeded
+        if self.values > self.max_values:
+            raise self.exceed(ResponseTooLarge(self._too_many_values()))
+        self.next_checkpoint = min(self.values + YIELD_EVERY, self.max_values + 1)
+        if self.interruptible:
+            self.check_time()
+        return True
+
+    def charge_rows(self, rows: int) -> None:
+        """Refuse `rows` fetched for the answer when they alone could not fit in it."""
+        if self.values + rows > self.max_values:
+            raise self.exceed(ResponseTooLarge(self._too_many_values()))
+
+    def check_time(self) -> None:
+        """Raise OperationTimeout if the deadline has passed."""
+        if time.monotonic() >= self.deadline:
+            raise self.exceed(OperationTimeout(self.timeout_message()))
+
+    def remaining(self) -> float:
+        """Seconds left until the deadline (0 or less: none)."""
+        return self.deadline - time.monotonic()
+
+    def before_mutation_field(self, response_name: str) -> None:
+        """Check the deadline before a root mutation field starts; record that it did."""
+        if self.started_fields and time.monotonic() >= self.deadline:
+            ran = ", ".join(f"`{name}`" for name in self.started_fields)
+            raise self.exceed(
+                OperationTimeout(
+                    f"The operation ran past its {self.max_execution_ms} ms budget before "
+                    f"`{response_name}` started: it and the fields after it did not run. "
+                    f"{ran} ran to the end; their changes are made."
+                )
+            )
+        self.started_fields.append(response_name)
+
+    def exceed(self, error: BudgetExceeded) -> BudgetExceeded:
+        """Record `error` as the operation's outcome (the first one wins) and return it;
+        every later checkpoint raises it."""
+        if self.exceeded is None:
+            self.exceeded = error
+        self.next_checkpoint = 0
+        return self.exceeded
+
+    def timeout_message(self) -> str:
+        return (
+            f"The operation ran longer than its {self.max_execution_ms} ms budget and was "
+            "stopped; ask for less (smaller pages, fewer nested lists)."
+        )
+
+    def _too_many_values(self) -> str:
+        message = (
+            f"The answer would hold more than {self.max_values} values; ask for less "
+            "(smaller pages, fewer nested lists)."
+        )
+        if self.started_fields:  # a mutation: say what happened, so nobody retries blindly
+            message += " The mutation ran and its changes are made; only its answer is not sent."
+        return message
+
+
+def current_budget() -> ExecutionBudget | None:
+    """The budget of the operation running in this context, if any."""
+    return _CURRENT.get()
+
+
+def set_current_budget(budget: ExecutionBudget | None) -> None:
+    """Make `budget` the one `current_budget` returns here (None: no operation runs)."""
+    _CURRENT.set(budget)
+
+
+def charge_rows(rows: int) -> None:
+    """Charge `rows` fetched for the running operation's answer (see ExecutionBudget)."""
+    budget = _CURRENT.get()
+    if budget is not None:
+        budget.charge_rows(rows)
