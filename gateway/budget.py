@@ -9,8 +9,9 @@ ResponseTooLarge past `max_values`; every YIELD_EVERY values it also reads the c
 raises OperationTimeout past the deadline, and tells the executor to let the event loop run.
 Between two of those checkpoints it costs an addition and a comparison per level, so the
 fast path stays fast. The executors (gateway/execution/budgeted.py) turn either error into
-the operation's only error; `charge_rows` lets the data layer refuse a batch of rows that
-could not fit before building an object per row (gateway/row_objects.py).
+the operation's only error; `charge_rows` lets the data layer refuse rows that could not fit
+before it fetches a page of them (gateway/batching.py: parents x `first`) or builds an
+object per row (gateway/row_objects.py).
 
 Mutations are not interrupted by the clock: a mutation field that has started runs to its
 end (a cancelled COMMIT could report failure for something that committed); the deadline is
@@ -106,9 +107,15 @@ class ExecutionBudget:
         return True
 
     def charge_rows(self, rows: int) -> None:
-        """Refuse `rows` fetched for the answer when they alone could not fit in it."""
+        """Refuse `rows` (fetched, or about to be) for the answer when they could not fit
+        in it: each becomes at least one value."""
         if self.values + rows > self.max_values:
-            raise self.exceed(ResponseTooLarge(self._too_many_values()))
+            raise self.exceed(
+                ResponseTooLarge(
+                    f"The answer could hold more than {self.max_values} values ({rows} rows "
+                    "for one list); ask for smaller pages or fewer nested lists."
+                )
+            )
 
     def check_time(self) -> None:
         """Raise OperationTimeout if the deadline has passed."""
