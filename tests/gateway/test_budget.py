@@ -25,6 +25,7 @@ from gateway.db import count_statements
 from gateway.limits import Limits
 from gateway.settings import Settings
 from tests.asgi import serve
+from tests.faults.support import SLEEPING_STATEMENTS, count, wait_until
 from tests.gateway.extra_service.app import SERVICES
 from tests.gateway.serving import migrations_with_reviews
 
@@ -111,10 +112,15 @@ async def seed(conn: asyncpg.Connection, users: int, orders: int, payments: int)
 
 @pytest.mark.parametrize("query", [SLOW_COUNT, SLOW_COUNT_ON_GRAPHQL_CORE])
 async def test_a_query_waiting_past_the_deadline_is_answered_operation_timeout(
-    database_url: str, migrations: Path, query: str
+    database_url: str, migrations: Path, raw_connection: asyncpg.Connection, query: str
 ) -> None:
     async with running(database_url, migrations, max_execution_ms=200) as client:
         slow = await post(client, query, seconds=30)  # within REQUEST_DEADLINE, or fail
+
+        async def cancelled() -> bool:  # the statement itself, not only the answer
+            return await count(raw_connection, SLEEPING_STATEMENTS) == 0
+
+        await wait_until(cancelled, "the sleeping statement's cancellation")
         after = await post(client, SLOW_COUNT, seconds=0)
 
     assert codes(slow) == ["OPERATION_TIMEOUT"]
