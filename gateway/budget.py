@@ -1,12 +1,13 @@
 """ExecutionBudget: what one operation may spend, and the errors that say it spent too much.
 
     budget = ExecutionBudget(max_execution_ms=5000, max_values=10_000)
-    if budget.spend(count * len(fields)):  # True every YIELD_EVERY values: time to yield
+    if budget.spend(count * len(fields)):  # True from a checkpoint on: time to yield
         await asyncio.sleep(0)
 
 `spend` counts the values of the answer (one per field of each object) and raises
 ResponseTooLarge past `max_values`; every YIELD_EVERY values it also reads the clock and
-raises OperationTimeout past the deadline, and tells the executor to let the event loop run.
+raises OperationTimeout past the deadline, and makes a yield due: every branch of the
+operation that works on in this iteration of the event loop lets the loop run first.
 Between two of those checkpoints it costs an addition and a comparison per level, so the
 fast path stays fast. The executors (gateway/execution/budgeted.py) turn either error into
 the operation's only error; `charge_rows` lets the data layer refuse rows that could not fit
@@ -20,6 +21,7 @@ checked before each root mutation field starts (`before_mutation_field`).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from contextvars import ContextVar
 
@@ -27,6 +29,7 @@ from gateway.errors import GatewayError
 
 __all__ = [
     "YIELD_EVERY",
+    "YIELD_EVERY_ON_GRAPHQL_CORE",
     "BudgetExceeded",
     "ExecutionBudget",
     "OperationTimeout",
@@ -36,8 +39,10 @@ __all__ = [
 ]
 
 # Values completed between two checkpoints (clock read, event loop let run). The planned
-# executor completes a value in well under 1 µs, so a checkpoint comes every ~1 ms of work.
+# executor completes a value in well under 1 µs, so a checkpoint comes every ~1 ms of work;
+# graphql-core's own path takes 10-50 times longer a value, and checkpoints more often.
 YIELD_EVERY = 2048
+YIELD_EVERY_ON_GRAPHQL_CORE = 128
 
 _CURRENT: ContextVar[ExecutionBudget | None] = ContextVar("gateway_execution_budget", default=None)
 
@@ -74,37 +79,69 @@ class ExecutionBudget:
         "next_checkpoint",
         "started_fields",
         "values",
+        "yield_due",
+        "yield_every",
     )
 
     def __init__(
-        self, *, max_execution_ms: int, max_values: int, interruptible: bool = True
+        self,
+        *,
+        max_execution_ms: int,
+        max_values: int,
+        interruptible: bool = True,
+        yield_every: int = YIELD_EVERY,
     ) -> None:
         self.max_execution_ms = max_execution_ms
+        self.yield_every = yield_every
         self.max_values = max_values
         self.interruptible = interruptible
         self.deadline = time.monotonic() + max_execution_ms / 1000
         self.values = 0
-        self.next_checkpoint = min(YIELD_EVERY, max_values + 1)
+        self.next_checkpoint = min(yield_every, max_values + 1)
         self.exceeded: BudgetExceeded | None = None
         self.started_fields: list[str] = []  # root mutation fields, in the order they started
+        # True from a checkpoint to the next iteration of the event loop: until then, every
+        # branch of the operation that goes on working should yield first.
+        self.yield_due = False
 
     def spend(self, values: int) -> bool:
-        """Count `values` more; True at a checkpoint (let the event loop run now).
+        """Count `values` more; True while a yield is due (see `yield_due`).
 
         Raises ResponseTooLarge past max_values, OperationTimeout past the deadline, and the
         same error again once the budget is exceeded.
         """
         self.values += values
         if self.values < self.next_checkpoint:
-            return False
+            return self.yield_due
         if self.exceeded is not None:
             raise self.exceeded
         if self.values > self.max_values:
             raise self.exceed(ResponseTooLarge(self._too_many_values()))
-        self.next_checkpoint = min(self.values + YIELD_EVERY, self.max_values + 1)
+        self.next_checkpoint = min(self.values + self.yield_every, self.max_values + 1)
         if self.interruptible:
             self.check_time()
+        self._due()
         return True
+
+    def _due(self) -> None:
+        """A yield is due in every branch of the operation that runs on in this iteration of
+        the event loop (concurrent branches each run until they yield, so one yielding is
+        not enough); the next iteration starts by clearing it."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # executed synchronously (execute_sync): nothing to yield to
+        if not self.yield_due:
+            self.yield_due = True
+            loop.call_soon(self._clear_yield)
+
+    def _clear_yield(self) -> None:
+        self.yield_due = False
+
+    def checkpoint_every(self, values: int) -> None:
+        """Checkpoints every `values` values from now on."""
+        self.yield_every = values
+        self.next_checkpoint = min(self.next_checkpoint, self.values + values, self.max_values + 1)
 
     def charge_rows(self, rows: int) -> None:
         """Refuse `rows` (fetched, or about to be) for the answer when they could not fit

@@ -18,27 +18,44 @@ than the answer.
   says the changes were made.
 
 graphql-core's own path (mutations, and queries the planned executor leaves to it) counts an
-object's fields when it executes them; it cannot let the event loop run mid-completion.
-PlannedExecutor (executor.py) counts a level at a time and yields at checkpoints.
+object's fields when it executes them, and completes long lists item by item, letting the
+event loop run whenever a checkpoint has passed. PlannedExecutor
+(executor.py) counts a level at a time and yields at checkpoints itself.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable
 from typing import Any
 
-from graphql import ExecutionResult, GraphQLError, GraphQLObjectType, OperationType
+from graphql import (
+    ExecutionResult,
+    GraphQLError,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLResolveInfo,
+    OperationType,
+)
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
-from graphql.pyutils import Path
+from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from gateway.budget import BudgetExceeded, ExecutionBudget, OperationTimeout, set_current_budget
+from gateway.budget import (
+    YIELD_EVERY_ON_GRAPHQL_CORE,
+    BudgetExceeded,
+    ExecutionBudget,
+    OperationTimeout,
+    set_current_budget,
+)
 from gateway.limits import Limits
 
 __all__ = ["BudgetedExecutor"]
 
 _DEFAULT_LIMITS = Limits()
+# Lists longer than this (any list while a yield is due) are completed by
+# _complete_long_list, which can yield midway.
+_LONG_LIST = 64
 
 
 class BudgetedExecutor(StrawberryGraphQLCoreExecutionContext):
@@ -76,6 +93,7 @@ class BudgetedExecutor(StrawberryGraphQLCoreExecutionContext):
 
     def run_operation(self, serially: bool | None) -> Any:
         """The operation's result (or an awaitable of it), before the budget's verdict."""
+        self.budget.checkpoint_every(YIELD_EVERY_ON_GRAPHQL_CORE)
         return super().execute_operation(serially)
 
     async def _within_budget(self, result: Awaitable[Any]) -> Any:
@@ -103,7 +121,8 @@ class BudgetedExecutor(StrawberryGraphQLCoreExecutionContext):
         exceeded = self.budget.exceeded
         return response if exceeded is None else _refused(exceeded)
 
-    # graphql-core's path: count each object's fields as they are executed.
+    # graphql-core's path: count each object's fields as they are executed; a long list
+    # lets the event loop run once a checkpoint has passed.
 
     def execute_fields(
         self,
@@ -144,6 +163,71 @@ class BudgetedExecutor(StrawberryGraphQLCoreExecutionContext):
         return super().execute_field(
             parent_type, source, field_details_list, path, position_context
         )
+
+    def complete_iterable_value(
+        self,
+        item_type: GraphQLOutputType,
+        field_details_list: FieldDetailsList,
+        info: GraphQLResolveInfo[Any],
+        path: Path,
+        items: Iterable[Any],
+        position_context: Any,
+    ) -> Any:
+        if type(items) is not list or (len(items) <= _LONG_LIST and not self.budget.yield_due):
+            return super().complete_iterable_value(
+                item_type, field_details_list, info, path, items, position_context
+            )
+        return self._complete_long_list(
+            item_type, field_details_list, info, path, items, position_context
+        )
+
+    async def _complete_long_list(
+        self,
+        item_type: GraphQLOutputType,
+        field_details_list: FieldDetailsList,
+        info: GraphQLResolveInfo[Any],
+        path: Path,
+        items: list[Any],
+        position_context: Any,
+    ) -> list[Any]:
+        """graphql-core's completion of `items`, one item after the other, letting the event
+        loop run whenever a yield is due (ExecutionBudget.yield_due). Loads made by items
+        on either side of a yield land in different batches: a long list on this path costs
+        a few more statements rather than holding every other request up."""
+        completed: list[Any] = []
+        awaiting: list[int] = []  # positions in `completed` still to be awaited
+        try:
+            for index, item in enumerate(items):
+                # Again if another branch made one due meanwhile: a bare yield, not a wait.
+                while self.budget.yield_due:  # noqa: ASYNC110
+                    await asyncio.sleep(0)
+                item_path = path.add_key(index, None)
+                if self.is_awaitable(item):
+                    completed.append(
+                        self.complete_awaitable_list_item_value(
+                            item, item_type, field_details_list, info, item_path, position_context
+                        )
+                    )
+                    awaiting.append(index)
+                elif self.complete_list_item_value(
+                    item,
+                    completed,
+                    item_type,
+                    field_details_list,
+                    info,
+                    item_path,
+                    position_context,
+                ):
+                    awaiting.append(index)
+        except BaseException:
+            if awaiting:  # started, so settle them, as graphql-core does
+                self.settle_in_background([completed[index] for index in awaiting])
+            raise
+        if awaiting:
+            settled = await gather_with_cancel(*(completed[index] for index in awaiting))
+            for index, value in zip(awaiting, settled, strict=True):
+                completed[index] = value
+        return completed
 
 
 def _refused(exceeded: BudgetExceeded) -> ExecutionResult:

@@ -25,6 +25,11 @@ ATTACK = """
 """
 # The largest answer the default value cap (10,000) lets through: 9,700 orders, 9,902 values.
 LARGEST_ALLOWED = "{ users(first: 100) { nodes { orders(first: 97) { nodes { id } } } } }"
+# The same on graphql-core's own path (introspection is the planned executor's fallback),
+# where a value costs 10-50 times more.
+LARGEST_ON_GRAPHQL_CORE = LARGEST_ALLOWED.replace(
+    "{ users", "{ __schema { queryType { name } } users"
+)
 ATTACKERS = 3
 ATTACKS_EACH = 3
 PROBE_TIMEOUT = httpx.Timeout(0.1)  # what /health/live must answer within, attack or not
@@ -51,9 +56,10 @@ async def attack(url: str, codes: list[str]) -> None:
     """ATTACKS_EACH attacks one after the other; the code each was answered with."""
     async with httpx.AsyncClient(timeout=60) as client:
         for _ in range(ATTACKS_EACH):
-            largest = await client.post(url, json={"query": LARGEST_ALLOWED})
-            nodes = orjson.loads(largest.content)["data"]["users"]["nodes"]
-            assert sum(len(user["orders"]["nodes"]) for user in nodes) == 9_700
+            for query in (LARGEST_ALLOWED, LARGEST_ON_GRAPHQL_CORE):
+                largest = await client.post(url, json={"query": query})
+                nodes = orjson.loads(largest.content)["data"]["users"]["nodes"]
+                assert sum(len(user["orders"]["nodes"]) for user in nodes) == 9_700
             response = await client.post(url, json={"query": ATTACK})
             assert response.status_code == 200
             # Parse only what a budget could have answered: a full answer is megabytes.
