@@ -151,6 +151,7 @@ class ExecutionBudget:
                 ResponseTooLarge(
                     f"The answer could hold more than {self.max_values} values ({rows} rows "
                     "for one list); ask for smaller pages or fewer nested lists."
+                    + self._mutation_note()
                 )
             )
 
@@ -191,13 +192,16 @@ class ExecutionBudget:
         )
 
     def _too_many_values(self) -> str:
-        message = (
+        return (
             f"The answer would hold more than {self.max_values} values; ask for less "
-            "(smaller pages, fewer nested lists)."
+            "(smaller pages, fewer nested lists)." + self._mutation_note()
         )
-        if self.started_fields:  # a mutation: say what happened, so nobody retries blindly
-            message += " The mutation ran and its changes are made; only its answer is not sent."
-        return message
+
+    def _mutation_note(self) -> str:
+        # A mutation's answer is refused after its fields ran: say so, or a client retries.
+        if not self.started_fields:
+            return ""
+        return " The mutation ran and its changes are made; only its answer is not sent."
 
 
 def current_budget() -> ExecutionBudget | None:

@@ -157,6 +157,25 @@ async def test_a_mutation_field_due_after_the_deadline_does_not_start_and_the_an
     assert [row["sku"] for row in skus] == ["SKU-1"]
 
 
+async def test_a_mutation_whose_answer_is_too_large_says_its_changes_are_made(
+    database_url: str, migrations: Path, raw_connection: asyncpg.Connection
+) -> None:
+    place_order = """
+    mutation ($userId: Int!) {
+      placeOrder(input: {userId: $userId, items: [{sku: "A", quantity: 1, unitPrice: "1.00"}]}) {
+        id user { orders { nodes { id } } }
+      }
+    }
+    """
+    async with running(database_url, migrations, max_response_values=5) as client:
+        user_id = (await post(client, ADD_USER))["data"]["createUser"]["id"]
+        body = await post(client, place_order, userId=user_id)
+
+    assert codes(body) == ["RESPONSE_TOO_LARGE"]
+    assert "The mutation ran and its changes are made" in body["errors"][0]["message"]
+    assert await raw_connection.fetchval("SELECT count(*) FROM orders.orders") == 1
+
+
 @pytest.mark.parametrize("on_graphql_core", [False, True])
 async def test_an_answer_past_the_value_cap_is_answered_response_too_large(
     database_url: str, migrations: Path, raw_connection: asyncpg.Connection, on_graphql_core: bool
