@@ -27,7 +27,7 @@ from gateway.settings import Settings
 from tests.asgi import serve
 from tests.faults.support import SLEEPING_STATEMENTS, count, wait_until
 from tests.gateway.extra_service.app import SERVICES
-from tests.gateway.serving import migrations_with_reviews
+from tests.gateway.serving import migrations_with_reviews, sample, scrape
 
 SLOW_COUNT = "query ($seconds: Float!) { slowReviewCount(seconds: $seconds) }"
 # __schema sends the operation down graphql-core's own path (the planned executor's fallback).
@@ -212,12 +212,15 @@ async def test_an_answer_past_the_byte_cap_is_answered_response_too_large(
             "/graphql", json={"query": "{ users(first: 2) { nodes { name } } }"}
         )
         large = await client.post("/graphql", json={"query": NESTED})
+        metrics = await scrape(client)
 
     assert small.json() == {"data": {"users": {"nodes": [{"name": "User 1"}, {"name": "User 2"}]}}}
     assert large.status_code == 200
     assert len(large.content) < 2_000
     assert codes(large.json()) == ["RESPONSE_TOO_LARGE"]
     assert large.json()["data"] is None
+    # Counted (and logged) with the code the client got.
+    assert sample(metrics, "gateway_graphql_errors_total", code="RESPONSE_TOO_LARGE") == 1
 
 
 async def test_a_normal_query_is_answered_in_full_with_the_same_statements(
