@@ -26,6 +26,7 @@ event loop run whenever a checkpoint has passed. PlannedExecutor
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Iterable
 from typing import Any
 
@@ -50,7 +51,39 @@ from gateway.budget import (
 )
 from gateway.limits import Limits
 
-__all__ = ["BudgetedExecutor"]
+__all__ = ["BudgetedExecutor", "missing_executor_methods"]
+
+logger = logging.getLogger("gateway.execution")
+
+# graphql-core's (private) Executor methods that BudgetedExecutor overrides or calls. Were
+# one renamed, the budget would silently stop counting on graphql-core's path: say so.
+_GRAPHQL_CORE_METHODS = (
+    "execute_operation",
+    "execute_fields",
+    "execute_fields_serially",
+    "execute_field",
+    "complete_iterable_value",
+    "complete_list_item_value",
+    "complete_awaitable_list_item_value",
+    "settle_in_background",
+)
+
+
+def missing_executor_methods() -> list[str]:
+    """The graphql-core Executor methods the budget relies on that this version lacks."""
+    return [
+        name
+        for name in _GRAPHQL_CORE_METHODS
+        if not callable(getattr(StrawberryGraphQLCoreExecutionContext, name, None))
+    ]
+
+
+if _missing := missing_executor_methods():
+    logger.error(
+        "graphql-core's Executor has no %s: the execution budget cannot count or yield on "
+        "graphql-core's path; pin graphql-core to the tested range.",
+        ", ".join(_missing),
+    )
 
 _DEFAULT_LIMITS = Limits()
 # Lists longer than this (any list while a yield is due) are completed by

@@ -22,6 +22,7 @@ import pytest
 from gateway.app import create_app
 from gateway.budget import YIELD_EVERY, ExecutionBudget, OperationTimeout, ResponseTooLarge
 from gateway.db import count_statements
+from gateway.execution.budgeted import missing_executor_methods
 from gateway.limits import Limits
 from gateway.settings import Settings
 from tests.asgi import serve
@@ -270,3 +271,7 @@ def test_the_budget_checks_the_clock_and_the_cap_only_at_checkpoints() -> None:
     assert capped.spend(10) is False
     with pytest.raises(ResponseTooLarge):
         capped.spend(1)
+
+
+def test_graphql_core_has_every_executor_method_the_budget_overrides() -> None:
+    assert missing_executor_methods() == []
