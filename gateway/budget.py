@@ -71,6 +71,7 @@ class ExecutionBudget:
     """
 
     __slots__ = (
+        "can_yield",
         "deadline",
         "exceeded",
         "interruptible",
@@ -103,6 +104,7 @@ class ExecutionBudget:
         # True from a checkpoint to the next iteration of the event loop: until then, every
         # branch of the operation that goes on working should yield first.
         self.yield_due = False
+        self.can_yield = _loop_running()  # False under execute_sync: nothing to yield to
 
     def spend(self, values: int) -> bool:
         """Count `values` more; True while a yield is due (see `yield_due`).
@@ -127,13 +129,9 @@ class ExecutionBudget:
         """A yield is due in every branch of the operation that runs on in this iteration of
         the event loop (concurrent branches each run until they yield, so one yielding is
         not enough); the next iteration starts by clearing it."""
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return  # executed synchronously (execute_sync): nothing to yield to
-        if not self.yield_due:
+        if self.can_yield and not self.yield_due:
             self.yield_due = True
-            loop.call_soon(self._clear_yield)
+            asyncio.get_running_loop().call_soon(self._clear_yield)
 
     def _clear_yield(self) -> None:
         self.yield_due = False
@@ -202,6 +200,14 @@ class ExecutionBudget:
         if not self.started_fields:
             return ""
         return " The mutation ran and its changes are made; only its answer is not sent."
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def current_budget() -> ExecutionBudget | None:

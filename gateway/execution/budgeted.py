@@ -206,7 +206,12 @@ class BudgetedExecutor(StrawberryGraphQLCoreExecutionContext):
         items: Iterable[Any],
         position_context: Any,
     ) -> Any:
-        if type(items) is not list or (len(items) <= _LONG_LIST and not self.budget.yield_due):
+        budget = self.budget
+        if (
+            type(items) is not list
+            or not budget.can_yield  # execute_sync: the answer must stay synchronous
+            or (len(items) <= _LONG_LIST and not budget.yield_due)
+        ):
             return super().complete_iterable_value(
                 item_type, field_details_list, info, path, items, position_context
             )

@@ -18,11 +18,12 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+import strawberry
 
 from gateway.app import create_app
 from gateway.budget import YIELD_EVERY, ExecutionBudget, OperationTimeout, ResponseTooLarge
 from gateway.db import count_statements
-from gateway.execution.budgeted import missing_executor_methods
+from gateway.execution.budgeted import BudgetedExecutor, missing_executor_methods
 from gateway.limits import Limits
 from gateway.settings import Settings
 from tests.asgi import serve
@@ -275,3 +276,17 @@ def test_the_budget_checks_the_clock_and_the_cap_only_at_checkpoints() -> None:
 
 def test_graphql_core_has_every_executor_method_the_budget_overrides() -> None:
     assert missing_executor_methods() == []
+
+
+def test_a_long_list_still_answers_synchronously_under_execute_sync() -> None:
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def numbers(self) -> list[int]:
+            return list(range(500))
+
+    schema = strawberry.Schema(query=Query, execution_context_class=BudgetedExecutor)
+    result = schema.execute_sync("{ numbers }")
+
+    assert result.errors is None
+    assert result.data == {"numbers": list(range(500))}
