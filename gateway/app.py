@@ -94,6 +94,7 @@ def create_app(
         context_getter=get_context,
         graphql_ide=None,  # ours, served offline by gateway.graphiql
         allow_queries_via_get=True,
+        max_response_bytes=settings.limits.max_response_bytes,
     )
     if settings.graphiql_enabled:
         add_graphiql(app, path="/graphql")  # before the router: its page route goes first

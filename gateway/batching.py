@@ -17,6 +17,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from aiodataloader import DataLoader
 
+from gateway.budget import charge_rows
 from gateway.pagination import Connection, PageArgs, make_connection
 from gateway.row_objects import RowObjects
 
@@ -130,6 +131,9 @@ class ChildPageLoader(Generic[RowT]):
         self, parent_ids: list[int], page: PageArgs, rows: RowObjects[RowT]
     ) -> list[Connection[RowT]]:
         children: dict[int, list[RowT]] = {}
+        # At most `first` rows per parent come back, each a node of the answer: refuse a page
+        # that could not fit in the operation's budget before fetching it (gateway.budget).
+        charge_rows(len(parent_ids) * page.first)
         # groupby: one step per run of rows with the same parent (the fetch's ORDER BY
         # usually makes it one run per parent); correct in any order.
         fetched = await self._fetch(parent_ids, page, rows)

@@ -59,6 +59,10 @@ class Limits:
     max_cost: int = 5000  # Armor 5000; values answered, each list multiplying by its bound
     max_query_length: int = 10_000  # Armor 15,000 characters; introspection is about 3,000
     max_body_bytes: int = 100_000  # Apollo Router 2 MB; variables of a 50-item order are ~5 KB
+    # The execution budget (gateway.budget), for what the estimates above let through:
+    max_execution_ms: int = 5000  # wall clock from the start of execution: OPERATION_TIMEOUT
+    max_response_values: int = 10_000  # fields in the answer, twice max_cost: RESPONSE_TOO_LARGE
+    max_response_bytes: int = 2_000_000  # the answer's JSON; 10,000 values are ~100 KB
 
 
 class _Refused(Exception):

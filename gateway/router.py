@@ -39,6 +39,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
 from gateway.batching import observing_batches
+from gateway.budget import ResponseTooLarge
 from gateway.db import StatementRecorder, count_statements
 from gateway.db.releases import releasing_in_background
 from gateway.health import health_router
@@ -117,10 +118,13 @@ class GatewayRouter(GraphQLRouter[Any, None]):
         schema: BaseSchema,
         *,
         context_getter: Callable[[Request], Awaitable[Any]],
+        max_response_bytes: int | None = None,
         **options: Any,
     ) -> None:
+        """`max_response_bytes`: a larger JSON answer is replaced by RESPONSE_TOO_LARGE."""
         super().__init__(schema, context_getter=context_getter, **options)
         self._context_factory = context_getter
+        self._max_response_bytes = max_response_bytes
 
     def decode_json(self, data: str | bytes) -> object:
         # Bounded nesting: json.loads would raise RecursionError (a 500) on a thousand `[`.
@@ -130,7 +134,24 @@ class GatewayRouter(GraphQLRouter[Any, None]):
     def encode_json(self, data: object) -> bytes:
         # orjson: several times faster than json.dumps on large answers; Decimal and datetime
         # are already strings here (Strawberry serialised the scalars).
-        return orjson.dumps(data)
+        body = orjson.dumps(data)
+        if self._max_response_bytes is not None and len(body) > self._max_response_bytes:
+            return self._too_large(len(body))
+        return body
+
+    def _too_large(self, size: int) -> bytes:
+        """The answer sent instead of one of `size` bytes, past max_response_bytes. The
+        value cap (gateway.budget) keeps what was serialised first small."""
+        error = ResponseTooLarge(
+            f"The answer is {size} bytes, more than the {self._max_response_bytes} allowed; "
+            "ask for less (smaller pages, fewer nested lists)."
+        )
+        record = current_request()
+        if record is not None:
+            record.error_codes[:] = [error.code]  # what the client gets, logged and counted
+        return orjson.dumps(
+            {"data": None, "errors": [{"message": str(error), "extensions": {"code": error.code}}]}
+        )
 
     @overload
     async def run(

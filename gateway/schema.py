@@ -25,6 +25,7 @@ from gateway.document_cache import DocumentCache, ParsedDocuments
 from gateway.error_codes import ErrorCodes
 from gateway.errors import ServiceConfigurationError
 from gateway.execution import PlannedExecutor
+from gateway.execution.budgeted import BudgetedExecutor
 from gateway.limits import Limits, OperationLimits
 from gateway.pagination import MAX_PAGE_SIZE
 from gateway.service import Service
@@ -35,6 +36,9 @@ __all__ = ["GatewaySchema", "build_schema"]
 class GatewaySchema(strawberry.Schema):
     """Strawberry's schema, minus its logging of every error with a stack trace: client
     errors are expected, and ErrorCodes logs the unexpected ones with their correlation id."""
+
+    # What BudgetedExecutor holds each operation to; build_schema sets the schema's own.
+    execution_limits: Limits = Limits()
 
     def process_errors(self, errors: Any, execution_context: Any = None) -> None:
         return None
@@ -90,7 +94,8 @@ def build_schema(
             types=[origin for origin, _ in types.values()],
             extensions=extensions,
             config=config,
-            execution_context_class=PlannedExecutor if planned_execution else None,
+            # Both hold every operation to its budget (gateway.budget), read from the schema.
+            execution_context_class=PlannedExecutor if planned_execution else BudgetedExecutor,
         )
     # Strawberry looks fields up in its type map (get_type_by_name, get_field_for_type,
     # directives): point it at definitions that keep the fields added during the build.
@@ -98,6 +103,7 @@ def build_schema(
         schema.schema_converter.type_map[type_name].definition = definition
     # Fails the build for a list field without a bound (see gateway/cost.py).
     costs.append(SchemaCosts.of_schema(schema._schema, max_page_size=max_page_size))
+    schema.execution_limits = limits
     return schema
 
 

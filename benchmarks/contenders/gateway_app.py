@@ -26,6 +26,13 @@ MAX_COST = 5_000_000
 # statement and command timeouts, no pool timeout), so the gateway gets the same patience.
 POOL_TIMEOUT = 600.0
 STATEMENT_TIMEOUT_MS = 60_000
+# The execution budget (gateway.budget) likewise: 500 x 20 x 20 payments are 200,000 values
+# (~2 MB), past the default caps; the deadline is the statement timeout's.
+BUDGET = {
+    "max_execution_ms": STATEMENT_TIMEOUT_MS,
+    "max_response_values": 5_000_000,
+    "max_response_bytes": 100_000_000,
+}
 
 
 def create() -> FastAPI:
@@ -36,7 +43,7 @@ def create() -> FastAPI:
         max_page_size=500,
         min_connections=size,
         max_connections=size,
-        limits=Limits(max_cost=MAX_COST),
+        limits=Limits(max_cost=MAX_COST, **BUDGET),
         pool_timeout=POOL_TIMEOUT,
         statement_timeout_ms=STATEMENT_TIMEOUT_MS,
     )

@@ -37,8 +37,8 @@ from graphql import (
 )
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path, Undefined, is_iterable
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from gateway.execution.budgeted import BudgetedExecutor
 from gateway.execution.concurrent import run_sync_if_possible, settle_all, settle_tasks
 from gateway.execution.leaves import MISS, complete_column, shortcut
 from gateway.execution.plan import (
@@ -93,13 +93,16 @@ class _Propagating:
         self.error = error
 
 
-class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
-    """Strawberry's executor class; pass it as `execution_context_class`."""
+class PlannedExecutor(BudgetedExecutor):
+    """Strawberry's executor class; pass it as `execution_context_class`.
 
-    def execute_operation(self, serially: bool | None = None) -> Any:
+    Within the operation's budget (budgeted.py): a level's
+    values are counted before it is completed, and at each checkpoint the event loop runs."""
+
+    def run_operation(self, serially: bool | None) -> Any:
         plan = self._plan() if serially is None else None
         if plan is None:
-            return super().execute_operation(serially)
+            return super().run_operation(serially)
         return run_sync_if_possible(self._execute_plan(plan))
 
     def _plan(self) -> ObjectPlan | None:
@@ -157,6 +160,8 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
             return []
         if not plan.fields:  # everything skipped: no columns to map plan.row over
             return [{} for _ in sources]
+        if self.budget.spend(count * len(plan.fields)):
+            await asyncio.sleep(0)  # a checkpoint: let other requests (and /health) run
         # Each field's values: read or resolved now, their awaitables started; then every
         # field is finished concurrently, so a field that is ready descends at once and the
         # loads of its children join the batches its siblings' resolvers are waiting for.
@@ -200,6 +205,8 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
             settled = await settle_tasks([values[position] for position in column.pending])
             for position, value in zip(column.pending, settled, strict=True):
                 values[position] = value
+        if self.budget.exceeded is not None:  # a resolver was refused: the answer is lost
+            raise self.budget.exceeded
         return await self._complete(field.return_type, values, path_of, field)
 
     def _resolve_all(self, field: FieldPlan, level: _Level) -> _Column:

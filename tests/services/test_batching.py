@@ -43,8 +43,8 @@ query {
 
 # These queries ask for up to 50 users x 20 orders x 20 payments: more than the default cost
 # limit allows (that limit is tested in tests/gateway/test_limits.py). Batching is the subject
-# here, so the app's limit is raised to let them run.
-GENEROUS = Limits(max_cost=1_000_000)
+# here, so the app's limit (and the execution budget's value cap) is raised to let them run.
+GENEROUS = Limits(max_cost=1_000_000, max_response_values=1_000_000)
 
 
 @pytest.fixture
