@@ -77,7 +77,9 @@ class Options:
     scenarios: tuple[str, ...] = SCENARIOS
     shape: DataShape = DEFAULT_SHAPE
     attackers: int = 2
-    slow_connections: int = 1000
+    # Issue 13: 1,100 idle sockets locked everyone out of a server with the usual limit of
+    # 1,024 open files.
+    slow_connections: int = 1100
     server_file_limit: int = 1024
     output: Path = DEFAULT_OUTPUT
     database_url: str | None = None
@@ -191,6 +193,7 @@ async def _scenario(name: str, server: GatewayServer, options: Options) -> Scena
         await _answer(attacker, READY_TIMEOUT)
         _log(f"[{name}] attack under way; victim beside it for {options.seconds:g} s ...")
         under = await _victim(server, options)
+        open_files = server.open_files()
         assert attacker.stdin is not None
         attacker.stdin.write(b"stop\n")
         await attacker.stdin.drain()
@@ -204,6 +207,7 @@ async def _scenario(name: str, server: GatewayServer, options: Options) -> Scena
         alone=alone,
         under_attack=under,
         attack=outcome,
+        open_files=open_files,
         rss_before=rss_before,
         rss_peak=max(sample.rss for sample in samples),
         rss_after=resident_size(pid),

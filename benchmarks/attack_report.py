@@ -33,6 +33,7 @@ class Scenario:
     alone: dict[str, Any]
     under_attack: dict[str, Any]
     attack: dict[str, Any]
+    open_files: int  # the server's file descriptors when the victim's attacked phase ended
     rss_before: int  # bytes, when the attack started
     rss_peak: int  # the largest sample while it ran (every 0.5 s)
     rss_after: int  # once the server answered probes promptly again
@@ -90,6 +91,7 @@ def _row(scenario: Scenario) -> str:
         f"{_ms(probe_alone['max_ms'])} -> {_ms(probe_under['max_ms'])}",
         f"{probe_under['errors']:,} of {probe_under['requests']:,}",
         rss,
+        f"{scenario.open_files:,}",
         f"{scenario.log_growth_alone / 1024:,.0f} -> {scenario.log_growth / 1024:,.0f}",
     ]
     return "| " + " | ".join(cells) + " |"
@@ -166,8 +168,8 @@ def write_report(path: Path, attack_run: AttackRun) -> None:
         "| attack | victim p50 ms alone -> attacked | p50 ratio | victim p99 ms alone -> "
         "attacked | p99 ratio | victim errors alone / attacked | /health/live worst ms "
         "alone -> attacked | probes failed (attacked) | server RSS MiB before -> peak -> "
-        "after | log growth KiB alone -> attacked |",
-        "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|",
+        "after | server open files (attacked) | log growth KiB alone -> attacked |",
+        "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|",
         *(_row(scenario) for scenario in attack_run.scenarios),
     ]
     for scenario in attack_run.scenarios:

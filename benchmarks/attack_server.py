@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psutil  # type: ignore[import-untyped]  # ships no type information
 
 from benchmarks.servers import HOST
 
@@ -49,6 +50,11 @@ class GatewayServer:
     def log_tail(self, lines: int = 30) -> str:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
+
+    def open_files(self) -> int:
+        """How many file descriptors the process holds (sockets included)."""
+        count: int = psutil.Process(self.process.pid).num_fds()
+        return count
 
     def check_alive(self) -> None:
         """Raise with the end of its log if the process has exited."""

@@ -92,9 +92,7 @@ async def _probe(
     host: str, port: int, deadline: float, interval: float, timeout: float, tally: _Tally
 ) -> None:
     request = health_request(host, port)
-    tick = time.perf_counter()
-    while tick < deadline:
-        started = time.perf_counter()
+    while (started := time.perf_counter()) < deadline:
         writer: asyncio.StreamWriter | None = None
         try:
             async with asyncio.timeout(timeout):
@@ -110,8 +108,8 @@ async def _probe(
             if writer is not None:
                 writer.close()
         tally.latencies.append(min(time.perf_counter() - started, timeout))
-        tick += interval
-        await asyncio.sleep(max(0.0, tick - time.perf_counter()))
+        # The next probe `interval` after this one began, or at once after a slow one.
+        await asyncio.sleep(max(0.0, started + interval - time.perf_counter()))
 
 
 async def victim(command: dict[str, Any]) -> dict[str, Any]:
