@@ -255,7 +255,8 @@ async def run(options: Options) -> AttackRun:
         seconds=options.seconds,
         server_file_limit=options.server_file_limit,
         victim=f"{VICTIM.title}, {VICTIM_CONCURRENCY} closed-loop clients on keep-alive "
-        f"connections, {VICTIM_TIMEOUT:g} s timeout; /health/live on a new connection every "
+        f"connections opened as each phase starts (after the attack did), {VICTIM_TIMEOUT:g} s "
+        "timeout; /health/live on a new connection every "
         f"{PROBE_INTERVAL * 1000:.0f} ms, {PROBE_TIMEOUT:g} s timeout",
         scenarios=scenarios,
     )

@@ -31,7 +31,7 @@ from benchmarks.attack_victim import percentile
 __all__ = ["ATTACKERS", "flood", "slow", "worst_query"]
 
 TRICKLE = 5.0  # seconds between two bytes of a slow client
-RECONNECT_DELAY = 0.5  # seconds before a slow client whose connection failed tries again
+RECONNECT_DELAY = 0.5  # seconds before an attacker whose connection ended connects again
 _Stream = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
@@ -89,49 +89,60 @@ async def _send(
     return None, None, False
 
 
+@dataclass
+class _Ladder:
+    """Where the clients are on the ladder: the next candidate, the one the server ran."""
+
+    index: int = 0
+    chosen: int | None = None
+    refusals: Counter[str] = field(default_factory=Counter)
+    refused: set[int] = field(default_factory=set)  # candidates answered with a limit code
+
+
 async def worst_query(
     command: dict[str, Any], ready: asyncio.Event, stop: asyncio.Event
 ) -> dict[str, Any]:
     """Find the largest candidate the server runs, then send it in a loop."""
     host, port, timeout = command["host"], command["port"], command["timeout"]
     ladder: list[dict[str, Any]] = command["ladder"]
-    state: dict[str, Any] = {"index": 0, "chosen": None, "refused": Counter()}
+    state = _Ladder()
     attack = _Requests()
 
     async def client() -> None:
         stream: _Stream | None = None
         while not stop.is_set():
-            index = state["index"]
-            probing = state["chosen"] is None
+            index = state.index
+            probing = state.chosen is None
             tally = _Requests() if probing else attack
             stream, codes, has_data = await _send(
                 stream, host, port, ladder[index]["body"], timeout, tally
             )
-            refused = codes is not None and not has_data and bool(LIMIT_CODES.intersection(codes))
-            if probing and refused:
-                state["refused"].update(codes)
-                if state["index"] == index and index + 1 < len(ladder):
-                    state["index"] = index + 1
+            if not probing:
                 continue
-            if probing:
-                # Answered without a limit code, or still running at the client's timeout:
-                # the server runs this one.
-                if state["chosen"] is None:
-                    state["chosen"] = index
-                _merge(attack, tally)
+            if codes is not None and not has_data and LIMIT_CODES.intersection(codes):
+                state.refusals.update(codes)
+                state.refused.add(index)
+                if state.index == index and index + 1 < len(ladder):
+                    state.index = index + 1  # the other client may have moved on already
+                continue
+            # Answered without a limit code, or still running at the client's timeout: the
+            # server runs this one.
+            if state.chosen is None:
+                state.chosen = index
+            _merge(attack, tally)
 
     clients = [asyncio.create_task(client()) for _ in range(command["clients"])]
     ready.set()  # the ladder's refusals are part of the attack: the victim starts now
     await stop.wait()
     abandoned = await _drain(clients, command["drain"])
-    chosen = state["chosen"]
+    chosen = state.chosen
     query = json.loads(ladder[chosen]["body"])["query"] if chosen is not None else None
     return {
         "kind": "worst_query",
         "clients": command["clients"],
         "ladder_size": len(ladder),
-        "refused_candidates": chosen if chosen is not None else state["index"],
-        "refusal_codes": dict(state["refused"]),
+        "refused_candidates": len(state.refused),
+        "refusal_codes": dict(state.refusals),
         "chosen": ladder[chosen]["label"] if chosen is not None else None,
         "chosen_values": ladder[chosen]["values"] if chosen is not None else None,
         "chosen_query": query,
@@ -258,6 +269,7 @@ async def slow(
             if ended is not None:
                 tally.drops[ended] += 1
                 tally.held_seconds.append(time.perf_counter() - since)
+                await asyncio.sleep(RECONNECT_DELAY)  # then reconnect, as a slowloris does
 
     slots = [asyncio.create_task(slot(number)) for number in range(count)]
     await stop.wait()
