@@ -3,12 +3,13 @@
     .venv/bin/python -m benchmarks.attack [--quick] [--seconds S] [--scenarios NAME ...]
                                           [--users N] [--attackers N] [--slow-connections N]
                                           [--server-file-limit N] [--output DIR]
+                                          [--setting GATEWAY_NAME=VALUE ...]
 
 Seeds an embedded PostgreSQL (or DATABASE_URL, an empty database) with --users users x 20
 orders x 20 payments x 3 line items, starts `gateway serve` with its default settings as a
-real process, then for each scenario measures the victim (one user by id, 2 closed-loop
-clients, plus a `/health/live` probe on a new connection every 200 ms) for --seconds alone,
-then again beside the attack:
+real process (--setting overrides one, to try a limit), then for each scenario measures the
+victim (one user by id, 2 closed-loop clients, plus a `/health/live` probe on a new
+connection every 200 ms) for --seconds alone, then again beside the attack:
 
 - worst_query: the largest query the server's limits let through (the ladder of
   benchmarks/attack_queries.py), sent in a loop by --attackers clients;
@@ -30,6 +31,7 @@ import asyncio
 import json
 import os
 import shlex
+import signal
 import sys
 import tempfile
 import time
@@ -81,6 +83,7 @@ class Options:
     # 1,024 open files.
     slow_connections: int = 1100
     server_file_limit: int = 1024
+    settings: tuple[tuple[str, str], ...] = ()  # GATEWAY_* variables; none: the defaults
     output: Path = DEFAULT_OUTPUT
     database_url: str | None = None
     command: str = "python -m benchmarks.attack"
@@ -221,6 +224,11 @@ async def run(options: Options) -> AttackRun:
     """Seed, serve, run each scenario, write attack.md and attack.json; returns the run."""
     started = datetime.now(UTC)
     options.output.mkdir(parents=True, exist_ok=True)
+    # SIGTERM cancels the run like Ctrl-C does, so the exits below still stop the gateway,
+    # the clients and the embedded database.
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     scenarios: list[Scenario] = []
     async with AsyncExitStack() as stack:
         if options.database_url is None:
@@ -231,7 +239,12 @@ async def run(options: Options) -> AttackRun:
         _log(f"Seeded {await database.row_counts()}")
         log_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="attack-logs-")))
         server = stack.enter_context(
-            serving_gateway(database.url, log_dir, file_limit=options.server_file_limit)
+            serving_gateway(
+                database.url,
+                log_dir,
+                file_limit=options.server_file_limit,
+                settings=dict(options.settings),
+            )
         )
         _log(f"gateway serve listening on port {server.port} (pid {server.process.pid})")
         for name in options.scenarios:
@@ -254,6 +267,7 @@ async def run(options: Options) -> AttackRun:
         ),
         seconds=options.seconds,
         server_file_limit=options.server_file_limit,
+        settings=[f"{name}={value}" for name, value in options.settings],
         victim=f"{VICTIM.title}, {VICTIM_CONCURRENCY} closed-loop clients on keep-alive "
         f"connections opened as each phase starts (after the attack did), {VICTIM_TIMEOUT:g} s "
         "timeout; /health/live on a new connection every "
@@ -280,8 +294,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--attackers", type=int, default=defaults.attackers)
     parser.add_argument("--slow-connections", type=int)
     parser.add_argument("--server-file-limit", type=int, default=defaults.server_file_limit)
+    parser.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="GATEWAY_NAME=VALUE",
+        help="a setting for the server instead of its default (repeatable)",
+    )
     parser.add_argument("--output", type=Path, default=defaults.output)
     args = parser.parse_args(argv)
+    pairs = [setting.partition("=") for setting in args.setting]
+    if any(not name.startswith("GATEWAY_") or not equals for name, equals, _ in pairs):
+        parser.error("--setting takes GATEWAY_NAME=VALUE")
     seconds = args.seconds or (3.0 if args.quick else defaults.seconds)
     slow = args.slow_connections or (100 if args.quick else defaults.slow_connections)
     if min(args.users, args.orders, args.payments, args.attackers, slow) < 1 or seconds <= 0:
@@ -294,11 +318,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         attackers=args.attackers,
         slow_connections=slow,
         server_file_limit=args.server_file_limit,
+        settings=tuple((name, value) for name, _, value in pairs),
         output=args.output,
         database_url=os.environ.get("DATABASE_URL") or None,
         command=shlex.join(["python", "-m", "benchmarks.attack", *(argv or sys.argv[1:])]),
     )
-    asyncio.run(run(options))
+    try:
+        asyncio.run(run(options))
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        _log("Interrupted; the gateway, the clients and the database were stopped.")
+        return 1
     return 0
 
 

@@ -53,6 +53,7 @@ class AttackRun:
     data: str
     seconds: float  # of each phase: the victim alone, then beside the attack
     server_file_limit: int
+    settings: list[str]  # GATEWAY_NAME=VALUE given instead of the defaults
     victim: str
     scenarios: list[Scenario]
 
@@ -72,6 +73,12 @@ def _errors(load: dict[str, Any]) -> str:
         return f"0 of {load['requests']:,}"
     kinds = ", ".join(f"{kind} {n:,}" for kind, n in load["error_kinds"].items())
     return f"{load['errors']:,} of {load['requests']:,} ({kinds})"
+
+
+def _settings(settings: list[str]) -> str:
+    if not settings:
+        return "default settings (no GATEWAY_* variable)"
+    return "default settings but " + ", ".join(f"`{setting}`" for setting in settings)
 
 
 def _row(scenario: Scenario) -> str:
@@ -112,7 +119,7 @@ def _answers(attack: dict[str, Any]) -> str:
 def _attack_lines(scenario: Scenario) -> list[str]:
     attack = scenario.attack
     if attack["kind"] == "worst_query":
-        refusals = ", ".join(f"`{c}` {n:,}" for c, n in attack["refusal_codes"].items())
+        refusals = ", ".join(f"`{c}` x{n:,}" for c, n in attack["refusal_codes"].items())
         chosen = (
             f"settled on **{attack['chosen']}** ({attack['chosen_values']:,} values on this data)"
             if attack["chosen"]
@@ -158,8 +165,8 @@ def write_report(path: Path, attack_run: AttackRun) -> None:
         f"- Machine: {attack_run.machine}",
         f"- Software: {attack_run.software}",
         f"- Data: {attack_run.data}",
-        "- Server: `gateway serve`, default settings (no GATEWAY_* variable), open-file "
-        f"limit {attack_run.server_file_limit:,}",
+        f"- Server: `gateway serve`, {_settings(attack_run.settings)}, open-file limit "
+        f"{attack_run.server_file_limit:,}",
         f"- Victim: {attack_run.victim}",
         f"- Each scenario: the victim alone for {attack_run.seconds:g} s, then for "
         f"{attack_run.seconds:g} s beside the attack; a request that timed out counts at the "

@@ -3,10 +3,10 @@
     with serving_gateway(database_url, log_dir, file_limit=1024) as server: ...
 
 Every GATEWAY_* variable of the caller's environment is left out, so the limits, timeouts
-and pool are the defaults a fresh deployment gets. The process's open-file limit is set to
-`file_limit` (1,024 is the usual default soft limit of a service or container: the issue's
-lockout needed it). Its output goes to a log file whose growth the report shows. The process
-is killed on exit, also when the run fails.
+and pool are the defaults a fresh deployment gets, unless `settings` names some. The
+process's open-file limit is set to `file_limit` (1,024 is the usual default soft limit of a
+service or container: the issue's lockout needed it). Its output goes to a log file whose
+growth the report shows. The process is killed on exit, also when the run fails.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,11 +87,11 @@ def _wait_until_ready(server: GatewayServer) -> None:
 
 @contextmanager
 def serving_gateway(
-    database_url: str, log_dir: Path, *, file_limit: int
+    database_url: str, log_dir: Path, *, file_limit: int, settings: Mapping[str, str]
 ) -> Iterator[GatewayServer]:
     """Start `gateway serve` on a free port and wait until it answers a query."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("GATEWAY_")}
-    env["DATABASE_URL"] = database_url
+    env.update(settings, DATABASE_URL=database_url)
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     limit = min(file_limit, hard)
 

@@ -21,6 +21,9 @@ from tests.benchmark_cli import run_benchmark
 from tests.gateway.serving import app_for, post
 
 SLOW_CONNECTIONS = 20
+# Low enough that the ladder's largest candidates are refused (it must walk down), high
+# enough that its smallest one runs (2 nested lists of one row each).
+MAX_COST = 300
 
 
 def _scalars(value: Any) -> int:
@@ -38,6 +41,7 @@ def test_attack_run_measures_the_victim_beside_each_attack_and_reports_it(
         "benchmarks.attack",
         *("--quick", "--seconds", "2", "--users", "3", "--orders", "3", "--payments", "3"),
         *("--slow-connections", str(SLOW_CONNECTIONS), "--output", str(tmp_path)),
+        *("--setting", f"GATEWAY_MAX_COST={MAX_COST}"),
         database_url=database_url,
     )
 
@@ -54,6 +58,8 @@ def test_attack_run_measures_the_victim_beside_each_attack_and_reports_it(
         assert scenario["rss_after"] > 0
 
     worst = scenarios["worst_query"]["attack"]
+    assert worst["refused_candidates"] > 0
+    assert "QUERY_TOO_COSTLY" in worst["refusal_codes"]
     assert worst["chosen"] is not None
     assert worst["chosen_values"] > 0
     assert worst["requests"] > 0
@@ -68,6 +74,7 @@ def test_attack_run_measures_the_victim_beside_each_attack_and_reports_it(
     assert slow["held_at_stop"] + slow["dropped"] > 0
 
     markdown = (tmp_path / "attack.md").read_text()
+    assert f"default settings but `GATEWAY_MAX_COST={MAX_COST}`" in markdown
     for title in ("worst allowed query", "validation flood", "slow clients"):
         assert f"| {title} |" in markdown
         assert f"## {title}" in markdown
