@@ -50,9 +50,14 @@ class _Tally:
 
 
 async def _worker(
-    host: str, port: int, requests: list[bytes], first: int, deadline: float, timeout: float,
+    host: str,
+    port: int,
+    requests: list[bytes],
+    first: int,
+    deadline: float,
+    timeout: float,
     tally: _Tally,
-) -> None:  # fmt: skip
+) -> None:
     stream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
     index = first
     while time.perf_counter() < deadline:
