@@ -110,7 +110,8 @@ def _answers(attack: dict[str, Any]) -> str:
     if attack["client_timeouts"]:
         extra.append(f"{attack['client_timeouts']:,} unanswered after the client's timeout")
     if attack["broken_connections"]:
-        extra.append(f"{attack['broken_connections']:,} connections broken mid-request")
+        kinds = ", ".join(f"{kind} {n:,}" for kind, n in attack["broken_kinds"].items())
+        extra.append(f"connections broken mid-request: {kinds}")
     if attack.get("abandoned_in_flight"):
         extra.append(f"{attack['abandoned_in_flight']} still running when the run gave up")
     return "; ".join([answers, *extra])

@@ -44,16 +44,17 @@ class _Requests:
     seconds: list[float] = field(default_factory=list)
     received: int = 0  # body bytes
     client_timeouts: int = 0
-    broken: int = 0  # connections that broke mid-exchange
+    broken: Counter[str] = field(default_factory=Counter)  # connections broken mid-exchange
 
     def summary(self) -> dict[str, Any]:
         return {
-            "requests": len(self.seconds) + self.client_timeouts + self.broken,
+            "requests": len(self.seconds) + self.client_timeouts + sum(self.broken.values()),
             "answers": dict(self.answers.most_common()),
             "statuses": {str(status): n for status, n in sorted(self.statuses.items())},
             "received_bytes": self.received,
             "client_timeouts": self.client_timeouts,
-            "broken_connections": self.broken,
+            "broken_connections": sum(self.broken.values()),
+            "broken_kinds": dict(self.broken),
             "answer_p50_s": percentile(self.seconds, 0.5),
             "answer_max_s": max(self.seconds, default=float("nan")),
         }
@@ -72,8 +73,8 @@ async def _send(
             answer = await exchange(*stream, graphql_request(host, port, body))
     except TimeoutError:
         tally.client_timeouts += 1
-    except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-        tally.broken += 1
+    except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as error:
+        tally.broken[type(error).__name__] += 1
     else:
         tally.seconds.append(time.perf_counter() - started)
         tally.statuses[answer.status] += 1
@@ -157,7 +158,7 @@ def _merge(into: _Requests, tally: _Requests) -> None:
     into.seconds.extend(tally.seconds)
     into.received += tally.received
     into.client_timeouts += tally.client_timeouts
-    into.broken += tally.broken
+    into.broken.update(tally.broken)
 
 
 async def flood(
