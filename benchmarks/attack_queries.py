@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from itertools import product
 
 __all__ = [
+    "BUSY_CODES",
     "FLOOD_TYPENAMES",
     "LIMIT_CODES",
     "Candidate",
@@ -43,8 +44,12 @@ LIMIT_CODES = frozenset(
         "BAD_USER_INPUT",  # a page larger than the server's maximum
         "GRAPHQL_VALIDATION_FAILED",
         "GRAPHQL_PARSE_FAILED",
+        "VALIDATION_TOO_COMPLEX",  # validation's own budget (issue 13's fix)
     }
 )
+# Codes that say "not now" rather than "not this query": a candidate answered with one is
+# sent again, neither refused nor run.
+BUSY_CODES = frozenset({"SERVER_BUSY", "SERVICE_UNAVAILABLE"})
 FLOOD_TYPENAMES = 480  # issue 13: ~5 KB, ~190 ms of validation each on the old code
 SERVER_DEFAULT_PAGE = 20  # what a list answers when `first` is left out
 _TOP_PAGES = (100, 20, 10, 5, 2, 1)

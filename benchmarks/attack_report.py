@@ -128,8 +128,9 @@ def _attack_lines(scenario: Scenario) -> list[str]:
         )
         lines = [
             f"- {attack['clients']} clients walked the ladder of {attack['ladder_size']} "
-            f"candidates: {attack['refused_candidates']} refused ({refusals or 'none'}), then "
-            f"{chosen}.",
+            f"candidates: {attack['refused_candidates']} refused ({refusals or 'none'}"
+            + (f"; {attack['probes_shed']} probes shed as busy" if attack["probes_shed"] else "")
+            + f"), then {chosen}.",
             f"- {attack['requests']:,} requests of it: {_answers(attack)}; "
             f"{attack['received_bytes'] / MIB:,.1f} MiB received; an answer took "
             f"{attack['answer_p50_s']:,.2f} s (median), {attack['answer_max_s']:,.2f} s (max).",

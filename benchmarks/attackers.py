@@ -24,8 +24,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchmarks.attack_http import exchange, graphql_request, open_stream
-from benchmarks.attack_queries import LIMIT_CODES, flood_body
+from benchmarks.attack_http import Answer, exchange, graphql_request, open_stream
+from benchmarks.attack_queries import BUSY_CODES, LIMIT_CODES, flood_body
 from benchmarks.attack_victim import percentile
 
 __all__ = ["ATTACKERS", "flood", "slow", "worst_query"]
@@ -62,9 +62,8 @@ class _Requests:
 
 async def _send(
     stream: _Stream | None, host: str, port: int, body: str, timeout: float, tally: _Requests
-) -> tuple[_Stream | None, tuple[str, ...] | None, bool]:
-    """One request; the stream to go on with, the answer's codes (None without an answer)
-    and whether it held data."""
+) -> tuple[_Stream | None, Answer | None]:
+    """One request; the stream to go on with and the answer (None without one)."""
     started = time.perf_counter()
     try:
         async with asyncio.timeout(timeout):
@@ -83,11 +82,11 @@ async def _send(
         if answer.closes:
             stream[1].close()
             stream = None
-        return stream, answer.codes, answer.has_data
+        return stream, answer
     if stream is not None:
         stream[1].close()
     await asyncio.sleep(RECONNECT_DELAY)
-    return None, None, False
+    return None, None
 
 
 @dataclass
@@ -98,6 +97,7 @@ class _Ladder:
     chosen: int | None = None
     refusals: Counter[str] = field(default_factory=Counter)
     refused: set[int] = field(default_factory=set)  # candidates answered with a limit code
+    busy: int = 0  # probes the server shed (BUSY_CODES) before the ladder settled
 
 
 async def worst_query(
@@ -115,13 +115,15 @@ async def worst_query(
             index = state.index
             probing = state.chosen is None
             tally = _Requests() if probing else attack
-            stream, codes, has_data = await _send(
-                stream, host, port, ladder[index]["body"], timeout, tally
-            )
+            stream, answer = await _send(stream, host, port, ladder[index]["body"], timeout, tally)
             if not probing:
                 continue
-            if codes is not None and not has_data and LIMIT_CODES.intersection(codes):
-                state.refusals.update(codes)
+            if answer is not None and (answer.status == 503 or BUSY_CODES & set(answer.codes)):
+                state.busy += 1
+                await asyncio.sleep(RECONNECT_DELAY)
+                continue  # the server shed it: no verdict on the candidate, send it again
+            if answer is not None and not answer.has_data and _refusal(answer):
+                state.refusals.update(answer.codes or (answer.code,))
                 state.refused.add(index)
                 if state.index == index and index + 1 < len(ladder):
                     state.index = index + 1  # the other client may have moved on already
@@ -144,12 +146,18 @@ async def worst_query(
         "ladder_size": len(ladder),
         "refused_candidates": len(state.refused),
         "refusal_codes": dict(state.refusals),
+        "probes_shed": state.busy,
         "chosen": ladder[chosen]["label"] if chosen is not None else None,
         "chosen_values": ladder[chosen]["values"] if chosen is not None else None,
         "chosen_query": query,
         "abandoned_in_flight": abandoned,
         **attack.summary(),
     }
+
+
+def _refusal(answer: Answer) -> bool:
+    """Whether the server refused the document itself: a limit code, or any 4xx."""
+    return bool(LIMIT_CODES.intersection(answer.codes)) or 400 <= answer.status < 500
 
 
 def _merge(into: _Requests, tally: _Requests) -> None:
@@ -174,7 +182,7 @@ async def flood(
         stream: _Stream | None = None
         while not stop.is_set():
             body = flood_body(next(numbers), command["typenames"])
-            stream, _, _ = await _send(stream, host, port, body, timeout, tally)
+            stream, _ = await _send(stream, host, port, body, timeout, tally)
 
     clients = [asyncio.create_task(client()) for _ in range(command["clients"])]
     ready.set()
