@@ -16,6 +16,7 @@ import pytest
 import strawberry
 from graphql.pyutils import did_you_mean
 
+from gateway.cost import max_items
 from gateway.error_codes import without_suggestions
 from gateway.schema import build_schema
 from gateway.service import Service
@@ -45,7 +46,7 @@ class ItemFilter:
 
 @strawberry.type
 class CatalogQuery:
-    @strawberry.field
+    @strawberry.field(metadata=max_items(10))  # every list field declares its bound
     def items(self, filter: ItemFilter | None = None, shelf: Shelf | None = None) -> list[Item]:
         return []
 
