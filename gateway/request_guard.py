@@ -4,6 +4,8 @@ An ASGI middleware on the GraphQL path that refuses, each with a GraphQL error b
 own `extensions.code`:
 
 - a body over `max_body_bytes` (REQUEST_TOO_LARGE, 413), counted as it streams in;
+- a body not all there within `body_timeout` seconds (REQUEST_TIMEOUT, 408), answered with
+  `connection: close`: a slow sender keeps neither a request slot nor its connection;
 - a body that is not UTF-8 (INVALID_UTF8) or not JSON (INVALID_JSON), or a JSON array
   (BATCHING_NOT_SUPPORTED);
 - with CSRF prevention on, a request that could run an operation but that a browser could
@@ -17,6 +19,7 @@ same GraphQL error shape (BAD_REQUEST, METHOD_NOT_ALLOWED, ...).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 from urllib.parse import parse_qs
@@ -51,22 +54,30 @@ _STRAWBERRY_MESSAGES = {
 
 
 class _Refusal(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, *, close: bool = False) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
+        self.close = close  # the connection too, after the answer
 
 
 class RequestGuard:
     """Guard `path` of `app`; see the module docstring for what is refused."""
 
     def __init__(
-        self, app: ASGIApp, *, path: str, max_body_bytes: int, csrf_prevention: bool
+        self,
+        app: ASGIApp,
+        *,
+        path: str,
+        max_body_bytes: int,
+        csrf_prevention: bool,
+        body_timeout: float | None = None,
     ) -> None:
         self.app = app
         self.path = path.rstrip("/")
         self.max_body_bytes = max_body_bytes
         self.csrf_prevention = csrf_prevention
+        self.body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].rstrip("/") != self.path:
@@ -81,7 +92,7 @@ class RequestGuard:
                 if payload is not None:
                     scope[JSON_BODY_KEY] = payload
         except _Refusal as refusal:
-            await _send_error(send, refusal.status, refusal.code, str(refusal))
+            await _send_error(send, refusal.status, refusal.code, str(refusal), close=refusal.close)
             return
         await self.app(scope, replay_body(body, receive), _RewritePlainErrors(send))
 
@@ -106,6 +117,19 @@ class RequestGuard:
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
             raise self._too_large()
+        try:
+            async with asyncio.timeout(self.body_timeout):
+                return await self._receive_body(receive)
+        except TimeoutError:
+            raise _Refusal(
+                408,
+                "REQUEST_TIMEOUT",
+                f"The request body did not arrive within {self.body_timeout:g}s; send it "
+                "whole, without pauses.",
+                close=True,
+            ) from None
+
+    async def _receive_body(self, receive: Receive) -> bytes:
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -211,18 +235,17 @@ class _RewritePlainErrors:
         await self.send(message)
 
 
-async def _send_error(send: Send, status: int, code: str, message: str) -> None:
+async def _send_error(
+    send: Send, status: int, code: str, message: str, *, close: bool = False
+) -> None:
     body = json.dumps(
         {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}
     )
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body.encode())).encode()),
-            ],
-        }
-    )
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body.encode())).encode()),
+    ]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body.encode()})

@@ -44,6 +44,10 @@ class Settings:
     statement_timeout_ms: int = 5000  # every statement; a slower one is cancelled: TIMEOUT
     pool_timeout: float = 5.0  # seconds to wait for a free connection: SERVICE_UNAVAILABLE
     gc_tuning: bool = True  # rarer garbage collections while serving (gateway.gc_tuning)
+    header_timeout: float = 10.0  # seconds for a request's head to arrive, then dropped
+    body_timeout: float = 10.0  # seconds for a request's body to arrive: REQUEST_TIMEOUT
+    max_client_connections: int = 1000  # open HTTP connections; more get SERVER_BUSY
+    max_in_flight: int = 64  # requests being answered at once; more get SERVER_BUSY
 
     @property
     def graphiql_enabled(self) -> bool:
@@ -93,6 +97,12 @@ class Settings:
             ),
             pool_timeout=float(env.get("GATEWAY_POOL_TIMEOUT", defaults.pool_timeout)),
             gc_tuning=_flag(env.get("GATEWAY_GC_TUNING")) is not False,
+            header_timeout=float(env.get("GATEWAY_HEADER_TIMEOUT", defaults.header_timeout)),
+            body_timeout=float(env.get("GATEWAY_BODY_TIMEOUT", defaults.body_timeout)),
+            max_client_connections=int(
+                env.get("GATEWAY_MAX_CLIENT_CONNECTIONS", defaults.max_client_connections)
+            ),
+            max_in_flight=int(env.get("GATEWAY_MAX_IN_FLIGHT", defaults.max_in_flight)),
         )
 
     def database_config(self) -> DatabaseConfig:

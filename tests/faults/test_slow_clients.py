@@ -1,0 +1,252 @@
+"""Slow and idle clients against a real `gateway serve` process (gateway.http_protocol,
+gateway.http_server, RequestGuard's body timeout).
+
+Each test talks raw HTTP/1.1 over a socket where a client library would finish the request
+for us. Every wait has a bound (`READ_LIMIT`): a server that holds a connection forever fails
+the test instead of hanging it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from tests.faults.support import error_codes
+from tests.gateway_process import GATEWAY, GatewayFactory, GatewayProcess
+
+READ_LIMIT = 15.0  # seconds to wait for the server to answer or hang up; a bound only
+QUERY = b'{"query": "{ __typename }"}'
+
+
+@dataclass
+class RawConnection:
+    """A TCP connection to the gateway, spoken to byte by byte."""
+
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+
+    async def send(self, data: bytes) -> None:
+        self.writer.write(data)
+        await self.writer.drain()
+
+    async def read_until_closed(self) -> bytes:
+        """Everything the server sends until it closes the connection (fails on a hang)."""
+        async with asyncio.timeout(READ_LIMIT):
+            return await self.reader.read()
+
+    async def read_response(self) -> Response:
+        """One response, read by its Content-Length; the connection may stay open."""
+        async with asyncio.timeout(READ_LIMIT):
+            head = await self.reader.readuntil(b"\r\n\r\n")
+            response = Response.parse_head(head)
+            response.body = await self.reader.readexactly(
+                int(response.headers.get("content-length", "0"))
+            )
+        return response
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes = b""
+
+    @classmethod
+    def parse_head(cls, head: bytes) -> Response:
+        status_line, *lines = head.decode("latin-1").strip().split("\r\n")
+        headers = {}
+        for line in lines:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        return cls(status=int(status_line.split()[1]), headers=headers)
+
+    @classmethod
+    def parse(cls, raw: bytes) -> Response:
+        head, _, body = raw.partition(b"\r\n\r\n")
+        response = cls.parse_head(head)
+        response.body = body
+        return response
+
+    def json(self) -> dict[str, Any]:
+        body: dict[str, Any] = json.loads(self.body)
+        return body
+
+
+@asynccontextmanager
+async def raw_connection_to(server: GatewayProcess) -> AsyncIterator[RawConnection]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    try:
+        yield RawConnection(reader, writer)
+    finally:
+        writer.close()
+
+
+def post_head(port: int, length: int = len(QUERY)) -> bytes:
+    return (
+        f"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+    ).encode()
+
+
+def start_gateway(gateway_process: GatewayFactory, database_url: str, **env: str) -> GatewayProcess:
+    return gateway_process({"DATABASE_URL": database_url, "GATEWAY_POOL_MAX": "4", **env})
+
+
+async def answers_a_query(server: GatewayProcess) -> bool:
+    async with httpx.AsyncClient(timeout=READ_LIMIT) as client:
+        response = await client.post(server.url, json={"query": "{ __typename }"})
+    return response.status_code == 200 and response.json() == {"data": {"__typename": "Query"}}
+
+
+async def test_a_client_that_sends_half_a_header_is_disconnected_after_the_header_timeout(
+    gateway_process: GatewayFactory, database_url: str
+) -> None:
+    server = start_gateway(gateway_process, database_url, GATEWAY_HEADER_TIMEOUT="1")
+
+    async with raw_connection_to(server) as half_a_header, raw_connection_to(server) as silent:
+        await half_a_header.send(post_head(server.port)[:40])
+        served_meanwhile = await answers_a_query(server)
+        dropped = await half_a_header.read_until_closed()
+        dropped_silent = await silent.read_until_closed()
+
+    assert served_meanwhile
+    assert dropped == b""  # closed without an answer: there was no request to answer
+    assert dropped_silent == b""
+
+
+async def test_a_header_sent_a_byte_at_a_time_gets_no_more_time_per_byte(
+    gateway_process: GatewayFactory, database_url: str
+) -> None:
+    # Slowloris: each byte would restart a per-read timer; the deadline is for the head.
+    server = start_gateway(gateway_process, database_url, GATEWAY_HEADER_TIMEOUT="1")
+    head = post_head(server.port)
+
+    async with raw_connection_to(server) as slow:
+        hung_up = asyncio.create_task(slow.read_until_closed())
+        sent = 0
+        with contextlib.suppress(ConnectionError):
+            for byte in head[:-2]:  # never the final CRLF: the head is never complete
+                if hung_up.done():
+                    break
+                await slow.send(bytes([byte]))
+                sent += 1
+                await asyncio.sleep(0.1)
+        remaining = await hung_up
+
+    assert remaining == b""
+    assert sent < len(head) - 2  # hung up on before it was done
+
+
+async def test_a_kept_alive_client_is_served_again_after_a_pause_between_requests(
+    gateway_process: GatewayFactory, database_url: str
+) -> None:
+    # The header deadline starts with a request's first byte, not when the last one ended.
+    server = start_gateway(gateway_process, database_url, GATEWAY_HEADER_TIMEOUT="1")
+
+    async with raw_connection_to(server) as client:
+        await client.send(post_head(server.port) + QUERY)
+        first = await client.read_response()
+        await asyncio.sleep(2)  # past the header timeout, within uvicorn's keep-alive (5 s)
+        await client.send(post_head(server.port) + QUERY)
+        second = await client.read_response()
+
+    assert (first.status, second.status) == (200, 200)
+
+
+async def test_a_body_that_stops_arriving_gets_a_coded_408_and_the_connection_closed(
+    gateway_process: GatewayFactory, database_url: str
+) -> None:
+    server = start_gateway(gateway_process, database_url, GATEWAY_BODY_TIMEOUT="1")
+
+    async with raw_connection_to(server) as client:
+        await client.send(post_head(server.port, length=len(QUERY)) + QUERY[:10])
+        raw = await client.read_until_closed()  # returns only once the server hangs up
+
+    response = Response.parse(raw)
+    assert response.status == 408, raw
+    assert response.headers["connection"] == "close"
+    assert error_codes(response.json()) == ["REQUEST_TIMEOUT"]
+    assert await answers_a_query(server)
+
+
+async def test_past_the_connection_limit_a_new_connection_gets_server_busy_not_the_others(
+    gateway_process: GatewayFactory, database_url: str
+) -> None:
+    server = start_gateway(
+        gateway_process,
+        database_url,
+        GATEWAY_MAX_CLIENT_CONNECTIONS="3",
+        GATEWAY_HEADER_TIMEOUT="60",
+    )
+
+    async with (
+        raw_connection_to(server) as first,
+        raw_connection_to(server) as second,
+        raw_connection_to(server) as third,
+    ):
+        async with raw_connection_to(server) as fourth:
+            await fourth.send(post_head(server.port) + QUERY)
+            refused = Response.parse(await fourth.read_until_closed())
+        await first.send(post_head(server.port) + QUERY)
+        served = await first.read_response()
+        still_open = not (second.reader.at_eof() or third.reader.at_eof())
+
+    assert refused.status == 503
+    assert refused.headers["retry-after"] == "1"
+    assert error_codes(refused.json()) == ["SERVER_BUSY"]
+    assert served.status == 200
+    assert served.json() == {"data": {"__typename": "Query"}}
+    assert still_open
+
+
+async def test_responses_do_not_name_the_server_software(
+    gateway_process: GatewayFactory, database_url: str
+) -> None:
+    server = start_gateway(gateway_process, database_url)
+
+    async with httpx.AsyncClient(timeout=READ_LIMIT) as client:
+        response = await client.post(server.url, json={"query": "{ __typename }"})
+        health = await client.get(server.url.replace("/graphql", "/health/live"))
+
+    for answer in (response, health):
+        assert answer.status_code == 200
+        assert "server" not in answer.headers
+        assert "date" in answer.headers
+
+
+async def test_idle_sockets_past_the_file_limit_lock_no_one_out_and_do_not_flood_the_log(
+    database_url: str,
+) -> None:
+    # 250 idle sockets against a process allowed 200 descriptors in all: before, accept()
+    # failed with EMFILE (one traceback each time) and no client was served again.
+    file_limit = 200
+    server = GatewayProcess(
+        {"DATABASE_URL": database_url, "GATEWAY_POOL_MAX": "4", "GATEWAY_HEADER_TIMEOUT": "2"},
+        command=("prlimit", f"--nofile={file_limit}:{file_limit}", str(GATEWAY), "serve"),
+    )
+    try:
+        await asyncio.to_thread(server.wait_until_ready)
+        idle = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(250)]
+        try:
+            # Dropped after the header timeout, or at once past the limit and overflow.
+            async with asyncio.timeout(READ_LIMIT):
+                for reader, _ in idle:
+                    assert await reader.read() == b""
+            served_after = await answers_a_query(server)
+        finally:
+            for _, writer in idle:
+                writer.close()
+    finally:
+        server.kill()
+
+    assert served_after
+    assert "out of system resource" not in server.output
+    assert "Too many open files" not in server.output
+    assert "Traceback" not in server.output
