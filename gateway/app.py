@@ -22,7 +22,7 @@ from gateway.gc_tuning import tuned_garbage_collector
 from gateway.graphiql import add_graphiql
 from gateway.health_connection import HealthConnection
 from gateway.json_route import JsonRoute
-from gateway.load_shedding import InFlightLimit
+from gateway.load_shedding import HEALTH_PATHS, InFlightGauge, InFlightLimit
 from gateway.request_guard import RequestGuard
 from gateway.router import GatewayRouter, install
 from gateway.schema import build_schema
@@ -104,9 +104,8 @@ def create_app(
     app.add_middleware(JsonRoute, path="/graphql", router=graphql)
     # Inside RequestGuard: a client slow to send its body holds no slot (the body timeout
     # bounds it); health probes are never refused.
-    app.add_middleware(
-        InFlightLimit, max_in_flight=settings.max_in_flight, exempt_prefixes=("/health/",)
-    )
+    app.state.in_flight = InFlightGauge(settings.max_in_flight)  # gateway.http_server too
+    app.add_middleware(InFlightLimit, gauge=app.state.in_flight, exempt_prefixes=HEALTH_PATHS)
     app.add_middleware(
         RequestGuard,
         path="/graphql",

@@ -5,9 +5,11 @@
                  kept below the file limit with descriptors left for the pool
     logs         repeated warnings throttled (gateway.log_throttle)
     headers      no `server: uvicorn` (the date header stays)
+    shedding     requests refused while the app's in-flight gauge is full before they reach
+                 its middleware stack (gateway.load_shedding.RefuseWhenFull)
 
 The in-flight limit and the body timeout are the app's own (gateway.app), so they hold
-under any ASGI server.
+under any ASGI server; this only makes refusing cheaper.
 
     run_http_server(create_app(settings, SERVICES), settings)
 """
@@ -17,10 +19,11 @@ from __future__ import annotations
 import contextlib
 
 import uvicorn
-from starlette.types import ASGIApp
+from fastapi import FastAPI
 
 from gateway.file_limit import client_connection_bounds, raise_open_file_limit
 from gateway.http_protocol import GatewayH11Protocol, check_uvicorn_internals
+from gateway.load_shedding import HEALTH_PATHS, InFlightGauge, RefuseWhenFull
 from gateway.log_throttle import install_log_throttle
 from gateway.settings import Settings
 
@@ -31,8 +34,9 @@ __all__ = ["run_http_server"]
 _PROCESS_DESCRIPTORS = 64
 
 
-def run_http_server(app: ASGIApp, settings: Settings) -> bool:
-    """Serve `app` on settings.host:port until a signal stops it; False if startup failed."""
+def run_http_server(app: FastAPI, settings: Settings) -> bool:
+    """Serve `app` (made by create_app) on settings.host:port until a signal stops it;
+    False if startup failed."""
     max_connections, overflow = client_connection_bounds(
         settings.max_client_connections,
         raise_open_file_limit(),
@@ -43,8 +47,10 @@ def run_http_server(app: ASGIApp, settings: Settings) -> bool:
         max_connections=max_connections,
         overflow=overflow,
     )
+    gauge: InFlightGauge = app.state.in_flight
     config = uvicorn.Config(
-        app,
+        # Requests refused while the app is full never reach its middleware stack.
+        RefuseWhenFull(app, gauge=gauge, exempt_prefixes=HEALTH_PATHS),
         host=settings.host,
         port=settings.port,
         log_level="info",

@@ -109,3 +109,32 @@ async def test_readiness_stays_200_while_requests_hold_every_pooled_connection(
     assert ready.status_code == 200, ready.text
     assert ready.json()["checks"] == {"database": {"status": "ok"}, "migrations": {"status": "ok"}}
     assert still_sleeping == 2  # the pool was full the whole time the probe ran
+
+
+async def test_a_client_slow_to_send_its_body_holds_no_in_flight_slot(
+    gateway_process: GatewayFactory, database_url: str, migrations_with_test_services: Path
+) -> None:
+    # Else one slow sender per slot would refuse everyone for the whole body timeout.
+    server = start_gateway(
+        gateway_process,
+        database_url,
+        migrations_with_test_services,
+        GATEWAY_MAX_IN_FLIGHT="1",
+        GATEWAY_BODY_TIMEOUT="30",
+    )
+    body = b'{"query": "{ __typename }"}'
+    head = (
+        f"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    _, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    try:
+        writer.write(head + body[:5])  # and the rest never
+        await writer.drain()
+        await asyncio.sleep(0.5)  # the server has the head and is waiting for the body
+        async with httpx.AsyncClient(timeout=ANSWER_LIMIT) as client:
+            served = await client.post(server.url, json={"query": "{ __typename }"})
+    finally:
+        writer.close()
+
+    assert served.status_code == 200, served.text
