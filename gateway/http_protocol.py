@@ -14,9 +14,12 @@ This subclass adds, per connection:
   the connection opening, or of the first byte of a later request on a kept-alive
   connection (a slow sender is not given more time per byte); else the connection is
   closed. Idle time between requests stays uvicorn's keep-alive timeout.
-- a connection limit: past `max_connections` open connections, a new one is answered with
-  the coded 503 (gateway.load_shedding.server_busy) as soon as its head arrives, and closed;
-  past `max_connections + overflow` it is closed at once, so that descriptors never run out.
+- a connection limit: past `max_connections` open connections, a new one makes room by
+  closing the connection that has waited longest for a request (a slowloris head, an idle
+  keep-alive), so that sockets held open without requests cannot lock real clients out. If
+  every connection has a request in progress, the new one is answered with the coded 503
+  (gateway.load_shedding.server_busy) as soon as its head arrives, and closed; past
+  `max_connections + overflow` it is closed at once, so that descriptors never run out.
 
     protocol = GatewayH11Protocol.configured(header_timeout=10, max_connections=1000)
     uvicorn.Config(app, http=protocol)
@@ -30,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from typing import Any
+from typing import Any, ClassVar
 
 import h11
 from uvicorn.config import Config
@@ -50,6 +53,9 @@ class GatewayH11Protocol(H11Protocol):
     header_timeout: float = 10.0
     max_connections: int = 1000
     overflow: int = 100
+    # The connections with no request in progress, longest waiting first; one per
+    # configured class (one server), set by `configured`.
+    waiting: ClassVar[dict[GatewayH11Protocol, None]] = {}
 
     @classmethod
     def configured(
@@ -69,6 +75,7 @@ class GatewayH11Protocol(H11Protocol):
             "header_timeout": header_timeout,
             "max_connections": max_connections,
             "overflow": max(10, max_connections // 10) if overflow is None else overflow,
+            "waiting": {},
         }
         return type("ConfiguredGatewayH11Protocol", (cls,), bounds)
 
@@ -79,53 +86,75 @@ class GatewayH11Protocol(H11Protocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         open_connections = len(self.connections)  # this one included
-        if open_connections > self.max_connections + self.overflow:
-            logger.warning(
-                "Closed a new connection at once: %d are open "
-                "(GATEWAY_MAX_CLIENT_CONNECTIONS is %d).",
-                open_connections - 1,
-                self.max_connections,
-            )
-            self.transport.close()
-            return
-        if open_connections > self.max_connections:
+        if open_connections > self.max_connections and not self._close_longest_waiting():
+            if open_connections > self.max_connections + self.overflow:
+                logger.warning(
+                    "Closed a new connection at once: %d are open, each with a request in "
+                    "progress (GATEWAY_MAX_CLIENT_CONNECTIONS is %d).",
+                    open_connections - 1,
+                    self.max_connections,
+                )
+                self.transport.close()
+                return
             # uvicorn runs the request with `self.app`: this connection's is the refusal.
             self.app = server_busy
             logger.warning(
-                "A new connection will be answered SERVER_BUSY: %d are open "
-                "(GATEWAY_MAX_CLIENT_CONNECTIONS is %d).",
+                "A new connection will be answered SERVER_BUSY: %d are open, each with a "
+                "request in progress (GATEWAY_MAX_CLIENT_CONNECTIONS is %d).",
                 open_connections - 1,
                 self.max_connections,
             )
+        self.waiting[self] = None
         self._arm_header_deadline()
 
     def data_received(self, data: bytes) -> None:
         if self.conn.their_state is h11.IDLE:
             self._arm_header_deadline()  # the first byte of a request starts its clock
         super().data_received(data)
-        self._settle_header_deadline()
+        self._settle()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
         # A pipelined request whose head is only partly there starts its clock now.
         if self.conn.their_state is h11.IDLE and self.conn.trailing_data[0]:
             self._arm_header_deadline()
-        self._settle_header_deadline()
+        self._settle()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_header_deadline()
+        self.waiting.pop(self, None)
         super().connection_lost(exc)
+
+    def _settle(self) -> None:
+        # IDLE: waiting for (the rest of) a request head. Past IDLE, h11 has parsed one: the
+        # deadline is met and the connection is busy until its response is complete.
+        if self.conn.their_state is h11.IDLE:
+            self.waiting.setdefault(self, None)
+        else:
+            self._cancel_header_deadline()
+            self.waiting.pop(self, None)
+
+    def _close_longest_waiting(self) -> bool:
+        """Close the connection that has waited longest for a request; False if none."""
+        for other in self.waiting:
+            if other is not self and not other.transport.is_closing():
+                break
+        else:
+            return False
+        del self.waiting[other]
+        logger.warning(
+            "Closed the connection that had waited longest for a request, to admit a new one "
+            "(GATEWAY_MAX_CLIENT_CONNECTIONS is %d).",
+            self.max_connections,
+        )
+        other.transport.close()
+        return True
 
     def _arm_header_deadline(self) -> None:
         if self._header_deadline is None and not self.transport.is_closing():
             self._header_deadline = self.loop.call_later(
                 self.header_timeout, self._header_deadline_passed
             )
-
-    def _settle_header_deadline(self) -> None:
-        # Past IDLE, h11 has parsed a whole request head: the deadline is met.
-        if self.conn.their_state is not h11.IDLE:
-            self._cancel_header_deadline()
 
     def _cancel_header_deadline(self) -> None:
         if self._header_deadline is not None:

@@ -14,11 +14,13 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 
-from tests.faults.support import error_codes
+from tests.faults.support import SLEEPING_STATEMENTS, count, error_codes, wait_until
 from tests.gateway_process import GATEWAY, GatewayFactory, GatewayProcess
 
 READ_LIMIT = 15.0  # seconds to wait for the server to answer or hang up; a bound only
@@ -176,9 +178,11 @@ async def test_a_body_that_stops_arriving_gets_a_coded_408_and_the_connection_cl
     assert await answers_a_query(server)
 
 
-async def test_past_the_connection_limit_a_new_connection_gets_server_busy_not_the_others(
+async def test_at_the_connection_limit_idle_sockets_make_room_for_a_real_client(
     gateway_process: GatewayFactory, database_url: str
 ) -> None:
+    # Slowloris at the limit: three sockets that never send a request must not lock out
+    # the fourth client; the one that waited longest is closed instead.
     server = start_gateway(
         gateway_process,
         database_url,
@@ -191,19 +195,59 @@ async def test_past_the_connection_limit_a_new_connection_gets_server_busy_not_t
         raw_connection_to(server) as second,
         raw_connection_to(server) as third,
     ):
+        await second.send(post_head(server.port)[:30])  # half a head: waiting, too
+        await asyncio.sleep(0.5)  # all three accepted, in this order
+        async with raw_connection_to(server) as fourth:
+            await fourth.send(post_head(server.port) + QUERY)
+            served = await fourth.read_response()
+        closed = await first.read_until_closed()
+        still_open = not (second.reader.at_eof() or third.reader.at_eof())
+
+    assert served.status == 200
+    assert served.json() == {"data": {"__typename": "Query"}}
+    assert closed == b""
+    assert still_open
+
+
+async def test_past_the_connection_limit_with_every_connection_busy_a_new_one_is_server_busy(
+    gateway_process: GatewayFactory,
+    database_url: str,
+    migrations_with_test_services: Path,
+    raw_connection: asyncpg.Connection,
+) -> None:
+    server = gateway_process(
+        {
+            "DATABASE_URL": database_url,
+            "GATEWAY_SERVICES": "tests.gateway.extra_service.app:SERVICES",
+            "GATEWAY_MIGRATIONS_DIR": str(migrations_with_test_services),
+            "GATEWAY_POOL_MAX": "4",
+            "GATEWAY_MAX_CLIENT_CONNECTIONS": "3",
+        }
+    )
+    slow = json.dumps({"query": "{ slowReviewCount(seconds: 6) }"}).encode()
+
+    async with (
+        raw_connection_to(server) as first,
+        raw_connection_to(server) as second,
+        raw_connection_to(server) as third,
+    ):
+        for busy in (first, second, third):
+            await busy.send(post_head(server.port, length=len(slow)) + slow)
+
+        async def all_sleeping() -> bool:
+            return await count(raw_connection, SLEEPING_STATEMENTS) == 3
+
+        await wait_until(all_sleeping, "three slow requests in progress")
         async with raw_connection_to(server) as fourth:
             await fourth.send(post_head(server.port) + QUERY)
             refused = Response.parse(await fourth.read_until_closed())
-        await first.send(post_head(server.port) + QUERY)
-        served = await first.read_response()
-        still_open = not (second.reader.at_eof() or third.reader.at_eof())
+        answers = [await busy.read_response() for busy in (first, second, third)]
 
     assert refused.status == 503
     assert refused.headers["retry-after"] == "1"
     assert error_codes(refused.json()) == ["SERVER_BUSY"]
-    assert served.status == 200
-    assert served.json() == {"data": {"__typename": "Query"}}
-    assert still_open
+    assert [answer.status for answer in answers] == [200, 200, 200]
+    assert await answers_a_query(server)
 
 
 async def test_responses_do_not_name_the_server_software(
