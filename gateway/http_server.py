@@ -5,6 +5,9 @@
                  kept below the file limit with descriptors left for the pool
     logs         repeated warnings throttled (gateway.log_throttle)
     headers      no `server: uvicorn` (the date header stays)
+    access log   off: the gateway logs each GraphQL request itself (gateway.request_log);
+                 uvicorn's line per request doubled that, and wrote one per refused
+                 request under attack, blocking the event loop on a slow log sink
     shedding     requests refused while the app's in-flight gauge is full before they reach
                  its middleware stack (gateway.load_shedding.RefuseWhenFull)
 
@@ -56,6 +59,7 @@ def run_http_server(app: FastAPI, settings: Settings) -> bool:
         log_level="info",
         http=protocol,
         server_header=False,
+        access_log=False,
     )
     config.load()
     check_uvicorn_internals(config, protocol)
