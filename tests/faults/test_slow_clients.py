@@ -290,7 +290,27 @@ async def test_idle_sockets_past_the_file_limit_lock_no_one_out_and_do_not_flood
     finally:
         server.kill()
 
-    assert served_after
-    assert "out of system resource" not in server.output
-    assert "Too many open files" not in server.output
-    assert "Traceback" not in server.output
+    tail = server.output[-3000:]
+    assert served_after, tail
+    assert "out of system resource" not in server.output, tail
+    assert "Too many open files" not in server.output, tail
+    assert "Traceback" not in server.output, tail
+
+
+async def test_a_flood_of_dropped_connections_logs_ten_lines_not_one_each(
+    gateway_process: GatewayFactory, database_url: str
+) -> None:
+    # The throttle is on the real server's handlers: 30 drops, at most 10 lines a minute.
+    server = start_gateway(gateway_process, database_url, GATEWAY_HEADER_TIMEOUT="1")
+
+    silent = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(30)]
+    try:
+        async with asyncio.timeout(READ_LIMIT):
+            dropped = [await reader.read() for reader, _ in silent]
+    finally:
+        for _, writer in silent:
+            writer.close()
+    await asyncio.sleep(0.5)  # the log lines reach the output reader
+
+    assert dropped == [b""] * 30
+    assert server.output.count("request head was not complete within 1s") == 10
