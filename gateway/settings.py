@@ -46,7 +46,7 @@ class Settings:
     gc_tuning: bool = True  # rarer garbage collections while serving (gateway.gc_tuning)
     header_timeout: float = 10.0  # seconds for a request's head to arrive, then dropped
     body_timeout: float = 10.0  # seconds for a request's body to arrive: REQUEST_TIMEOUT
-    max_client_connections: int = 1000  # open HTTP connections; more get SERVER_BUSY
+    max_client_connections: int = 1000  # open HTTP connections (gateway.http_protocol)
     max_in_flight: int = 64  # requests being answered at once; more get SERVER_BUSY
 
     @property
