@@ -20,7 +20,9 @@ from gateway.db import AsyncDatabaseManager, AsyncMigrationManager
 from gateway.errors import ServiceConfigurationError
 from gateway.gc_tuning import tuned_garbage_collector
 from gateway.graphiql import add_graphiql
+from gateway.health_connection import HealthConnection
 from gateway.json_route import JsonRoute
+from gateway.load_shedding import HEALTH_PATHS, InFlightGauge, InFlightLimit
 from gateway.request_guard import RequestGuard
 from gateway.router import GatewayRouter, install
 from gateway.schema import build_schema
@@ -61,11 +63,13 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = await AsyncDatabaseManager.create_shared_pool(settings.database_config())
+        health = HealthConnection(settings.database_config())  # opened by the first probe
         try:
             managers = {s.name: AsyncDatabaseManager(pool=pool, schema=s.name) for s in services}
             await migrate_services(managers, settings)
             app.state.pool = pool
             app.state.managers = managers
+            app.state.health_connection = health
             app.state.managers_by_loader_set = {
                 loader_set: managers[service.name]
                 for service in services
@@ -76,6 +80,7 @@ def create_app(
             with tuned_garbage_collector() if settings.gc_tuning else nullcontext():
                 yield
         finally:
+            await health.close()
             await pool.close()
 
     async def get_context(request: Request) -> Context:
@@ -103,12 +108,17 @@ def create_app(
     router_state = install(app, settings)
     # Inside RequestGuard: the JSON POSTs it let through skip FastAPI's routing.
     app.add_middleware(JsonRoute, path="/graphql", router=graphql)
+    # Inside RequestGuard: a client slow to send its body holds no slot (the body timeout
+    # bounds it); health probes are never refused.
+    app.state.in_flight = InFlightGauge(settings.max_in_flight)  # gateway.http_server too
+    app.add_middleware(InFlightLimit, gauge=app.state.in_flight, exempt_prefixes=HEALTH_PATHS)
     app.add_middleware(
         RequestGuard,
         path="/graphql",
         max_body_bytes=settings.limits.max_body_bytes,
         csrf_prevention=settings.csrf_prevention,
         on_refusal=router_state.metrics.observe_refusal,
+        body_timeout=settings.body_timeout,
     )
     if settings.cors_origins:
         app.add_middleware(

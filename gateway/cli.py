@@ -89,9 +89,8 @@ def _exit_on_signal(signum: int, frame: object) -> None:
 
 
 def _serve(settings: Settings, services: list[Service]) -> int:
-    import uvicorn
-
     from gateway.app import create_app
+    from gateway.http_server import run_http_server
 
     def run(settings: Settings) -> int:
         on_startup = None
@@ -107,9 +106,10 @@ def _serve(settings: Settings, services: list[Service]) -> int:
         # uvicorn configures only its own loggers; the gateway's (one line per request,
         # masked errors, pool warnings) go to stderr at INFO too.
         logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s %(message)s")
+        # uvicorn with timeouts, connection limits and throttled logs (gateway.http_server);
+        # 3 is uvicorn's own exit status for a failed startup.
         with _metrics_port(app, settings):
-            uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
-        return 0
+            return 0 if run_http_server(app, settings) else 3
 
     embedded = settings.database_url is None
     if embedded:

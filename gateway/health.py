@@ -10,8 +10,11 @@
      "checks": {"database": {"status": "ok"},
                 "migrations": {"status": "failed", "pending": {"reviews": ["002_x.sql"]}}}}
 
-Readiness takes connections from the shared pool like any request: a pool that stays full
-past `timeout` makes the app "unavailable" too, which is what a load balancer should know.
+Readiness does not take connections from the shared pool: while requests hold every pooled
+connection the server is busy, not unavailable, and a load balancer that took it out then
+would shed the load onto fewer servers. The checks run on the app's own HealthConnection
+(gateway.health_connection), one connection beside the pool. The pool is still looked at
+without taking from it: once it is closed, the app cannot serve.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from gateway.db import AsyncDatabaseManager, AsyncMigrationManager
+from gateway.health_connection import HealthConnection
 
 __all__ = ["DEFAULT_READY_TIMEOUT", "health_router", "readiness"]
 
@@ -40,7 +44,8 @@ Checks = dict[str, dict[str, Any]]
 def health_router(migrations_dir: Path, *, timeout: float = DEFAULT_READY_TIMEOUT) -> APIRouter:
     """The `/health/live` and `/health/ready` routes of an app made by `create_app`.
 
-    They read the pool and managers the app's lifespan puts on `app.state`.
+    They read the pool, managers and health connection the app's lifespan puts on
+    `app.state`.
     """
     router = APIRouter(prefix="/health")
     was_ready = True
@@ -57,6 +62,7 @@ def health_router(migrations_dir: Path, *, timeout: float = DEFAULT_READY_TIMEOU
             getattr(state, "pool", None),
             getattr(state, "managers", None),
             migrations_dir,
+            health=getattr(state, "health_connection", None),
             timeout=timeout,
         )
         if ok != was_ready:  # log changes of state, not every probe
@@ -76,36 +82,42 @@ async def readiness(
     managers: Mapping[str, AsyncDatabaseManager] | None,
     migrations_dir: Path,
     *,
+    health: HealthConnection | None,
     timeout: float = DEFAULT_READY_TIMEOUT,
 ) -> tuple[bool, Checks]:
-    """Whether the app can serve, and each check's result (see the module docstring)."""
-    if pool is None or managers is None:
+    """Whether the app can serve, and each check's result (see the module docstring).
+
+    The database is queried on `health`, never on `pool`.
+    """
+    if pool is None or managers is None or health is None:
         reason = "the app has not started (its lifespan opens the pool)"
         return False, {
             "database": {"status": "failed", "reason": reason},
             "migrations": {"status": "skipped", "reason": reason},
         }
-    database = await _check_database(pool, timeout)
+    database = await _check_database(pool, health, timeout)
     if database["status"] != "ok":
         return False, {
             "database": database,
             "migrations": {"status": "skipped", "reason": "the database does not answer"},
         }
-    migrations = await _check_migrations(managers, migrations_dir, timeout)
+    migrations = await _check_migrations(managers, health, migrations_dir, timeout)
     checks = {"database": database, "migrations": migrations}
     return migrations["status"] == "ok", checks
 
 
-async def _check_database(pool: asyncpg.Pool, timeout: float) -> dict[str, Any]:
+async def _check_database(
+    pool: asyncpg.Pool, health: HealthConnection, timeout: float
+) -> dict[str, Any]:
     if pool.is_closing():
         return {"status": "failed", "reason": "the connection pool is closed"}
     try:
         async with asyncio.timeout(timeout):
-            async with pool.acquire() as conn:
+            async with health.connection() as conn:
                 await conn.fetchval("SELECT 1")
     except TimeoutError:
         return {"status": "failed", "reason": f"no answer within {timeout:g}s"}
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+    except Exception as error:  # also asyncpg's InternalClientError on a severed connection
         # The error's text may name hosts and ports: the log has it, the response its kind.
         logger.warning("Readiness: the database check failed: %r", error)
         return {"status": "failed", "reason": type(error).__name__}
@@ -113,14 +125,17 @@ async def _check_database(pool: asyncpg.Pool, timeout: float) -> dict[str, Any]:
 
 
 async def _check_migrations(
-    managers: Mapping[str, AsyncDatabaseManager], migrations_dir: Path, timeout: float
+    managers: Mapping[str, AsyncDatabaseManager],
+    health: HealthConnection,
+    migrations_dir: Path,
+    timeout: float,
 ) -> dict[str, Any]:
     pending: dict[str, list[str]] = {}
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(timeout), health.connection() as conn:
             for name, db in managers.items():
                 manager = AsyncMigrationManager(db, migrations_dir / name, module_name=name)
-                files = [m.filename for m in await manager.get_pending_migrations()]
+                files = [m.filename for m in await manager.get_pending_migrations(conn)]
                 if files:
                     pending[name] = files
     except TimeoutError:

@@ -4,6 +4,8 @@ An ASGI middleware on the GraphQL path that refuses, each with a GraphQL error b
 own `extensions.code`:
 
 - a body over `max_body_bytes` (REQUEST_TOO_LARGE, 413), counted as it streams in;
+- a body not all there within `body_timeout` seconds (REQUEST_TIMEOUT, 408), answered with
+  `connection: close`: a slow sender keeps neither a request slot nor its connection;
 - a body that is not UTF-8 (INVALID_UTF8) or not JSON (INVALID_JSON), or a JSON array
   (BATCHING_NOT_SUPPORTED);
 - JSON nested deeper than `max_json_depth` (JSON_TOO_DEEP), in a body or in a GET's
@@ -20,6 +22,7 @@ own is reported to `on_refusal(code, seconds)` (the app counts it in its metrics
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable
@@ -58,10 +61,11 @@ _STRAWBERRY_MESSAGES = {
 
 
 class _Refusal(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, *, close: bool = False) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
+        self.close = close  # the connection too, after the answer
 
 
 class RequestGuard:
@@ -76,6 +80,7 @@ class RequestGuard:
         csrf_prevention: bool,
         max_json_depth: int = MAX_JSON_DEPTH,
         on_refusal: Callable[[str, float], None] | None = None,
+        body_timeout: float | None = None,
     ) -> None:
         self.app = app
         self.path = path.rstrip("/")
@@ -83,6 +88,7 @@ class RequestGuard:
         self.csrf_prevention = csrf_prevention
         self.max_json_depth = max_json_depth
         self.on_refusal = on_refusal
+        self.body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].rstrip("/") != self.path:
@@ -100,7 +106,7 @@ class RequestGuard:
                 if payload is not None:
                     scope[JSON_BODY_KEY] = payload
         except _Refusal as refusal:
-            await _send_error(send, refusal.status, refusal.code, str(refusal))
+            await _send_error(send, refusal.status, refusal.code, str(refusal), close=refusal.close)
             if self.on_refusal is not None:
                 self.on_refusal(refusal.code, time.perf_counter() - started)
             return
@@ -127,6 +133,19 @@ class RequestGuard:
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
             raise self._too_large()
+        try:
+            async with asyncio.timeout(self.body_timeout):
+                return await self._receive_body(receive)
+        except TimeoutError:
+            raise _Refusal(
+                408,
+                "REQUEST_TIMEOUT",
+                f"The request body did not arrive within {self.body_timeout:g}s; send it "
+                "whole, without pauses.",
+                close=True,
+            ) from None
+
+    async def _receive_body(self, receive: Receive) -> bytes:
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -252,18 +271,17 @@ class _RewritePlainErrors:
         await self.send(message)
 
 
-async def _send_error(send: Send, status: int, code: str, message: str) -> None:
+async def _send_error(
+    send: Send, status: int, code: str, message: str, *, close: bool = False
+) -> None:
     body = json.dumps(
         {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}
     )
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body.encode())).encode()),
-            ],
-        }
-    )
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body.encode())).encode()),
+    ]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body.encode()})

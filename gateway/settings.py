@@ -47,6 +47,10 @@ class Settings:
     # /metrics on its own port (`gateway serve` runs a second server there); unset, on the
     # public port in development and nowhere in production.
     metrics_port: int | None = None
+    header_timeout: float = 10.0  # seconds for a request's head to arrive, then dropped
+    body_timeout: float = 10.0  # seconds for a request's body to arrive: REQUEST_TIMEOUT
+    max_client_connections: int = 1000  # open HTTP connections (gateway.http_protocol)
+    max_in_flight: int = 64  # requests being answered at once; more get SERVER_BUSY
 
     @property
     def graphiql_enabled(self) -> bool:
@@ -102,6 +106,12 @@ class Settings:
             pool_timeout=float(env.get("GATEWAY_POOL_TIMEOUT", defaults.pool_timeout)),
             gc_tuning=_flag(env.get("GATEWAY_GC_TUNING")) is not False,
             metrics_port=int(port) if (port := env.get("GATEWAY_METRICS_PORT")) else None,
+            header_timeout=float(env.get("GATEWAY_HEADER_TIMEOUT", defaults.header_timeout)),
+            body_timeout=float(env.get("GATEWAY_BODY_TIMEOUT", defaults.body_timeout)),
+            max_client_connections=int(
+                env.get("GATEWAY_MAX_CLIENT_CONNECTIONS", defaults.max_client_connections)
+            ),
+            max_in_flight=int(env.get("GATEWAY_MAX_IN_FLIGHT", defaults.max_in_flight)),
         )
 
     def database_config(self) -> DatabaseConfig:

@@ -149,17 +149,27 @@ class AsyncMigrationManager:
             finally:
                 await self._unlock(conn)
 
-    async def get_applied_migrations(self) -> dict[str, Migration]:
-        """This module's applied migrations, by filename."""
-        async with self.db.acquire() as conn:
-            if not await self._table_exists(conn):
-                return {}
-            return await self._applied(conn)
+    async def get_applied_migrations(
+        self, conn: asyncpg.Connection | None = None
+    ) -> dict[str, Migration]:
+        """This module's applied migrations, by filename (read on `conn` if given, else on a
+        connection of the manager's pool)."""
+        if conn is not None:
+            return await self._applied_on(conn)
+        async with self.db.acquire() as pooled:
+            return await self._applied_on(pooled)
 
-    async def get_pending_migrations(self) -> list[Migration]:
-        """Files on disk not yet applied for this module, in order."""
-        applied = await self.get_applied_migrations()
+    async def get_pending_migrations(
+        self, conn: asyncpg.Connection | None = None
+    ) -> list[Migration]:
+        """Files on disk not yet applied for this module, in order (`conn` as above)."""
+        applied = await self.get_applied_migrations(conn)
         return [m for m in await self.find_migration_files() if m.filename not in applied]
+
+    async def _applied_on(self, conn: asyncpg.Connection) -> dict[str, Migration]:
+        if not await self._table_exists(conn):
+            return {}
+        return await self._applied(conn)
 
     async def apply_pending_migrations(self, dry_run: bool = False) -> dict[str, Any]:
         """Apply every pending file; returns pgdbm's status dict.

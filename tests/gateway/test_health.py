@@ -13,6 +13,7 @@ import asyncpg
 import httpx
 
 from gateway.health import readiness
+from gateway.health_connection import APPLICATION_NAME
 from tests.asgi import serve
 from tests.gateway.serving import REPO_MIGRATIONS, app_for
 
@@ -120,19 +121,65 @@ async def test_ready_answers_503_before_the_app_has_started(database_url: str) -
     assert "has not started" in response.json()["checks"]["database"]["reason"]
 
 
-async def test_readiness_fails_when_no_connection_frees_up_within_the_timeout(
-    database_url: str,
+async def test_readiness_answers_ready_while_requests_hold_every_pooled_connection(
+    database_url: str, raw_connection: asyncpg.Connection
 ) -> None:
+    # Before, the probe waited for a pooled connection and answered "no answer within 2s".
     app = app_for(database_url, max_connections=2)
 
-    async with serve(app):
+    async with serve(app) as client:
         pool: asyncpg.Pool = app.state.pool
         held = [await pool.acquire(), await pool.acquire()]
         try:
-            ok, checks = await readiness(pool, app.state.managers, REPO_MIGRATIONS, timeout=0.2)
+            response = await client.get("/health/ready")
+            ok, checks = await readiness(
+                pool,
+                app.state.managers,
+                REPO_MIGRATIONS,
+                health=app.state.health_connection,
+                timeout=0.5,
+            )
+            probes = await raw_connection.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND application_name = $1",
+                APPLICATION_NAME,
+            )
         finally:
             for conn in held:
                 await pool.release(conn)
 
-    assert not ok
-    assert checks["database"] == {"status": "failed", "reason": "no answer within 0.2s"}
+    assert response.status_code == 200, response.text
+    assert ok
+    assert checks == {"database": {"status": "ok"}, "migrations": {"status": "ok"}}
+    assert probes == 1  # the probes' one connection, beside the pool's two
+
+
+async def test_readiness_reopens_its_connection_after_the_database_ended_it(
+    database_url: str, raw_connection: asyncpg.Connection
+) -> None:
+    async with serve(app_for(database_url)) as client:
+        before = await client.get("/health/ready")
+        await raw_connection.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND application_name = $1",
+            APPLICATION_NAME,
+        )
+        statuses = [(await client.get("/health/ready")).status_code for _ in range(2)]
+
+    assert before.status_code == 200
+    # The probe that finds the connection ended may fail; the next one reconnects.
+    assert statuses[-1] == 200
+
+
+async def test_the_probes_connection_is_closed_with_the_app(
+    database_url: str, raw_connection: asyncpg.Connection
+) -> None:
+    async with serve(app_for(database_url)) as client:
+        await client.get("/health/ready")
+
+    left = await raw_connection.fetchval(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND application_name = $1",
+        APPLICATION_NAME,
+    )
+    assert left == 0

@@ -1,0 +1,46 @@
+"""The open-file limit raised at startup, and the connection limit kept below it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from gateway.file_limit import client_connection_bounds
+from gateway.settings import PROJECT_ROOT
+
+RAISE_AND_REPORT = (
+    "import resource; from gateway.file_limit import raise_open_file_limit; "
+    "print(raise_open_file_limit(), *resource.getrlimit(resource.RLIMIT_NOFILE))"
+)
+
+
+def test_the_soft_file_limit_is_raised_to_the_hard_limit() -> None:
+    # A process started with the common 1024 soft limit under a higher hard one.
+    result = subprocess.run(
+        ["prlimit", "--nofile=256:4096", sys.executable, "-c", RAISE_AND_REPORT],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    assert result.stdout.split() == ["4096", "4096", "4096"]
+
+
+def test_a_connection_limit_that_fits_is_kept() -> None:
+    assert client_connection_bounds(1000, 1_048_576, reserved=85) == (1000, 100)
+
+
+def test_a_connection_limit_over_the_file_limit_is_lowered_below_it() -> None:
+    limit, overflow = client_connection_bounds(1000, 1024, reserved=85)
+
+    assert limit < 1000
+    assert limit + overflow + 85 <= 1024
+    assert overflow >= 10
+
+
+def test_a_tiny_file_limit_still_serves_one_connection() -> None:
+    limit, overflow = client_connection_bounds(1000, 50, reserved=85)
+
+    assert limit >= 1
+    assert overflow >= 1
