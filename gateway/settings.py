@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gateway.byte_cache import DEFAULT_CACHE_BYTES
 from gateway.db import DatabaseConfig
 from gateway.limits import Limits
 from gateway.persisted import PersistedMode, persisted_mode
@@ -44,6 +45,9 @@ class Settings:
     statement_timeout_ms: int = 5000  # every statement; a slower one is cancelled: TIMEOUT
     pool_timeout: float = 5.0  # seconds to wait for a free connection: SERVICE_UNAVAILABLE
     gc_tuning: bool = True  # rarer garbage collections while serving (gateway.gc_tuning)
+    # The caches of query texts together: parsed documents, validation results, plans and
+    # persisted documents (gateway.byte_cache.CacheShares splits it between them).
+    cache_bytes: int = DEFAULT_CACHE_BYTES
 
     @property
     def graphiql_enabled(self) -> bool:
@@ -93,6 +97,7 @@ class Settings:
             ),
             pool_timeout=float(env.get("GATEWAY_POOL_TIMEOUT", defaults.pool_timeout)),
             gc_tuning=_flag(env.get("GATEWAY_GC_TUNING")) is not False,
+            cache_bytes=int(env.get("GATEWAY_CACHE_BYTES", defaults.cache_bytes)),
         )
 
     def database_config(self) -> DatabaseConfig:
