@@ -26,6 +26,7 @@ from gateway.error_codes import ErrorCodes
 from gateway.errors import ServiceConfigurationError
 from gateway.execution import PlannedExecutor
 from gateway.execution.executor import PlanCache
+from gateway.field_merging import merging_budget_supported
 from gateway.limits import Limits, OperationLimits
 from gateway.pagination import MAX_PAGE_SIZE
 from gateway.service import Service
@@ -67,6 +68,7 @@ def build_schema(
     Settings.cache_bytes is the router's).
     """
     limits = limits or Limits()
+    merging_budget_supported()  # a warning in the log, now, if field merging is unbounded
 
     def operation_limits() -> OperationLimits:
         return OperationLimits(limits=limits, max_page_size=max_page_size)
