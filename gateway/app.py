@@ -51,6 +51,7 @@ def create_app(
         limits=settings.limits,
         max_page_size=settings.max_page_size,
         production=settings.production,
+        cache_bytes=settings.cache_bytes,
     )
     for service in services:
         folder = settings.migrations_dir / service.name

@@ -12,9 +12,9 @@ A client names a document by its SHA-256 in `extensions.persistedQuery` (POST bo
 
 The manifest (`Settings.persisted_manifest`) is GraphQL Code Generator's persisted-documents
 JSON with `hashAlgorithm: "sha256"`: `{"<sha256 of the document>": "<document>"}`. In apq
-mode its documents are known from the start too. Registered documents live in a bounded
-LRU cache of the app (not shared between processes: a client whose hash is unknown to this
-process just sends the document once more).
+mode its documents are known from the start too. Registered documents live in an LRU cache
+of the app bounded in bytes (gateway.byte_cache; not shared between processes: a client
+whose hash is unknown to this process just sends the document once more).
 
     persisted = PersistedQueries.from_settings(settings)
     resolved = persisted.resolve(query, extensions)   # raises a PersistedQueryError
@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,13 @@ from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
 from graphql import GraphQLSyntaxError, OperationDefinitionNode, parse
 
+from gateway.byte_cache import (
+    DEFAULT_CACHE_BYTES,
+    TEXT_BYTES_PER_CHAR,
+    ByteBoundedLRU,
+    CacheShares,
+    estimated_bytes,
+)
 from gateway.errors import GatewayError
 
 if TYPE_CHECKING:
@@ -54,7 +60,9 @@ __all__ = [
 
 PersistedMode = Literal["off", "apq", "allowlist"]
 _MODES = get_args(PersistedMode)
-DEFAULT_CACHE_SIZE = 1000  # registered documents kept per app, least recently used dropped
+# Bytes of registered documents kept per app (their estimated size), least recently used
+# dropped: the persisted share of Settings.cache_bytes.
+DEFAULT_CACHE_BYTES_SHARE = CacheShares.split(DEFAULT_CACHE_BYTES).persisted
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -150,7 +158,7 @@ class PersistedQueries:
         mode: PersistedMode,
         manifest: Mapping[str, str] | None = None,
         *,
-        cache_size: int = DEFAULT_CACHE_SIZE,
+        cache_bytes: int = DEFAULT_CACHE_BYTES_SHARE,
     ) -> None:
         if mode == "allowlist" and manifest is None:
             raise ValueError(
@@ -159,14 +167,17 @@ class PersistedQueries:
             )
         self.mode = mode
         self.manifest = dict(manifest or {})
-        self.cache_size = cache_size
-        self._registered: OrderedDict[str, str] = OrderedDict()
+        self._registered = ByteBoundedLRU[str, str](max_bytes=cache_bytes)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PersistedQueries:
         """The persisted operations `settings` ask for (the manifest is read now)."""
         path = settings.persisted_manifest
-        return cls(settings.persisted_queries, load_manifest(path) if path else None)
+        return cls(
+            settings.persisted_queries,
+            load_manifest(path) if path else None,
+            cache_bytes=CacheShares.split(settings.cache_bytes).persisted,
+        )
 
     def operation_names(self) -> set[str]:
         """The names of the manifest's operations (raises ValueError on a broken document)."""
@@ -210,16 +221,11 @@ class PersistedQueries:
         """Keep `query` under `sha` (already checked to be its hash), dropping the oldest."""
         if self.mode != "apq":
             return
-        self._registered[sha] = query
-        self._registered.move_to_end(sha)
-        while len(self._registered) > self.cache_size:
-            self._registered.popitem(last=False)
+        size = estimated_bytes(len(query), TEXT_BYTES_PER_CHAR)
+        self._registered.put(sha, query, size=size)
 
     def _lookup(self, sha: str) -> str | None:
-        query = self._registered.get(sha)
-        if query is not None:
-            self._registered.move_to_end(sha)
-        return query
+        return self._registered.get(sha)
 
     def _allowed(self, query: str | None, sha: str | None) -> str | None:
         if query is None:

@@ -14,28 +14,37 @@ from contextlib import contextmanager
 from typing import Any
 
 import strawberry
-from strawberry.extensions import DisableIntrospection, ValidationCache
+from strawberry.extensions import DisableIntrospection
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.name_converter import NameConverter
 from strawberry.types.base import StrawberryObjectDefinition, get_object_definition
 from strawberry.types.field import StrawberryField
 
+from gateway.byte_cache import DEFAULT_CACHE_BYTES, CacheShares
 from gateway.cost import SchemaCosts
 from gateway.document_cache import DocumentCache, ParsedDocuments
 from gateway.error_codes import ErrorCodes
 from gateway.errors import ServiceConfigurationError
 from gateway.execution import PlannedExecutor
 from gateway.execution.budgeted import BudgetedExecutor
+from gateway.execution.executor import PlanCache
+from gateway.field_merging import merging_budget_supported
 from gateway.limits import Limits, OperationLimits
 from gateway.pagination import MAX_PAGE_SIZE
 from gateway.service import Service
+from gateway.validation_cache import BoundedValidation, ValidatedTexts
 
 __all__ = ["GatewaySchema", "build_schema"]
 
 
 class GatewaySchema(strawberry.Schema):
     """Strawberry's schema, minus its logging of every error with a stack trace: client
-    errors are expected, and ErrorCodes logs the unexpected ones with their correlation id."""
+    errors are expected, and ErrorCodes logs the unexpected ones with their correlation id.
+
+    `plan_cache` holds PlannedExecutor's plans (gateway.execution), sized in bytes.
+    """
+
+    plan_cache: PlanCache
 
     # What BudgetedExecutor holds each operation to; build_schema sets the schema's own.
     execution_limits: Limits = Limits()
@@ -51,6 +60,7 @@ def build_schema(
     max_page_size: int = MAX_PAGE_SIZE,
     production: bool = False,
     planned_execution: bool = True,
+    cache_bytes: int = DEFAULT_CACHE_BYTES,
 ) -> GatewaySchema:
     """One Strawberry schema with every service's root fields, types and extensions.
 
@@ -58,9 +68,13 @@ def build_schema(
     off and hides field suggestions ("Did you mean ...?") from error messages.
     `planned_execution` runs queries with PlannedExecutor (gateway/execution), level by
     level; False leaves every operation to graphql-core's executor (same answers, slower).
+    `cache_bytes` bounds the caches of parsed documents, validation results and plans
+    together (gateway.byte_cache.CacheShares splits it; the persisted documents' share of
+    Settings.cache_bytes is the router's).
     """
     limits = limits or Limits()
     costs: list[SchemaCosts] = []  # the built schema's, set below before any operation runs
+    merging_budget_supported()  # a warning in the log, now, if field merging is unbounded
 
     def operation_limits() -> OperationLimits:
         return OperationLimits(limits=limits, costs=costs[0])
@@ -68,15 +82,20 @@ def build_schema(
     def error_codes() -> ErrorCodes:
         return ErrorCodes(hide_suggestions=production)
 
-    documents = ParsedDocuments()
+    shares = CacheShares.split(cache_bytes)
+    documents = ParsedDocuments(max_bytes=shares.documents)
+    validated = ValidatedTexts(max_bytes=shares.validations)
 
     def document_cache() -> DocumentCache:
         return DocumentCache(documents=documents)
 
+    def validation() -> BoundedValidation:
+        return BoundedValidation(validated=validated)
+
     # Our DocumentCache, not Strawberry's ParserCache: when parsing fails, ParserCache skips
     # the other extensions' on_operation exits, so a syntax error would escape ErrorCodes.
     # OperationLimits comes first: it checks the query's length before any cache or parse.
-    extensions: list[Any] = [operation_limits, document_cache, error_codes, _validation_cache]
+    extensions: list[Any] = [operation_limits, document_cache, error_codes, validation]
     if production:
         extensions.append(DisableIntrospection)
     _check_unique_names(services)
@@ -104,11 +123,8 @@ def build_schema(
     # Fails the build for a list field without a bound (see gateway/cost.py).
     costs.append(SchemaCosts.of_schema(schema._schema, max_page_size=max_page_size))
     schema.execution_limits = limits
+    schema.plan_cache = PlanCache(max_bytes=shares.plans)
     return schema
-
-
-def _validation_cache() -> ValidationCache:
-    return ValidationCache(maxsize=512)
 
 
 def _definition(cls: type[Any], service: Service, role: str) -> StrawberryObjectDefinition:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gateway.byte_cache import DEFAULT_CACHE_BYTES
 from gateway.db import DatabaseConfig
 from gateway.limits import Limits
 from gateway.persisted import PersistedMode, persisted_mode
@@ -51,6 +52,9 @@ class Settings:
     body_timeout: float = 10.0  # seconds for a request's body to arrive: REQUEST_TIMEOUT
     max_client_connections: int = 1000  # open HTTP connections (gateway.http_protocol)
     max_in_flight: int = 64  # requests being answered at once; more get SERVER_BUSY
+    # The caches of query texts together: parsed documents, validation results, plans and
+    # persisted documents (gateway.byte_cache.CacheShares splits it between them).
+    cache_bytes: int = DEFAULT_CACHE_BYTES
 
     @property
     def graphiql_enabled(self) -> bool:
@@ -112,6 +116,7 @@ class Settings:
                 env.get("GATEWAY_MAX_CLIENT_CONNECTIONS", defaults.max_client_connections)
             ),
             max_in_flight=int(env.get("GATEWAY_MAX_IN_FLIGHT", defaults.max_in_flight)),
+            cache_bytes=int(env.get("GATEWAY_CACHE_BYTES", defaults.cache_bytes)),
         )
 
     def database_config(self) -> DatabaseConfig:

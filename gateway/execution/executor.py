@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 from bisect import bisect_right
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from functools import cache
 from itertools import accumulate, chain
@@ -38,6 +37,14 @@ from graphql import (
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path, Undefined, is_iterable
 
+from gateway.byte_cache import (
+    DEFAULT_CACHE_BYTES,
+    PLAN_BYTES_PER_TOKEN,
+    ByteBoundedLRU,
+    CacheShares,
+    estimated_bytes,
+    token_count,
+)
 from gateway.execution.budgeted import BudgetedExecutor
 from gateway.execution.concurrent import run_sync_if_possible, settle_all, settle_tasks
 from gateway.execution.leaves import MISS, complete_column, shortcut
@@ -60,8 +67,12 @@ ObjectPathOf = Callable[[int], Path | None]  # None: the root
 _MIN_INT, _MAX_INT = -(2**31), 2**31 - 1
 
 
-_MAX_PLANS = 1024
-_PLANS: OrderedDict[tuple[int, int, bool], tuple[Any, Any, ObjectPlan]] = OrderedDict()
+# Plans by (schema, operation, hide_suggestions), bounded in bytes (gateway.byte_cache). A
+# schema that carries its own `plan_cache` (build_schema gives it its share of
+# Settings.cache_bytes) keeps its plans there; this one serves any other schema.
+PlanCache = ByteBoundedLRU[tuple[int, int, bool], tuple[Any, Any, ObjectPlan]]
+_PLANS = PlanCache(max_bytes=CacheShares.split(DEFAULT_CACHE_BYTES).plans)
+_UNLOCATED_TOKENS = 1_000  # what to assume for an operation parsed without locations
 
 
 class _Level(NamedTuple):
@@ -118,10 +129,12 @@ class PlannedExecutor(BudgetedExecutor):
         root_type = self.schema.query_type
         if root_type is None:
             return None
+        plans: PlanCache = getattr(
+            getattr(self.schema, "_strawberry_schema", None), "plan_cache", _PLANS
+        )
         key = (id(self.schema), id(self.operation), self.hide_suggestions)
-        cached = _PLANS.get(key)
+        cached = plans.get(key)
         if cached is not None and cached[0] is self.schema and cached[1] is self.operation:
-            _PLANS.move_to_end(key)
             return cached[2]
         context = PlanContext(
             schema=self.schema,
@@ -139,9 +152,13 @@ class PlannedExecutor(BudgetedExecutor):
         if not depends_on_variables(self.operation, self.fragments):
             # The document cache hands out the same parsed operation for the same text;
             # keeping a reference to it keeps its id from being reused.
-            _PLANS[key] = (self.schema, self.operation, plan)
-            if len(_PLANS) > _MAX_PLANS:
-                _PLANS.popitem(last=False)
+            # The plan holds the operation's fields and those of the fragments it spreads.
+            tokens = token_count(self.operation.loc, fallback=_UNLOCATED_TOKENS) + sum(
+                token_count(fragment.definition.loc, fallback=_UNLOCATED_TOKENS)
+                for fragment in self.fragments.values()
+            )
+            size = estimated_bytes(tokens, PLAN_BYTES_PER_TOKEN)
+            plans.put(key, (self.schema, self.operation, plan), size=size)
         return plan
 
     async def _execute_plan(self, plan: ObjectPlan) -> Any:

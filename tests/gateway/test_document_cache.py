@@ -7,6 +7,7 @@ import strawberry.schema.schema as strawberry_schema
 from graphql import DocumentNode, parse
 
 import services
+from gateway.byte_cache import DOCUMENT_BYTES_PER_TOKEN, estimated_bytes, token_count
 from gateway.document_cache import ParsedDocuments
 from gateway.schema import build_schema
 
@@ -35,7 +36,8 @@ async def test_a_syntax_error_is_not_cached_and_keeps_its_code() -> None:
 
 
 def test_the_least_recently_used_document_leaves_first() -> None:
-    documents = ParsedDocuments(maxsize=2)
+    one = estimated_bytes(token_count(parse("{ a }").loc, fallback=0), DOCUMENT_BYTES_PER_TOKEN)
+    documents = ParsedDocuments(max_bytes=2 * one)
     for text in ("{ a }", "{ b }"):
         documents.put(text, parse(text))
     assert documents.get("{ a }") is not None  # now the most recently used

@@ -14,6 +14,7 @@ import asyncpg
 import httpx
 import pytest
 
+from gateway.byte_cache import TEXT_BYTES_PER_CHAR, estimated_bytes
 from gateway.persisted import (
     PersistedQueries,
     PersistedQueryNotFound,
@@ -159,8 +160,9 @@ async def test_plain_queries_still_run_with_apq_on(database_url: str) -> None:
 
 
 def test_the_apq_cache_keeps_the_most_recently_used_documents() -> None:
-    persisted = PersistedQueries("apq", cache_size=2)
     documents = [f"query Q{n} {{ __typename }}" for n in range(3)]
+    two_documents = 2 * estimated_bytes(len(documents[0]), TEXT_BYTES_PER_CHAR)
+    persisted = PersistedQueries("apq", cache_bytes=two_documents)
     persisted.register(sha256_hex(documents[0]), documents[0])
     persisted.register(sha256_hex(documents[1]), documents[1])
     persisted.resolve(None, by_hash(documents[0]))  # used: documents[1] is now the oldest
