@@ -40,6 +40,10 @@ def test_every_shell_command_in_the_readme_is_covered() -> None:
         ),
         ".venv/bin/python -m benchmarks.run": "run small by tests/test_benchmark_harness.py",
         ".venv/bin/python -m benchmarks.memory": "run short by tests/test_benchmark_memory.py",
+        ".venv/bin/python -m benchmarks.cache_flood": (
+            "run small by tests/test_benchmark_cache_flood.py"
+        ),
+        ".venv/bin/python -m benchmarks.attack": "run small by tests/test_benchmark_attack.py",
     }
     run_here = {"gateway export-schema -o schema.graphql", "gateway check-schema"}
     assert set(shell_commands()) == set(covered_elsewhere) | run_here
@@ -48,6 +52,9 @@ def test_every_shell_command_in_the_readme_is_covered() -> None:
     assert "benchmarks.nested_query" in (ROOT / "tests" / "test_benchmarks.py").read_text()
     assert "benchmarks.run" in (ROOT / "tests" / "test_benchmark_harness.py").read_text()
     assert "benchmarks.memory" in (ROOT / "tests" / "test_benchmark_memory.py").read_text()
+    tests = ROOT / "tests"
+    assert "benchmarks.cache_flood" in (tests / "test_benchmark_cache_flood.py").read_text()
+    assert "benchmarks.attack" in (tests / "test_benchmark_attack.py").read_text()
 
 
 def test_readme_export_schema_command_writes_the_committed_sdl(tmp_path: Path) -> None:
