@@ -41,6 +41,12 @@ def graphql(client: httpx.AsyncClient) -> GraphQL:
     status fails the test.
     """
 
+    return poster(client)
+
+
+def poster(client: httpx.AsyncClient) -> GraphQL:
+    """The `graphql` fixture's function over any client (see that fixture)."""
+
     async def post(query: str, **variables: Any) -> dict[str, Any]:
         response = await client.post(
             "/graphql",

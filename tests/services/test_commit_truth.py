@@ -18,6 +18,7 @@ from gateway.settings import Settings
 from tests.asgi import serve
 from tests.gateway.db.commit_cutter import CommitCutter, Cut
 from tests.services import error_codes
+from tests.services.conftest import poster
 
 Post = Callable[..., Awaitable[dict[str, Any]]]
 
@@ -50,18 +51,7 @@ async def cutter(database_url: str) -> AsyncIterator[CommitCutter]:
 async def post(cutter: CommitCutter) -> AsyncIterator[Post]:
     settings = Settings(database_url=cutter.url, min_connections=1, max_connections=4)
     async with serve(create_app(settings, services.SERVICES)) as client:
-
-        async def send(query: str, **variables: Any) -> dict[str, Any]:
-            response = await client.post(
-                "/graphql",
-                content=json.dumps({"query": query, "variables": variables}),
-                headers={"content-type": "application/json"},
-            )
-            assert response.status_code == 200, response.text
-            body: dict[str, Any] = response.json()
-            return body
-
-        yield send
+        yield poster(client)
 
 
 async def new_order(post: Post) -> int:
