@@ -42,7 +42,7 @@ from benchmarks.database import SeedSize, seeded_database
 from benchmarks.environment import machine, software
 from benchmarks.rss import Sample, sampling_rss
 from benchmarks.servers import running_servers
-from gateway.persisted import sha256_hex
+from gateway.http.persisted import sha256_hex
 
 __all__ = ["FloodRun", "Options", "flood_document", "main", "run", "verdict"]
 

@@ -5,7 +5,7 @@
 For each document (the README's query, the example frontend's, GraphiQL's introspection, and
 refused ones: the README's costly example, issue 13's depth-10 query, a fragment bomb,
 introspection three times over) it prints the cost or the refusal, the median time of the
-limit check (gateway/limits.py, on the schema's types) and of graphql-core's validation of
+limit check (gateway/limits/rules.py, on the schema's types) and of graphql-core's validation of
 the same parsed document, and their ratio. No database: both run before any SQL. Absolute
 numbers depend on the machine; the ratio is what to compare.
 """
@@ -20,10 +20,10 @@ from collections.abc import Callable
 from graphql import DocumentNode, GraphQLError, get_introspection_query, parse, validate
 
 import services
-from gateway.cost import SchemaCosts
-from gateway.limits import Limits, check_operation
-from gateway.pagination import MAX_PAGE_SIZE
-from gateway.schema import build_schema
+from gateway.graphql.pagination import MAX_PAGE_SIZE
+from gateway.graphql.schema import build_schema
+from gateway.limits.cost import SchemaCosts
+from gateway.limits.rules import Limits, check_operation
 
 _INTROSPECTION = get_introspection_query(descriptions=True, input_value_deprecation=True)
 _FRAGMENTS = _INTROSPECTION[_INTROSPECTION.index("fragment FullType") :]

@@ -15,7 +15,7 @@ import sys
 import timeit
 from collections.abc import Callable, Sequence
 
-from gateway.json_depth import MAX_JSON_DEPTH, nests_deeper_than
+from gateway.http.json_depth import MAX_JSON_DEPTH, nests_deeper_than
 
 QUERY = "query User($id: Int!) { user(id: $id) { id email orders(first: 5) { nodes { id } } } }"
 

@@ -25,7 +25,7 @@ import services
 from gateway.app import create_app
 from gateway.db import count_statements
 from gateway.db.embedded import EmbeddedPostgres
-from gateway.limits import Limits
+from gateway.limits.rules import Limits
 from gateway.settings import Settings
 
 QUERY = """

@@ -15,18 +15,18 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 
-from gateway.context import Context
 from gateway.db import AsyncDatabaseManager, AsyncMigrationManager
-from gateway.errors import ServiceConfigurationError
-from gateway.gc_tuning import tuned_garbage_collector
-from gateway.graphiql import add_graphiql
-from gateway.health_connection import HealthConnection
-from gateway.json_route import JsonRoute
-from gateway.load_shedding import HEALTH_PATHS, InFlightGauge, InFlightLimit
-from gateway.request_guard import RequestGuard
-from gateway.router import GatewayRouter, install
-from gateway.schema import build_schema
-from gateway.service import Service
+from gateway.execution.gc_tuning import tuned_garbage_collector
+from gateway.graphql.context import Context
+from gateway.graphql.errors import ServiceConfigurationError
+from gateway.graphql.schema import build_schema
+from gateway.graphql.service import Service
+from gateway.http.graphiql import add_graphiql
+from gateway.http.health_connection import HealthConnection
+from gateway.http.json_route import JsonRoute
+from gateway.http.load_shedding import HEALTH_PATHS, InFlightGauge, InFlightLimit
+from gateway.http.request_guard import RequestGuard
+from gateway.http.router import GatewayRouter, install
 from gateway.settings import Settings
 
 __all__ = ["StartupHook", "create_app", "migrate_services"]
@@ -98,7 +98,7 @@ def create_app(
     graphql = GatewayRouter(
         schema,
         context_getter=get_context,
-        graphql_ide=None,  # ours, served offline by gateway.graphiql
+        graphql_ide=None,  # ours, served offline by gateway.http.graphiql
         allow_queries_via_get=True,
         max_response_bytes=settings.limits.max_response_bytes,
     )
@@ -111,7 +111,7 @@ def create_app(
     app.add_middleware(JsonRoute, path="/graphql", router=graphql)
     # Inside RequestGuard: a client slow to send its body holds no slot (the body timeout
     # bounds it); health probes are never refused.
-    app.state.in_flight = InFlightGauge(settings.max_in_flight)  # gateway.http_server too
+    app.state.in_flight = InFlightGauge(settings.max_in_flight)  # gateway.http.server too
     app.add_middleware(InFlightLimit, gauge=app.state.in_flight, exempt_prefixes=HEALTH_PATHS)
     app.add_middleware(
         RequestGuard,

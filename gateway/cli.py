@@ -25,8 +25,8 @@ from graphql import find_breaking_changes, find_dangerous_changes
 
 from gateway.db import AsyncDatabaseManager
 from gateway.db.embedded import EmbeddedPostgres
-from gateway.schema import build_schema
-from gateway.service import Service
+from gateway.graphql.schema import build_schema
+from gateway.graphql.service import Service
 from gateway.settings import PROJECT_ROOT, Settings
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ def _exit_on_signal(signum: int, frame: object) -> None:
 
 def _serve(settings: Settings, services: list[Service]) -> int:
     from gateway.app import create_app
-    from gateway.http_server import run_http_server
+    from gateway.http.server import run_http_server
 
     def run(settings: Settings) -> int:
         on_startup = None
@@ -106,7 +106,7 @@ def _serve(settings: Settings, services: list[Service]) -> int:
         # uvicorn configures only its own loggers; the gateway's (one line per request,
         # masked errors, pool warnings) go to stderr at INFO too.
         logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s %(message)s")
-        # uvicorn with timeouts, connection limits and throttled logs (gateway.http_server);
+        # uvicorn with timeouts, connection limits and throttled logs (gateway.http.server);
         # 3 is uvicorn's own exit status for a failed startup.
         with _metrics_port(app, settings):
             return 0 if run_http_server(app, settings) else 3
@@ -121,7 +121,7 @@ def _metrics_port(app: FastAPI, settings: Settings) -> AbstractContextManager[ob
     """GATEWAY_METRICS_PORT: /metrics served by a server of their own while the API runs."""
     if settings.metrics_port is None:
         return nullcontext()
-    from gateway.metrics_server import serving_metrics
+    from gateway.http.metrics_server import serving_metrics
 
     print(f"Metrics: http://{settings.host}:{settings.metrics_port}/metrics", flush=True)
     return serving_metrics(app, host=settings.host, port=settings.metrics_port)

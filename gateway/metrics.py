@@ -11,7 +11,7 @@ Each app has its own `CollectorRegistry` (several apps in one process never clas
     gateway_dataloader_batch_size                      keys per dataloader batch (histogram)
 
 `metrics_router` serves them on the app's own port (development), `metrics_app` on another
-(`GATEWAY_METRICS_PORT`, see gateway.metrics_server).
+(`GATEWAY_METRICS_PORT`, see gateway.http.metrics_server).
 
 `operation` is the request's operationName, "anonymous" without one, and "refused" for a
 request that never reached execution (a parse or validation error, a limit, bad variables, a
@@ -210,7 +210,7 @@ def metrics_router(metrics: GatewayMetrics) -> APIRouter:
 
 def metrics_app(metrics: GatewayMetrics) -> Starlette:
     """An ASGI app of its own that answers `GET /metrics` (and 404 elsewhere), for a
-    server on another port than the API's (gateway.metrics_server)."""
+    server on another port than the API's (gateway.http.metrics_server)."""
 
     async def scrape(request: Request) -> Response:
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gateway.byte_cache import DEFAULT_CACHE_BYTES
 from gateway.db import DatabaseConfig
-from gateway.limits import Limits
-from gateway.persisted import PersistedMode, persisted_mode
+from gateway.execution.byte_cache import DEFAULT_CACHE_BYTES
+from gateway.http.persisted import PersistedMode, persisted_mode
+from gateway.limits.rules import Limits
 
 __all__ = ["PROJECT_ROOT", "Settings"]
 
@@ -33,7 +33,7 @@ class Settings:
     min_connections: int = 2
     max_connections: int = 20
     demo_data: bool = False
-    persisted_queries: PersistedMode = "apq"  # "off", "apq" or "allowlist" (gateway.persisted)
+    persisted_queries: PersistedMode = "apq"  # "off", "apq" or "allowlist" (gateway.http.persisted)
     persisted_manifest: Path | None = None  # {sha256: document} JSON; allowlist needs one
     pool_warning_interval: float = 60.0  # seconds between two "pool nearly full" warnings
     max_page_size: int = 100  # the largest `first` a list field accepts
@@ -44,16 +44,16 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
     statement_timeout_ms: int = 5000  # every statement; a slower one is cancelled: TIMEOUT
     pool_timeout: float = 5.0  # seconds to wait for a free connection: SERVICE_UNAVAILABLE
-    gc_tuning: bool = True  # rarer garbage collections while serving (gateway.gc_tuning)
+    gc_tuning: bool = True  # rarer garbage collections while serving (gateway.execution.gc_tuning)
     # /metrics on its own port (`gateway serve` runs a second server there); unset, on the
     # public port in development and nowhere in production.
     metrics_port: int | None = None
     header_timeout: float = 10.0  # seconds for a request's head to arrive, then dropped
     body_timeout: float = 10.0  # seconds for a request's body to arrive: REQUEST_TIMEOUT
-    max_client_connections: int = 1000  # open HTTP connections (gateway.http_protocol)
+    max_client_connections: int = 1000  # open HTTP connections (gateway.http.protocol)
     max_in_flight: int = 64  # requests being answered at once; more get SERVER_BUSY
     # The caches of query texts together: parsed documents, validation results, plans and
-    # persisted documents (gateway.byte_cache.CacheShares splits it between them).
+    # persisted documents (gateway.execution.byte_cache.CacheShares splits it between them).
     cache_bytes: int = DEFAULT_CACHE_BYTES
 
     @property

@@ -15,7 +15,7 @@ from typing import Any
 
 from benchmarks.attack_queries import DataShape, flood_body, ladder
 from benchmarks.attack_seed import seed_attack_data
-from gateway.limits import Limits
+from gateway.limits.rules import Limits
 from tests.asgi import serve
 from tests.benchmark_cli import run_benchmark
 from tests.gateway.serving import app_for, post

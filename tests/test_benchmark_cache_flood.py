@@ -12,8 +12,8 @@ from pathlib import Path
 from graphql import parse
 
 from benchmarks.cache_flood import flood_body, flood_document
-from gateway.limits import Limits
-from gateway.persisted import sha256_hex
+from gateway.http.persisted import sha256_hex
+from gateway.limits.rules import Limits
 from tests.benchmark_cli import run_benchmark
 
 

@@ -1,5 +1,1 @@
-"""Query execution from a per-request plan, level by level (see executor.py)."""
-
-from gateway.execution.executor import PlannedExecutor
-
-__all__ = ["PlannedExecutor"]
+"""How an operation runs: a per-request plan, level by level, within its budget, and its caches."""

@@ -1,4 +1,4 @@
-"""BudgetedExecutor: Strawberry's executor with an ExecutionBudget (gateway.budget) per operation.
+"""BudgetedExecutor: Strawberry's executor with an ExecutionBudget (budget.py) per operation.
 
     schema = GatewaySchema(..., execution_context_class=BudgetedExecutor)
     schema.execution_limits = limits  # build_schema does this; other schemas get Limits()
@@ -42,14 +42,14 @@ from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from gateway.budget import (
+from gateway.execution.budget import (
     YIELD_EVERY_ON_GRAPHQL_CORE,
     BudgetExceeded,
     ExecutionBudget,
     OperationTimeout,
     set_current_budget,
 )
-from gateway.limits import Limits
+from gateway.limits.rules import Limits
 
 __all__ = ["BudgetedExecutor", "missing_executor_methods"]
 

@@ -37,7 +37,8 @@ from graphql import (
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path, Undefined, is_iterable
 
-from gateway.byte_cache import (
+from gateway.execution.budgeted import BudgetedExecutor
+from gateway.execution.byte_cache import (
     DEFAULT_CACHE_BYTES,
     PLAN_BYTES_PER_TOKEN,
     ByteBoundedLRU,
@@ -45,7 +46,6 @@ from gateway.byte_cache import (
     estimated_bytes,
     token_count,
 )
-from gateway.execution.budgeted import BudgetedExecutor
 from gateway.execution.concurrent import run_sync_if_possible, settle_all, settle_tasks
 from gateway.execution.leaves import MISS, complete_column, shortcut
 from gateway.execution.plan import (
@@ -67,7 +67,7 @@ ObjectPathOf = Callable[[int], Path | None]  # None: the root
 _MIN_INT, _MAX_INT = -(2**31), 2**31 - 1
 
 
-# Plans by (schema, operation, hide_suggestions), bounded in bytes (gateway.byte_cache). A
+# Plans by (schema, operation, hide_suggestions), bounded in bytes (gateway.execution.byte_cache). A
 # schema that carries its own `plan_cache` (build_schema gives it its share of
 # Settings.cache_bytes) keeps its plans there; this one serves any other schema.
 PlanCache = ByteBoundedLRU[tuple[int, int, bool], tuple[Any, Any, ObjectPlan]]

@@ -45,8 +45,8 @@ from graphql.execution.values import VariableValues
 from strawberry.types.arguments import convert_arguments
 from strawberry.types.field import StrawberryField
 
-from gateway.batch_field import BATCH_METADATA_KEY, BatchSpec
 from gateway.execution.rows import RowBuilder, row_builder
+from gateway.graphql.batch_field import BATCH_METADATA_KEY, BatchSpec
 
 __all__ = [
     "DirectCall",
@@ -101,7 +101,7 @@ class DirectCall:
     root_name: str | None  # the keyword `root`, also the source
     info_name: str | None  # the keyword that takes strawberry.Info
     convert: Callable[[dict[str, Any], Any], dict[str, Any]]  # GraphQL arguments -> Python
-    batch: BatchSpec | None  # a batch field (gateway.batch_field): one call per level
+    batch: BatchSpec | None  # a batch field (gateway.graphql.batch_field): one call per level
 
     def caller(self, arguments: dict[str, Any]) -> Callable[[Any, Any], Any]:
         """`call(source, raw_info)` for one level's sources: what Strawberry's wrapper does,

@@ -1,6 +1,6 @@
 """orders: orders and their line items, placed by users."""
 
-from gateway.service import Service
+from gateway.graphql.service import Service
 from services.orders.extends import UserOrders
 from services.orders.loaders import OrderLoaders
 from services.orders.resolvers import OrdersMutation, OrdersQuery

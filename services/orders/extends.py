@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import strawberry
 
-from gateway.batch_field import batch_field
-from gateway.context import Info
-from gateway.pagination import Connection
+from gateway.graphql.batch_field import batch_field
+from gateway.graphql.context import Info
+from gateway.graphql.pagination import Connection
 from services.orders.loaders import OrderLoaders
 from services.orders.types import Order
 from services.users.types import User

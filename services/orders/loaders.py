@@ -14,11 +14,11 @@ from operator import attrgetter
 
 from aiodataloader import DataLoader
 
-from gateway.batching import BatchLoader, ChildPageLoader, by_id_loader
 from gateway.db import AsyncDatabaseManager, TransactionManager
-from gateway.errors import BadUserInput
-from gateway.idempotency import IdempotencyKey
-from gateway.validation import is_storable_text
+from gateway.graphql.batching import BatchLoader, ChildPageLoader, by_id_loader
+from gateway.graphql.errors import BadUserInput
+from gateway.graphql.idempotency import IdempotencyKey
+from gateway.graphql.text_input import is_storable_text
 from services.orders import store
 from services.orders.types import MAX_LINE_ITEMS, LineItem, Order, OrderStatus
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
-from gateway.context import Info
-from gateway.errors import NotFound
+from gateway.graphql.context import Info
+from gateway.graphql.errors import NotFound
 from services.orders.loaders import DEFAULT_CURRENCY, OrderLoaders
 from services.orders.types import Order, PlaceOrderInput
 from services.users.loaders import UserLoaders

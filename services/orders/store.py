@@ -7,8 +7,8 @@ from decimal import Decimal
 
 from gateway.db import AsyncDatabaseManager
 from gateway.db.queries import QueryRunner
-from gateway.pagination import PageArgs
-from gateway.row_objects import RowObjects
+from gateway.graphql.pagination import PageArgs
+from gateway.graphql.row_objects import RowObjects
 from services.orders.types import LineItem, Order, OrderStatus
 
 # Decimals are read as text: Decimal(text) costs half asyncpg's numeric decoding.

@@ -8,8 +8,8 @@ from enum import Enum
 
 import strawberry
 
-from gateway.context import Info
-from gateway.cost import max_items
+from gateway.graphql.context import Info
+from gateway.limits.cost import max_items
 from services.users.loaders import UserLoaders
 from services.users.types import User
 

@@ -1,6 +1,6 @@
 """payments: money received for orders."""
 
-from gateway.service import Service
+from gateway.graphql.service import Service
 from services.payments.extends import OrderPayments
 from services.payments.loaders import PaymentLoaders
 from services.payments.resolvers import PaymentsMutation

@@ -6,10 +6,10 @@ import re
 from decimal import Decimal
 from operator import attrgetter
 
-from gateway.batching import ChildPageLoader
 from gateway.db import AsyncDatabaseManager
-from gateway.errors import BadUserInput, NotFound
-from gateway.idempotency import IdempotencyKey
+from gateway.graphql.batching import ChildPageLoader
+from gateway.graphql.errors import BadUserInput, NotFound
+from gateway.graphql.idempotency import IdempotencyKey
 from services.orders.loaders import OrderLoaders
 from services.orders.types import OrderStatus
 from services.payments import store

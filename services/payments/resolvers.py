@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from gateway.context import Info
+from gateway.graphql.context import Info
 from services.orders.loaders import OrderLoaders
 from services.payments.loaders import PaymentLoaders
 from services.payments.types import Payment, RecordPaymentInput

@@ -8,7 +8,7 @@ from enum import Enum
 
 import strawberry
 
-from gateway.context import Info
+from gateway.graphql.context import Info
 from services.orders.loaders import OrderLoaders
 from services.orders.types import Order
 

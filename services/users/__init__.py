@@ -1,6 +1,6 @@
 """users: customer accounts."""
 
-from gateway.service import Service
+from gateway.graphql.service import Service
 from services.users.loaders import UserLoaders
 from services.users.resolvers import UsersMutation, UsersQuery
 from services.users.types import User

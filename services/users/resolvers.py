@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
-from gateway.context import Info
-from gateway.pagination import Connection, make_connection
+from gateway.graphql.context import Info
+from gateway.graphql.pagination import Connection, make_connection
 from services.users.loaders import UserLoaders
 from services.users.types import CreateUserInput, User
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from gateway.db import AsyncDatabaseManager, QueryError
-from gateway.errors import Conflict
-from gateway.pagination import PageArgs
-from gateway.row_objects import RowObjects
+from gateway.graphql.errors import Conflict
+from gateway.graphql.pagination import PageArgs
+from gateway.graphql.row_objects import RowObjects
 from services.users.types import User
 
 USER_ROWS = RowObjects(User, "id, email, name, created_at")

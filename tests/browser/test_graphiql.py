@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI
 from playwright.async_api import Page, expect
 
-from gateway.graphiql import DEFAULT_QUERY
+from gateway.http.graphiql import DEFAULT_QUERY
 from gateway.settings import PROJECT_ROOT
 from tests.browser.conftest import LiveServer, OpenPage, save_screenshot
 

@@ -1,5 +1,5 @@
 """Requests in flight and readiness under load, on a real `gateway serve` process
-(gateway.load_shedding, gateway.health_connection).
+(gateway.http.load_shedding, gateway.http.health_connection).
 
 `slowReviewCount(seconds)` (the test-only slow service) holds a pooled connection in
 pg_sleep, which keeps its request in flight for as long as the test needs.

@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 
 from gateway.db import AsyncDatabaseManager, DatabaseConnectionError, TransactionManager
-from gateway.errors import ServiceUnavailable, error_from_database_error
+from gateway.graphql.errors import ServiceUnavailable, error_from_database_error
 from tests.faults.support import wait_until
 
 Factory = Callable[[str], AsyncDatabaseManager]

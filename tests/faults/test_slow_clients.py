@@ -1,5 +1,5 @@
-"""Slow and idle clients against a real `gateway serve` process (gateway.http_protocol,
-gateway.http_server, RequestGuard's body timeout).
+"""Slow and idle clients against a real `gateway serve` process (gateway.http.protocol,
+gateway.http.server, RequestGuard's body timeout).
 
 Each test talks raw HTTP/1.1 over a socket where a client library would finish the request
 for us. Every wait has a bound (`READ_LIMIT`): a server that holds a connection forever fails

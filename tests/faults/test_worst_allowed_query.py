@@ -1,7 +1,7 @@
 """/health/live keeps answering while the worst allowed query runs, on a real `gateway serve`.
 
 The cost estimate is raised out of the way (GATEWAY_MAX_COST), so only the execution budget
-(gateway/budget.py) stands between the attack and the server. Seeded with 100 users x 100
+(gateway/execution/budget.py) stands between the attack and the server. Seeded with 100 users x 100
 orders x 30 payments, the attack asks for 9,500 orders and their 285,000 payments; without
 the budget each such request runs for seconds, answers ~10 MB and holds the event loop for
 most of that time. With it, every attack is answered RESPONSE_TOO_LARGE or OPERATION_TIMEOUT,

@@ -20,8 +20,8 @@ import pytest
 import services
 from gateway.app import create_app
 from gateway.db import AsyncDatabaseManager, MigrationError
-from gateway.errors import ServiceConfigurationError
-from gateway.gc_tuning import YOUNG_THRESHOLD
+from gateway.execution.gc_tuning import YOUNG_THRESHOLD
+from gateway.graphql.errors import ServiceConfigurationError
 from gateway.settings import PROJECT_ROOT, Settings
 from tests.asgi import PREFLIGHTED, serve
 from tests.gateway import extra_service
@@ -425,7 +425,7 @@ async def test_unexpected_exception_is_masked_and_logged_with_its_correlation_id
     settings = make_settings(migrations_dir=reviews_migrations)
     app = create_app(settings, [*services.SERVICES, extra_service.service])
 
-    with caplog.at_level(logging.ERROR, logger="gateway.errors"):
+    with caplog.at_level(logging.ERROR, logger="gateway.graphql.errors"):
         async with serve(app) as client:
             response = await client.post("/graphql", json={"query": "{ reviewDigest }"})
 
@@ -502,7 +502,7 @@ async def test_unmapped_database_error_is_masked_without_its_sql(
     settings = make_settings(migrations_dir=reviews_migrations)
     app = create_app(settings, [*services.SERVICES, extra_service.service])
 
-    with caplog.at_level(logging.ERROR, logger="gateway.errors"):
+    with caplog.at_level(logging.ERROR, logger="gateway.graphql.errors"):
         async with serve(app) as client:
             body = await graphql(client, '{ reviewSearch(text: "good") }')
 

@@ -1,4 +1,5 @@
-"""The execution budget (gateway/budget.py), over the real app in-process on a real PostgreSQL.
+"""The execution budget (gateway/execution/budget.py), over the real app in-process on a real
+PostgreSQL.
 
 Each test asks for what an attacker would: a query that waits past the deadline, an answer
 past the value or byte cap, a second mutation field after the deadline; and checks the
@@ -21,10 +22,15 @@ import pytest
 import strawberry
 
 from gateway.app import create_app
-from gateway.budget import YIELD_EVERY, ExecutionBudget, OperationTimeout, ResponseTooLarge
 from gateway.db import count_statements
+from gateway.execution.budget import (
+    YIELD_EVERY,
+    ExecutionBudget,
+    OperationTimeout,
+    ResponseTooLarge,
+)
 from gateway.execution.budgeted import BudgetedExecutor, missing_executor_methods
-from gateway.limits import Limits
+from gateway.limits.rules import Limits
 from gateway.settings import Settings
 from tests.asgi import serve
 from tests.faults.support import SLEEPING_STATEMENTS, count, wait_until

@@ -18,7 +18,7 @@ from graphql import parse
 
 import services
 from benchmarks.cache_flood import flood_document
-from gateway.byte_cache import (
+from gateway.execution.byte_cache import (
     DEFAULT_CACHE_BYTES,
     DOCUMENT_BYTES_PER_TOKEN,
     PLAN_BYTES_PER_TOKEN,
@@ -28,7 +28,7 @@ from gateway.byte_cache import (
     estimated_bytes,
     token_count,
 )
-from gateway.schema import GatewaySchema, build_schema
+from gateway.graphql.schema import GatewaySchema, build_schema
 from gateway.settings import Settings
 
 MIB = 1024 * 1024

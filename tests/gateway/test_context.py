@@ -18,8 +18,8 @@ import pytest
 
 import services
 from gateway.app import create_app, migrate_services
-from gateway.context import Context
 from gateway.db import AsyncDatabaseManager, SharedPool, count_statements
+from gateway.graphql.context import Context
 from gateway.settings import PROJECT_ROOT, Settings
 from services.orders import OrderLoaders
 from services.users import UserLoaders

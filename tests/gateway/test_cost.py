@@ -1,6 +1,6 @@
-"""The cost of an operation, computed on the schema's types (gateway/cost.py, the walk in
-gateway/limits.py, introspection in gateway/introspection_cost.py): list bounds checked at
-build, `first` read as resolvers read it, fragments costing what their fields cost, and
+"""The cost of an operation, computed on the schema's types (gateway/limits/cost.py, the walk
+in gateway/limits/rules.py, introspection in gateway/limits/introspection_cost.py): list bounds
+checked at build, `first` read as resolvers read it, fragments costing what their fields cost, and
 introspection counted exactly."""
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import strawberry
 from graphql import GraphQLError, get_introspection_query, graphql_sync, parse
 
 import services
-from gateway.cost import SchemaCosts, max_items
-from gateway.errors import ServiceConfigurationError
-from gateway.limits import Limits, check_operation, operation_cost
-from gateway.schema import build_schema
-from gateway.service import Service
+from gateway.graphql.errors import ServiceConfigurationError
+from gateway.graphql.schema import build_schema
+from gateway.graphql.service import Service
+from gateway.limits.cost import SchemaCosts, max_items
+from gateway.limits.rules import Limits, check_operation, operation_cost
 from tests.gateway.answers import count_values
 
 

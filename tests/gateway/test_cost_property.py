@@ -29,9 +29,9 @@ from hypothesis import strategies as st
 
 import services
 from gateway.app import create_app
-from gateway.cost import SchemaCosts
-from gateway.limits import Limits, operation_cost
-from gateway.schema import build_schema
+from gateway.graphql.schema import build_schema
+from gateway.limits.cost import SchemaCosts
+from gateway.limits.rules import Limits, operation_cost
 from gateway.settings import Settings
 from tests.asgi import serve
 from tests.gateway.answers import count_values

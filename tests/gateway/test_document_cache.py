@@ -7,9 +7,9 @@ import strawberry.schema.schema as strawberry_schema
 from graphql import DocumentNode, parse
 
 import services
-from gateway.byte_cache import DOCUMENT_BYTES_PER_TOKEN, estimated_bytes, token_count
-from gateway.document_cache import ParsedDocuments
-from gateway.schema import build_schema
+from gateway.execution.byte_cache import DOCUMENT_BYTES_PER_TOKEN, estimated_bytes, token_count
+from gateway.execution.document_cache import ParsedDocuments
+from gateway.graphql.schema import build_schema
 
 
 async def test_a_repeated_query_is_parsed_once(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,10 +16,10 @@ import pytest
 import strawberry
 from graphql.pyutils import did_you_mean
 
-from gateway.cost import max_items
-from gateway.error_codes import without_suggestions
-from gateway.schema import build_schema
-from gateway.service import Service
+from gateway.graphql.error_codes import without_suggestions
+from gateway.graphql.schema import build_schema
+from gateway.graphql.service import Service
+from gateway.limits.cost import max_items
 
 
 @strawberry.enum

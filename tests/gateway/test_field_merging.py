@@ -26,16 +26,16 @@ import services
 from benchmarks.cache_flood import flood_document
 from benchmarks.workloads import USER_BY_ID, USERS_WITH_ORDERS
 from gateway.db import count_statements
-from gateway.field_merging import (
+from gateway.graphql.schema import build_schema
+from gateway.limits.field_merging import (
     MERGE_BUDGET,
     MERGE_REFUSAL_CODE,
     merge_work,
     merging_budget_supported,
     with_bounded_field_merging,
 )
-from gateway.limits import Limits
-from gateway.schema import build_schema
-from gateway.selection_dedup import deduplicate_selections
+from gateway.limits.rules import Limits
+from gateway.limits.selection_dedup import deduplicate_selections
 from tests.asgi import serve
 from tests.gateway.serving import app_for
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from gateway.file_limit import client_connection_bounds
+from gateway.http.file_limit import client_connection_bounds
 from gateway.settings import PROJECT_ROOT
 
 RAISE_AND_REPORT = (
-    "import resource; from gateway.file_limit import raise_open_file_limit; "
+    "import resource; from gateway.http.file_limit import raise_open_file_limit; "
     "print(raise_open_file_limit(), *resource.getrlimit(resource.RLIMIT_NOFILE))"
 )
 

@@ -1,4 +1,4 @@
-"""gateway.graphiql over HTTP: the page a browser gets at /graphql, its vendored files (checked
+"""gateway.http.graphiql over HTTP: the page a browser gets at /graphql, its vendored files (checked
 against manifest.json), and GraphQL requests on the same path still reaching the API.
 
 The page in a real browser is tests/browser/test_graphiql.py.
@@ -21,7 +21,7 @@ from fastapi import FastAPI
 
 import services
 from gateway.app import create_app
-from gateway.graphiql import DEFAULT_QUERY, STATIC_DIR
+from gateway.http.graphiql import DEFAULT_QUERY, STATIC_DIR
 from gateway.settings import PROJECT_ROOT, Settings
 
 VENDORED = STATIC_DIR / "graphiql"

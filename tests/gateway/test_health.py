@@ -12,8 +12,8 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from gateway.health import readiness
-from gateway.health_connection import APPLICATION_NAME
+from gateway.http.health import readiness
+from gateway.http.health_connection import APPLICATION_NAME
 from tests.asgi import serve
 from tests.gateway.serving import REPO_MIGRATIONS, app_for
 

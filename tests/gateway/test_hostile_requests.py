@@ -19,7 +19,7 @@ from graphql import get_introspection_query
 import services
 from gateway.app import create_app
 from gateway.db import count_statements
-from gateway.limits import Limits
+from gateway.limits.rules import Limits
 from gateway.settings import Settings
 from tests.asgi import PREFLIGHTED, serve
 
@@ -86,7 +86,7 @@ HOSTILE_QUERIES = [
     ),
     pytest.param(
         # 85 distinct selections of one response name: deduplication keeps them all, and
-        # comparing every pair would cost ~180,000 calls (gateway.field_merging).
+        # comparing every pair would cost ~180,000 calls (gateway.limits.field_merging).
         "{ "
         + " ".join(
             f"user(id: 1) {{ {' '.join(fields)} }}"

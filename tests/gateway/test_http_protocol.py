@@ -1,4 +1,4 @@
-"""The startup check of the uvicorn internals gateway.http_protocol relies on.
+"""The startup check of the uvicorn internals gateway.http.protocol relies on.
 
 The protocol's behaviour (header timeout, connection limit) is tested against a real
 server in tests/faults/test_slow_clients.py.
@@ -12,7 +12,7 @@ import pytest
 import uvicorn
 from starlette.types import Receive, Scope, Send
 
-from gateway.http_protocol import GatewayH11Protocol, check_uvicorn_internals
+from gateway.http.protocol import GatewayH11Protocol, check_uvicorn_internals
 
 
 async def app(scope: Scope, receive: Receive, send: Send) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from gateway.json_depth import (
+from gateway.http.json_depth import (
     MAX_JSON_DEPTH,
     JsonTooDeepError,
     loads_within_depth,

@@ -19,9 +19,9 @@ from fastapi import FastAPI
 
 import services
 from gateway.app import create_app
-from gateway.context import Info
-from gateway.json_route import JsonRoute
-from gateway.service import Service
+from gateway.graphql.context import Info
+from gateway.graphql.service import Service
+from gateway.http.json_route import JsonRoute
 from gateway.settings import Settings
 from tests.asgi import PREFLIGHTED, serve
 from tests.gateway import extra_service

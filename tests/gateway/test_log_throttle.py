@@ -11,7 +11,7 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from gateway.log_throttle import RepeatedLogFilter, install_log_throttle
+from gateway.http.log_throttle import RepeatedLogFilter, install_log_throttle
 
 
 class Clock:

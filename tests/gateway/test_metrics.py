@@ -11,8 +11,8 @@ import asyncpg
 import httpx
 import pytest
 
+from gateway.http.router import RouterState
 from gateway.metrics import metrics_app
-from gateway.router import RouterState
 from tests.asgi import serve
 from tests.gateway.serving import app_for, post, sample, scrape
 

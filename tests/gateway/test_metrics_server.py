@@ -8,7 +8,7 @@ import socket
 import httpx
 import pytest
 
-from gateway.metrics_server import MetricsServerError, serving_metrics
+from gateway.http.metrics_server import MetricsServerError, serving_metrics
 from gateway.settings import Settings
 from tests.asgi import serve
 from tests.gateway.serving import app_for, post, sample

@@ -14,8 +14,8 @@ import asyncpg
 import httpx
 import pytest
 
-from gateway.byte_cache import TEXT_BYTES_PER_CHAR, estimated_bytes
-from gateway.persisted import (
+from gateway.execution.byte_cache import TEXT_BYTES_PER_CHAR, estimated_bytes
+from gateway.http.persisted import (
     PersistedQueries,
     PersistedQueryNotFound,
     persisted_mode,

@@ -38,7 +38,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionResult
 
-from gateway.execution import PlannedExecutor
+from gateway.execution.executor import PlannedExecutor
 from gateway.execution.plan import MAX_PLANNED_DEPTH
 
 # --- The context: what the resolvers saw --------------------------------------------------

@@ -123,6 +123,6 @@ async def test_a_masked_error_carries_the_requests_correlation_id(
     [line] = request_lines(caplog)
     assert line["correlation_id"] == correlation_id
     assert line["error_codes"] == ["INTERNAL_SERVER_ERROR"]
-    [logged_error] = [r for r in caplog.records if r.name == "gateway.errors"]
+    [logged_error] = [r for r in caplog.records if r.name == "gateway.graphql.errors"]
     assert correlation_id in logged_error.getMessage()
     assert logged_error.exc_info is not None

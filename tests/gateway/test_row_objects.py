@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 import strawberry
 
-from gateway.row_objects import RowObjects
+from gateway.graphql.row_objects import RowObjects
 
 
 @strawberry.enum

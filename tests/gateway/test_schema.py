@@ -15,9 +15,9 @@ import strawberry
 from strawberry.types.base import get_object_definition
 
 import services
-from gateway.errors import ServiceConfigurationError
-from gateway.schema import GatewaySchema, build_schema
-from gateway.service import Service
+from gateway.graphql.errors import ServiceConfigurationError
+from gateway.graphql.schema import GatewaySchema, build_schema
+from gateway.graphql.service import Service
 from services import orders, users
 from services.users.types import User
 from tests.gateway import extra_service

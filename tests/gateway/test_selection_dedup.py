@@ -13,9 +13,9 @@ from graphql import ExecutionResult, execute, parse, print_ast
 from graphql.pyutils import is_awaitable
 
 import services
-from gateway.context import Context
-from gateway.schema import build_schema
-from gateway.selection_dedup import deduplicate_selections
+from gateway.graphql.context import Context
+from gateway.graphql.schema import build_schema
+from gateway.limits.selection_dedup import deduplicate_selections
 from tests.asgi import serve
 from tests.gateway.serving import app_for
 

@@ -19,7 +19,7 @@ import pytest
 
 import services
 from gateway.app import create_app
-from gateway.limits import Limits
+from gateway.limits.rules import Limits
 from gateway.settings import Settings
 from tests.asgi import serve
 from tests.services import GraphQL, counted

@@ -24,12 +24,12 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 import services
 from gateway.app import migrate_services
-from gateway.context import Context
 from gateway.db import AsyncDatabaseManager, count_statements
-from gateway.execution import PlannedExecutor
-from gateway.limits import Limits
-from gateway.pagination import MAX_PAGE_SIZE
-from gateway.schema import GatewaySchema, build_schema
+from gateway.execution.executor import PlannedExecutor
+from gateway.graphql.context import Context
+from gateway.graphql.pagination import MAX_PAGE_SIZE
+from gateway.graphql.schema import GatewaySchema, build_schema
+from gateway.limits.rules import Limits
 from gateway.settings import Settings
 from tests.services import is_asyncpg_introspection
 

@@ -19,7 +19,7 @@ from gateway.db import (
     PoolError,
     settle_commit,
 )
-from gateway.errors import OutcomeUnknown, error_from_database_error
+from gateway.graphql.errors import OutcomeUnknown, error_from_database_error
 from tests.gateway.db.commit_cutter import CommitCutter, Cut
 
 ADD = "INSERT INTO {{tables.items}} (key) VALUES ($1)"

@@ -6,7 +6,7 @@ Registering it is `create_app(settings, [*SERVICES, reviews.service])` with `MIG
 
 from pathlib import Path
 
-from gateway.service import Service
+from gateway.graphql.service import Service
 from tests.gateway.extra_service.extends import UserReviews
 from tests.gateway.extra_service.loaders import ReviewLoaders
 from tests.gateway.extra_service.resolvers import ReviewsMutation, ReviewsQuery

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import strawberry
 
-from gateway.context import Info
-from gateway.cost import max_items
+from gateway.graphql.context import Info
+from gateway.limits.cost import max_items
 from services.users.types import User
 from tests.gateway.extra_service.loaders import ReviewLoaders
 from tests.gateway.extra_service.types import Review

@@ -6,8 +6,8 @@ from collections import defaultdict
 
 from aiodataloader import DataLoader
 
-from gateway.batching import by_id_loader
 from gateway.db import AsyncDatabaseManager
+from gateway.graphql.batching import by_id_loader
 from tests.gateway.extra_service import store
 from tests.gateway.extra_service.types import Review
 

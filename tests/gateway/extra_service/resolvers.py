@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import strawberry
 
-from gateway.context import Info
-from gateway.cost import max_items
-from gateway.errors import NotFound
+from gateway.graphql.context import Info
+from gateway.graphql.errors import NotFound
+from gateway.limits.cost import max_items
 from services.users.loaders import UserLoaders
 from tests.gateway.extra_service.loaders import ReviewLoaders
 from tests.gateway.extra_service.types import AddReviewInput, Review

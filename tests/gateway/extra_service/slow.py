@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import strawberry
 
-from gateway.context import Info
-from gateway.service import Service
+from gateway.graphql.context import Info
+from gateway.graphql.service import Service
 from tests.gateway.extra_service.loaders import ReviewLoaders
 from tests.gateway.extra_service.types import AddReviewInput, Review
 

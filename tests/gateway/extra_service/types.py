@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import strawberry
 
-from gateway.context import Info
+from gateway.graphql.context import Info
 from services.users.loaders import UserLoaders
 from services.users.types import User
 

@@ -3,7 +3,7 @@ hooks running when a parse fails (so a syntax error still gets its error code).
 
 Parsing is about a third of a small request's time; a client sends the same few query texts
 again and again, so each text is parsed once per process, and its repeated selections
-dropped once (gateway.selection_dedup). The cache is bounded in bytes (gateway.byte_cache),
+dropped once (gateway.limits.selection_dedup). The cache is bounded in bytes (byte_cache.py),
 least recently used out.
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from graphql import DocumentNode
 from strawberry.extensions import SchemaExtension
 
-from gateway.byte_cache import (
+from gateway.execution.byte_cache import (
     DEFAULT_CACHE_BYTES,
     DOCUMENT_BYTES_PER_TOKEN,
     ByteBoundedLRU,
@@ -22,7 +22,7 @@ from gateway.byte_cache import (
     estimated_bytes,
     token_count,
 )
-from gateway.selection_dedup import deduplicate_selections
+from gateway.limits.selection_dedup import deduplicate_selections
 
 __all__ = ["DocumentCache", "ParsedDocuments"]
 

@@ -1,15 +1,15 @@
 """run_http_server(app, settings): uvicorn, configured to hold up against hostile clients.
 
-    file limit   RLIMIT_NOFILE raised to its hard limit (gateway.file_limit)
-    connections  header deadline and connection limit (gateway.http_protocol), the limit
+    file limit   RLIMIT_NOFILE raised to its hard limit (gateway.http.file_limit)
+    connections  header deadline and connection limit (gateway.http.protocol), the limit
                  kept below the file limit with descriptors left for the pool
-    logs         repeated warnings throttled (gateway.log_throttle)
+    logs         repeated warnings throttled (gateway.http.log_throttle)
     headers      no `server: uvicorn` (the date header stays)
-    access log   off: the gateway logs each GraphQL request itself (gateway.request_log);
+    access log   off: the gateway logs each GraphQL request itself (gateway.http.request_log);
                  uvicorn's line per request doubled that, and wrote one per refused
                  request under attack, blocking the event loop on a slow log sink
     shedding     requests refused while the app's in-flight gauge is full before they reach
-                 its middleware stack (gateway.load_shedding.RefuseWhenFull)
+                 its middleware stack (gateway.http.load_shedding.RefuseWhenFull)
 
 The in-flight limit and the body timeout are the app's own (gateway.app), so they hold
 under any ASGI server; this only makes refusing cheaper.
@@ -24,10 +24,10 @@ import contextlib
 import uvicorn
 from fastapi import FastAPI
 
-from gateway.file_limit import client_connection_bounds, raise_open_file_limit
-from gateway.http_protocol import GatewayH11Protocol, check_uvicorn_internals
-from gateway.load_shedding import HEALTH_PATHS, InFlightGauge, RefuseWhenFull
-from gateway.log_throttle import install_log_throttle
+from gateway.http.file_limit import client_connection_bounds, raise_open_file_limit
+from gateway.http.load_shedding import HEALTH_PATHS, InFlightGauge, RefuseWhenFull
+from gateway.http.log_throttle import install_log_throttle
+from gateway.http.protocol import GatewayH11Protocol, check_uvicorn_internals
 from gateway.settings import Settings
 
 __all__ = ["run_http_server"]

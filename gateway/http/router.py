@@ -1,10 +1,10 @@
 """GatewayRouter: Strawberry's FastAPI router, plus what every /graphql request goes through.
 
     request ── correlation id, pool usage check
-      └─ persisted query lookup (gateway.persisted) ── refused: a GraphQL error with its code
+      └─ persisted query lookup (gateway.http.persisted) ── refused: a GraphQL error with its code
            └─ Strawberry executes it (SQL statements counted, dataloader batches observed)
     response ── x-correlation-id header; metrics (gateway.metrics); one log line
-                (gateway.request_log)
+                (gateway.http.request_log)
 
 `install(app, settings)` gives an app the per-app parts the router uses, and mounts
 `/health/live`, `/health/ready` and, unless they are served on their own port or the app runs
@@ -38,23 +38,23 @@ from strawberry.http.base import BaseRequestProtocol
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
-from gateway.batching import observing_batches
-from gateway.budget import ResponseTooLarge
 from gateway.db import StatementRecorder, count_statements
+from gateway.db.pool_watch import PoolUsageWatch
 from gateway.db.releases import releasing_in_background
-from gateway.health import health_router
-from gateway.json_depth import loads_within_depth
-from gateway.metrics import GatewayMetrics, metrics_router
-from gateway.persisted import PersistedQueries, PersistedQueryError
-from gateway.pool_watch import PoolUsageWatch
-from gateway.request_guard import refusal_code
-from gateway.request_log import (
+from gateway.execution.budget import ResponseTooLarge
+from gateway.graphql.batching import observing_batches
+from gateway.http.health import health_router
+from gateway.http.json_depth import loads_within_depth
+from gateway.http.persisted import PersistedQueries, PersistedQueryError
+from gateway.http.request_guard import refusal_code
+from gateway.http.request_log import (
     CORRELATION_HEADER,
     RequestRecord,
     current_request,
     log_request,
     request_scope,
 )
+from gateway.metrics import GatewayMetrics, metrics_router
 
 if TYPE_CHECKING:
     from strawberry.schema import BaseSchema
@@ -100,7 +100,7 @@ def _state_of(request: Request) -> RouterState:
     if not isinstance(state, RouterState):
         raise RuntimeError(
             "GatewayRouter is used in an app without its state: call "
-            "gateway.router.install(app, settings) where the app is made."
+            "gateway.http.router.install(app, settings) where the app is made."
         )
     return state
 
@@ -109,7 +109,7 @@ class GatewayRouter(GraphQLRouter[Any, None]):
     """GraphQLRouter that runs persisted queries and measures and logs every request.
 
     `run_json` answers the common request, a POST of one operation as JSON, without
-    Strawberry's HTTP view (gateway.json_route sends those to it); the rest go through the
+    Strawberry's HTTP view (gateway.http.json_route sends those to it); the rest go through the
     view as usual.
     """
 
@@ -141,7 +141,7 @@ class GatewayRouter(GraphQLRouter[Any, None]):
 
     def _too_large(self, size: int) -> bytes:
         """The answer sent instead of one of `size` bytes, past max_response_bytes. The
-        value cap (gateway.budget) keeps what was serialised first small."""
+        value cap (gateway.execution.budget) keeps what was serialised first small."""
         error = ResponseTooLarge(
             f"The answer is {size} bytes, more than the {self._max_response_bytes} allowed; "
             "ask for less (smaller pages, fewer nested lists)."

@@ -9,7 +9,7 @@ import strawberry
 from strawberry.fastapi import BaseContext
 
 from gateway.db import AsyncDatabaseManager
-from gateway.pagination import MAX_PAGE_SIZE, PageArgs, page_args
+from gateway.graphql.pagination import MAX_PAGE_SIZE, PageArgs, page_args
 
 __all__ = ["Context", "Info"]
 

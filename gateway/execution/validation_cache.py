@@ -1,5 +1,5 @@
 """ValidationCache's replacement: valid query texts remembered in a byte-bounded LRU, and
-field merging bounded (gateway.field_merging) for the texts validated.
+field merging bounded (gateway.limits.field_merging) for the texts validated.
 
 Strawberry's ValidationCache keeps 512 results by count, each holding its document through
 the cache key; ours keeps only "this text is valid with these rules" (an invalid text is
@@ -18,8 +18,8 @@ from graphql.validation import ASTValidationRule
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
-from gateway.byte_cache import TEXT_BYTES_PER_CHAR, ByteBoundedLRU, estimated_bytes
-from gateway.field_merging import with_bounded_field_merging
+from gateway.execution.byte_cache import TEXT_BYTES_PER_CHAR, ByteBoundedLRU, estimated_bytes
+from gateway.limits.field_merging import with_bounded_field_merging
 
 __all__ = ["BoundedValidation", "ValidatedTexts"]
 

@@ -2,7 +2,7 @@
 
 Every request gets one correlation id: it is returned in the `x-correlation-id` response
 header, written in the request's log line, and given to any masked error of the request (see
-`gateway.error_codes`), so a client's report finds the server's log lines. The line is JSON,
+`gateway.graphql.error_codes`), so a client's report finds the server's log lines. The line is JSON,
 on logger `gateway.request` at INFO:
 
     {"event": "graphql_request", "correlation_id": "9f...", "operation": "UserOrders",

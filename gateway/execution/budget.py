@@ -11,8 +11,8 @@ operation that works on in this iteration of the event loop lets the loop run fi
 Between two of those checkpoints it costs an addition and a comparison per level, so the
 fast path stays fast. The executors (gateway/execution/budgeted.py) turn either error into
 the operation's only error; `charge_rows` lets the data layer refuse rows that could not fit
-before it fetches a page of them (gateway/batching.py: parents x `first`) or builds an
-object per row (gateway/row_objects.py).
+before it fetches a page of them (gateway/graphql/batching.py: parents x `first`) or builds an
+object per row (gateway/graphql/row_objects.py).
 
 Mutations are not interrupted by the clock: a mutation field that has started runs to its
 end (a cancelled COMMIT could report failure for something that committed); the deadline is
@@ -25,7 +25,7 @@ import asyncio
 import time
 from contextvars import ContextVar
 
-from gateway.errors import GatewayError
+from gateway.graphql.errors import GatewayError
 
 __all__ = [
     "YIELD_EVERY",

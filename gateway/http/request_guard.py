@@ -31,7 +31,7 @@ from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.json_depth import MAX_JSON_DEPTH, nests_deeper_than
+from gateway.http.json_depth import MAX_JSON_DEPTH, nests_deeper_than
 
 __all__ = ["JSON_BODY_KEY", "RequestGuard", "refusal_code", "replay_body"]
 

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from gateway.db import AsyncDatabaseManager, CommitOutcomeUnknown, settle_commit
-from gateway.errors import BadUserInput, Conflict, OutcomeUnknown, ServiceUnavailable
-from gateway.validation import is_storable_text
+from gateway.graphql.errors import BadUserInput, Conflict, OutcomeUnknown, ServiceUnavailable
+from gateway.graphql.text_input import is_storable_text
 
 __all__ = ["MAX_KEY_LENGTH", "IdempotencyKey"]
 

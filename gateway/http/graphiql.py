@@ -1,7 +1,7 @@
 """GraphiQL from the package itself: the page browsers get at GET /graphql, and its files.
 
 Every file the page loads (React, ReactDOM, GraphiQL and its explorer plugin) is vendored in
-`gateway/static/graphiql/` by `scripts/vendor-graphiql`, whose `manifest.json` records each
+`gateway/http/static/graphiql/` by `scripts/vendor-graphiql`, whose `manifest.json` records each
 file's package, version, sha256 and licence; so GraphiQL works without internet access. The
 page's Content-Security-Policy lets it load and call nothing but this server.
 

@@ -17,9 +17,9 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from aiodataloader import DataLoader
 
-from gateway.budget import charge_rows
-from gateway.pagination import Connection, PageArgs, make_connection
-from gateway.row_objects import RowObjects
+from gateway.execution.budget import charge_rows
+from gateway.graphql.pagination import Connection, PageArgs, make_connection
+from gateway.graphql.row_objects import RowObjects
 
 __all__ = ["BatchLoader", "ChildPageLoader", "by_id_loader", "observing_batches"]
 
@@ -118,7 +118,7 @@ class ChildPageLoader(Generic[RowT]):
         self, parent_ids: Sequence[int], page: PageArgs, info: Any = None
     ) -> list[Connection[RowT]]:
         """The page of each parent's children, in one statement: for batch fields
-        (gateway.batch_field), which ask for a whole level at once; `info`: the field's."""
+        (gateway.graphql.batch_field), which ask for a whole level at once; `info`: the field's."""
         observer = _batch_observer.get()
         if observer is not None:
             observer(len(parent_ids))
@@ -132,7 +132,8 @@ class ChildPageLoader(Generic[RowT]):
     ) -> list[Connection[RowT]]:
         children: dict[int, list[RowT]] = {}
         # At most `first` rows per parent come back, each a node of the answer: refuse a page
-        # that could not fit in the operation's budget before fetching it (gateway.budget).
+        # that could not fit in the operation's budget before fetching it
+        # (gateway.execution.budget).
         charge_rows(len(parent_ids) * page.first)
         # groupby: one step per run of rows with the same parent (the fetch's ORDER BY
         # usually makes it one run per parent); correct in any order.

@@ -17,13 +17,13 @@ from collections.abc import Iterator
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
-from gateway.errors import GatewayError, error_from_database_error
-from gateway.limits import TOKEN_LIMIT_MESSAGE
-from gateway.request_log import current_correlation_id
+from gateway.graphql.errors import GatewayError, error_from_database_error
+from gateway.http.request_log import current_correlation_id
+from gateway.limits.rules import TOKEN_LIMIT_MESSAGE
 
 __all__ = ["ErrorCodes", "classify", "without_suggestions"]
 
-logger = logging.getLogger("gateway.errors")
+logger = logging.getLogger("gateway.graphql.errors")
 
 INTERNAL_MESSAGE = "Internal server error"
 # graphql-core's hints (graphql.pyutils.did_you_mean: " Did you mean " + an optional phrase

@@ -13,7 +13,7 @@ A client names a document by its SHA-256 in `extensions.persistedQuery` (POST bo
 The manifest (`Settings.persisted_manifest`) is GraphQL Code Generator's persisted-documents
 JSON with `hashAlgorithm: "sha256"`: `{"<sha256 of the document>": "<document>"}`. In apq
 mode its documents are known from the start too. Registered documents live in an LRU cache
-of the app bounded in bytes (gateway.byte_cache; not shared between processes: a client
+of the app bounded in bytes (gateway.execution.byte_cache; not shared between processes: a client
 whose hash is unknown to this process just sends the document once more).
 
     persisted = PersistedQueries.from_settings(settings)
@@ -32,14 +32,14 @@ from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
 from graphql import GraphQLSyntaxError, OperationDefinitionNode, parse
 
-from gateway.byte_cache import (
+from gateway.execution.byte_cache import (
     DEFAULT_CACHE_BYTES,
     TEXT_BYTES_PER_CHAR,
     ByteBoundedLRU,
     CacheShares,
     estimated_bytes,
 )
-from gateway.errors import GatewayError
+from gateway.graphql.errors import GatewayError
 
 if TYPE_CHECKING:
     from gateway.settings import Settings

@@ -39,7 +39,7 @@ __all__ = [
     "with_bounded_field_merging",
 ]
 
-logger = logging.getLogger("gateway.validation")
+logger = logging.getLogger("gateway.graphql.text_input")
 
 # Units of graphql-core's complexity budget one document may spend merging fields: about
 # 5,000 field comparisons, some 20,000 Python calls (a valid 5 KB document costs 77,000 in

@@ -18,7 +18,7 @@ import resource
 
 __all__ = ["client_connection_bounds", "raise_open_file_limit"]
 
-logger = logging.getLogger("gateway.file_limit")
+logger = logging.getLogger("gateway.http.file_limit")
 
 
 def raise_open_file_limit() -> int:
@@ -35,7 +35,7 @@ def raise_open_file_limit() -> int:
 
 
 def client_connection_bounds(requested: int, file_limit: int, *, reserved: int) -> tuple[int, int]:
-    """The connection limit and overflow (gateway.http_protocol) for `requested` client
+    """The connection limit and overflow (gateway.http.protocol) for `requested` client
     connections under `file_limit` descriptors, `reserved` of them set aside for the process.
 
     Limit and overflow together stay below what is left: `requested` is lowered (with a

@@ -13,7 +13,7 @@
 Readiness does not take connections from the shared pool: while requests hold every pooled
 connection the server is busy, not unavailable, and a load balancer that took it out then
 would shed the load onto fewer servers. The checks run on the app's own HealthConnection
-(gateway.health_connection), one connection beside the pool. The pool is still looked at
+(gateway.http.health_connection), one connection beside the pool. The pool is still looked at
 without taking from it: once it is closed, the app cannot serve.
 """
 
@@ -30,11 +30,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from gateway.db import AsyncDatabaseManager, AsyncMigrationManager
-from gateway.health_connection import HealthConnection
+from gateway.http.health_connection import HealthConnection
 
 __all__ = ["DEFAULT_READY_TIMEOUT", "health_router", "readiness"]
 
-logger = logging.getLogger("gateway.health")
+logger = logging.getLogger("gateway.http.health")
 
 DEFAULT_READY_TIMEOUT = 2.0  # seconds for each check; a probe must answer quickly
 

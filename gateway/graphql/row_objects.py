@@ -34,8 +34,8 @@ from collections.abc import Callable, Iterable, Mapping, Sized
 from enum import Enum
 from typing import Any, Generic, TypeVar
 
-from gateway.budget import charge_rows
-from gateway.projection import node_fields, plain_fields
+from gateway.execution.budget import charge_rows
+from gateway.graphql.projection import node_fields, plain_fields
 
 __all__ = ["RowObjects"]
 
@@ -134,7 +134,7 @@ class RowObjects(Generic[T]):
         """An object per row, in order.
 
         Rows that could not fit in the running operation's answer are refused before any
-        is built (gateway.budget.charge_rows: RESPONSE_TOO_LARGE): building costs ~1 µs a
+        is built (gateway.execution.budget.charge_rows: RESPONSE_TOO_LARGE): building costs ~1 µs a
         row, all of it without letting the event loop run."""
         if isinstance(rows, Sized):
             charge_rows(len(rows))

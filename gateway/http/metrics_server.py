@@ -22,8 +22,8 @@ from contextlib import contextmanager
 import uvicorn
 from fastapi import FastAPI
 
+from gateway.http.router import RouterState
 from gateway.metrics import metrics_app
-from gateway.router import RouterState
 
 __all__ = ["MetricsServerError", "serving_metrics"]
 

@@ -30,7 +30,7 @@ from graphql import (
     introspection_types,
 )
 
-from gateway.cost import list_depth
+from gateway.limits.cost import list_depth
 
 __all__ = ["IntrospectionOverBudget", "introspection_cost"]
 

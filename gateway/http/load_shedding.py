@@ -11,14 +11,14 @@ An `InFlightGauge` counts the requests being answered. Two ASGI layers share it:
 
 - `InFlightLimit`, inside the app (after RequestGuard has read the body, so that a client
   slow to send one holds no slot), counts each request and refuses one past the limit;
-- `RefuseWhenFull`, around the whole app (gateway.http_server), refuses while the gauge is
+- `RefuseWhenFull`, around the whole app (gateway.http.server), refuses while the gauge is
   full before the framework's middleware stack runs: an answer then costs a few µs instead
   of ~250 µs, which is what keeps a client that ignores Retry-After from eating the CPU the
   admitted requests need.
 
 Health probes are exempt from both: a load balancer must see a busy server as alive and
 ready, not dead. `server_busy` also answers a connection past the connection limit
-(gateway.http_protocol).
+(gateway.http.protocol).
 
     gauge = InFlightGauge(64)
     app.add_middleware(InFlightLimit, gauge=gauge, exempt_prefixes=("/health/",))
@@ -43,7 +43,7 @@ __all__ = [
     "server_busy",
 ]
 
-logger = logging.getLogger("gateway.load_shedding")
+logger = logging.getLogger("gateway.http.load_shedding")
 
 SERVER_BUSY = "SERVER_BUSY"
 HEALTH_PATHS = ("/health/",)  # the exempt prefixes: probes must reach a busy server
@@ -147,7 +147,7 @@ class RefuseWhenFull:
 
 
 async def _refuse(send: Send, gauge: InFlightGauge) -> None:
-    # WARNING on purpose: the log throttle (gateway.log_throttle) keeps a flood of these to
+    # WARNING on purpose: the log throttle (gateway.http.log_throttle) keeps a flood of these to
     # a few lines per interval, with the count of those it dropped.
     logger.warning(
         "Refused a request with SERVER_BUSY: %d requests are in flight (GATEWAY_MAX_IN_FLIGHT).",

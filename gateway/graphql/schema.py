@@ -20,19 +20,18 @@ from strawberry.schema.name_converter import NameConverter
 from strawberry.types.base import StrawberryObjectDefinition, get_object_definition
 from strawberry.types.field import StrawberryField
 
-from gateway.byte_cache import DEFAULT_CACHE_BYTES, CacheShares
-from gateway.cost import SchemaCosts
-from gateway.document_cache import DocumentCache, ParsedDocuments
-from gateway.error_codes import ErrorCodes
-from gateway.errors import ServiceConfigurationError
-from gateway.execution import PlannedExecutor
 from gateway.execution.budgeted import BudgetedExecutor
-from gateway.execution.executor import PlanCache
-from gateway.field_merging import merging_budget_supported
-from gateway.limits import Limits, OperationLimits
-from gateway.pagination import MAX_PAGE_SIZE
-from gateway.service import Service
-from gateway.validation_cache import BoundedValidation, ValidatedTexts
+from gateway.execution.byte_cache import DEFAULT_CACHE_BYTES, CacheShares
+from gateway.execution.document_cache import DocumentCache, ParsedDocuments
+from gateway.execution.executor import PlanCache, PlannedExecutor
+from gateway.execution.validation_cache import BoundedValidation, ValidatedTexts
+from gateway.graphql.error_codes import ErrorCodes
+from gateway.graphql.errors import ServiceConfigurationError
+from gateway.graphql.pagination import MAX_PAGE_SIZE
+from gateway.graphql.service import Service
+from gateway.limits.cost import SchemaCosts
+from gateway.limits.field_merging import merging_budget_supported
+from gateway.limits.rules import Limits, OperationLimits
 
 __all__ = ["GatewaySchema", "build_schema"]
 
@@ -69,7 +68,7 @@ def build_schema(
     `planned_execution` runs queries with PlannedExecutor (gateway/execution), level by
     level; False leaves every operation to graphql-core's executor (same answers, slower).
     `cache_bytes` bounds the caches of parsed documents, validation results and plans
-    together (gateway.byte_cache.CacheShares splits it; the persisted documents' share of
+    together (gateway.execution.byte_cache.CacheShares splits it; the persisted documents' share of
     Settings.cache_bytes is the router's).
     """
     limits = limits or Limits()
@@ -113,14 +112,15 @@ def build_schema(
             types=[origin for origin, _ in types.values()],
             extensions=extensions,
             config=config,
-            # Both hold every operation to its budget (gateway.budget), read from the schema.
+            # Both hold every operation to its budget (gateway.execution.budget), read from the
+            # schema.
             execution_context_class=PlannedExecutor if planned_execution else BudgetedExecutor,
         )
     # Strawberry looks fields up in its type map (get_type_by_name, get_field_for_type,
     # directives): point it at definitions that keep the fields added during the build.
     for type_name, definition in extended_types.items():
         schema.schema_converter.type_map[type_name].definition = definition
-    # Fails the build for a list field without a bound (see gateway/cost.py).
+    # Fails the build for a list field without a bound (see gateway/limits/cost.py).
     costs.append(SchemaCosts.of_schema(schema._schema, max_page_size=max_page_size))
     schema.execution_limits = limits
     schema.plan_cache = PlanCache(max_bytes=shares.plans)

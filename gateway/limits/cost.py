@@ -43,8 +43,8 @@ from graphql import (
 )
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
-from gateway.errors import ServiceConfigurationError
-from gateway.pagination import DEFAULT_PAGE_SIZE
+from gateway.graphql.errors import ServiceConfigurationError
+from gateway.graphql.pagination import DEFAULT_PAGE_SIZE
 
 __all__ = ["MAX_ITEMS_KEY", "PAGE_ARGUMENT", "SchemaCosts", "list_depth", "max_items"]
 
@@ -139,7 +139,7 @@ class SchemaCosts:
             raise ServiceConfigurationError(
                 f"List {fields} no bound, so no query's cost can be known: declare the "
                 "most items it returns with "
-                "`strawberry.field(metadata=max_items(n))` (from gateway.cost), or give it a "
+                "`strawberry.field(metadata=max_items(n))` (from gateway), or give it a "
                 f"`{PAGE_ARGUMENT}` argument."
             )
         return cls(schema, rules, max_page_size=max_page_size)

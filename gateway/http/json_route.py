@@ -25,11 +25,11 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.http import GraphQLRequestData
 
-from gateway.json_depth import loads_within_depth
-from gateway.request_guard import JSON_BODY_KEY, replay_body
+from gateway.http.json_depth import loads_within_depth
+from gateway.http.request_guard import JSON_BODY_KEY, replay_body
 
 if TYPE_CHECKING:
-    from gateway.router import GatewayRouter
+    from gateway.http.router import GatewayRouter
 
 __all__ = ["JsonRoute"]
 

@@ -15,7 +15,7 @@ from typing import Generic, Protocol, TypeVar
 
 import strawberry
 
-from gateway.errors import BadUserInput
+from gateway.graphql.errors import BadUserInput
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",

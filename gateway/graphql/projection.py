@@ -1,6 +1,6 @@
 """What a query reads of a connection's nodes: the fields it selects, by GraphQL name.
 
-RowObjects.for_nodes_of (gateway/row_objects.py) uses it to leave out of a page's SELECT
+RowObjects.for_nodes_of (gateway/graphql/row_objects.py) uses it to leave out of a page's SELECT
 the columns nobody asked for: decoding a `timestamptz` costs asyncpg about 1 µs, so a
 page of 10,000 payments read 10 ms of `created_at` that a query for their amounts threw
 away.

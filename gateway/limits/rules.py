@@ -9,9 +9,9 @@ validation or any resolver. Each refusal is a GraphQL error with its own `extens
 
 Cost is the number of values the operation could answer: every field of every object, and
 every item of every list, the way the JSON answer holds them. It is computed on the schema's
-types (gateway/cost.py): each list multiplies what is below it by its bound, through inline
+types (gateway/limits/cost.py): each list multiplies what is below it by its bound, through inline
 fragments, named fragments (counted at each use, cycles cut) and aliases; introspection is
-counted exactly on the schema (gateway/introspection_cost.py).
+counted exactly on the schema (gateway/limits/introspection_cost.py).
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
-from gateway.cost import SchemaCosts, list_depth
-from gateway.introspection_cost import IntrospectionOverBudget, introspection_cost
+from gateway.limits.cost import SchemaCosts, list_depth
+from gateway.limits.introspection_cost import IntrospectionOverBudget, introspection_cost
 
 __all__ = ["TOKEN_LIMIT_MESSAGE", "Limits", "OperationLimits", "check_operation", "operation_cost"]
 
@@ -59,7 +59,7 @@ class Limits:
     max_cost: int = 5000  # Armor 5000; values answered, each list multiplying by its bound
     max_query_length: int = 10_000  # Armor 15,000 characters; introspection is about 3,000
     max_body_bytes: int = 100_000  # Apollo Router 2 MB; variables of a 50-item order are ~5 KB
-    # The execution budget (gateway.budget), for what the estimates above let through:
+    # The execution budget (gateway.execution.budget), for what the estimates above let through:
     max_execution_ms: int = 5000  # wall clock from the start of execution: OPERATION_TIMEOUT
     max_response_values: int = 10_000  # fields in the answer, twice max_cost: RESPONSE_TOO_LARGE
     max_response_bytes: int = 2_000_000  # the answer's JSON; 10,000 values are ~100 KB

@@ -18,7 +18,7 @@ This subclass adds, per connection:
   closing the connection that has waited longest for a request (a slowloris head, an idle
   keep-alive), so that sockets held open without requests cannot lock real clients out. If
   every connection has a request in progress, the new one is answered with the coded 503
-  (gateway.load_shedding.server_busy) as soon as its head arrives, and closed; past
+  (gateway.http.load_shedding.server_busy) as soon as its head arrives, and closed; past
   `max_connections + overflow` it is closed at once, so that descriptors never run out.
 
     protocol = GatewayH11Protocol.configured(header_timeout=10, max_connections=1000)
@@ -40,7 +40,7 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import ServerState
 
-from gateway.load_shedding import server_busy
+from gateway.http.load_shedding import server_busy
 
 __all__ = ["GatewayH11Protocol", "check_uvicorn_internals"]
 
@@ -202,7 +202,7 @@ def check_uvicorn_internals(config: Config, protocol: type[GatewayH11Protocol]) 
         problems.append("H11Protocol.connections is not the server's set of connections")
     if problems:
         raise RuntimeError(
-            "gateway.http_protocol does not fit this uvicorn "
+            "gateway.http.protocol does not fit this uvicorn "
             f"({'; '.join(problems)}): the header timeout and connection limit would not "
             "work. Install the uvicorn version pinned in pyproject.toml."
         )

@@ -33,7 +33,7 @@ from typing import Any
 import strawberry
 from strawberry.types.field import StrawberryField
 
-from gateway.batching import BatchLoader
+from gateway.graphql.batching import BatchLoader
 
 __all__ = ["BATCH_METADATA_KEY", "BatchSpec", "batch_field"]
 

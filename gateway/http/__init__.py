@@ -1,0 +1,1 @@
+"""The HTTP edge: connections, request guards, the GraphQL route, GraphiQL, health and metrics."""
