@@ -3,6 +3,7 @@
     .venv/bin/python -m benchmarks.run [--quick] [--rounds N] [--duration S]
                                        [--concurrency 1 4 8] [--users N] [--output DIR]
                                        [--contenders KEY ...] [--workloads KEY ...]
+                                       [--baseline CHECKOUT]
 
 Starts an embedded PostgreSQL with pg_stat_statements in a temporary directory (or uses
 DATABASE_URL, which must point at an empty database), migrates it, seeds --users users with
@@ -17,6 +18,11 @@ each of its cells, so every cell reads the same data.
 
 --contenders and --workloads narrow a run to some of them (keys as in the results' JSON),
 for trying a change quickly; the floor always runs, as every ratio is to it.
+
+--baseline CHECKOUT adds the gateway of another checkout of this project (e.g.
+`git worktree add /tmp/before main`) as one more contender, so a change's effect is measured
+side by side in one run, on the same data and the same noisy machine; its answers must match
+too.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.contenders import CONTENDERS, FLOOR, Contender
+from benchmarks.contenders import CONTENDERS, FLOOR, Contender, baseline_contender
 from benchmarks.database import Database, SeedSize, seeded_database
 from benchmarks.environment import machine, software
 from benchmarks.loadgen import LoadGenerator
@@ -218,7 +224,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="only these (and the floor)",
     )
     parser.add_argument("--workloads", nargs="+", choices=[w.key for w in WORKLOADS])
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="CHECKOUT",
+        help="also time the gateway of this checkout of the project (e.g. a git worktree)",
+    )
     args = parser.parse_args(argv)
+    try:
+        baseline = (baseline_contender(args.baseline),) if args.baseline else ()
+    except ValueError as error:
+        parser.error(str(error))
     quick = Options(rounds=1, duration=1.0, concurrency=(1, 4)) if args.quick else Options()
     options = Options(
         rounds=args.rounds or quick.rounds,
@@ -231,7 +247,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         command=shlex.join(["python", "-m", "benchmarks.run", *(argv or sys.argv[1:])]),
         contenders=tuple(
             c for c in CONTENDERS if not args.contenders or c.key in {FLOOR, *args.contenders}
-        ),
+        )
+        + baseline,
         workloads=tuple(w for w in WORKLOADS if not args.workloads or w.key in args.workloads),
     )
     if options.users < 1 or options.rounds < 1 or options.duration <= 0:

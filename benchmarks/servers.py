@@ -63,9 +63,13 @@ def _start(contender: Contender, env: dict[str, str], log_dir: Path) -> Server:
         "--log-level",
         "warning",
     ]
+    root = contender.root or ROOT
+    # The checkout's own directory first on the path, so its `gateway` is the one imported
+    # even though this environment has another checkout installed.
+    env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))}
     with log.open("wb") as output:
         process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
+            command, cwd=root, env=env, stdout=output, stderr=subprocess.STDOUT
         )
     return Server(contender, port, process, log)
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["PNG_SIGNATURE", "run_benchmark"]
+__all__ = ["PNG_SIGNATURE", "ROOT", "run_benchmark"]
 
 ROOT = Path(__file__).resolve().parent.parent
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -7,16 +7,24 @@ with the same JSON, and that the table and the chart are written.
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
-from benchmarks.contenders import CONTENDERS, FLOOR, REFERENCE, Contender
+from benchmarks.contenders import (
+    BASELINE,
+    CONTENDERS,
+    FLOOR,
+    REFERENCE,
+    Contender,
+    baseline_contender,
+)
 from benchmarks.verify import AnswerMismatch, check_answers
 from benchmarks.workloads import WORKLOADS
-from tests.benchmark_cli import PNG_SIGNATURE, run_benchmark
+from tests.benchmark_cli import PNG_SIGNATURE, ROOT, run_benchmark
 
 
 def test_harness_writes_table_and_chart_after_every_contender_answers_alike(
@@ -85,3 +93,40 @@ async def test_answer_check_fails_loudly_naming_where_two_contenders_differ() ->
     async with httpx.AsyncClient(transport=transport) as client:
         with pytest.raises(AnswerMismatch, match=r"\$\[0\]\.data\.user\.name"):
             await check_answers(client, endpoints, WORKLOADS[:1], users=20)
+
+
+def test_a_baseline_checkout_is_timed_beside_this_one_and_must_answer_alike(
+    database_url: str, tmp_path: Path
+) -> None:
+    # A copy of this checkout stands in for an older one: the run must import ITS gateway.
+    baseline = tmp_path / "baseline"
+    ignore = shutil.ignore_patterns("__pycache__", "node_modules")
+    for part in ("gateway", "services", "benchmarks", "migrations"):
+        shutil.copytree(ROOT / part, baseline / part, ignore=ignore)
+    factory = baseline / "benchmarks" / "contenders" / "gateway_app.py"
+    marker = baseline / "imported"
+    factory.write_text(
+        factory.read_text() + f"\n__import__('pathlib').Path({str(marker)!r}).touch()\n"
+    )
+    output = tmp_path / "results"
+    run_benchmark(
+        "benchmarks.run",
+        *("--users", "20", "--duration", "0.3", "--rounds", "1", "--concurrency", "1"),
+        *("--output", str(output), "--contenders", REFERENCE, "--workloads", "user_by_id"),
+        *("--baseline", str(baseline)),
+        database_url=database_url,
+    )
+
+    run = json.loads((output / "results.json").read_text())
+    cells = {(s["workload"], s["contender"]) for s in run["summaries"]}
+    assert cells == {("user_by_id", c) for c in (FLOOR, REFERENCE, BASELINE)}
+    digests = run["run"]["verification"]["user_by_id"]["digests"]
+    assert set(digests) == {FLOOR, REFERENCE, BASELINE}
+    assert len(set(digests.values())) == 1
+    assert "| 1 | gateway at baseline |" in (output / "results.md").read_text()
+    assert marker.exists()  # the baseline server imported the copy's code, not this checkout's
+
+
+def test_a_baseline_that_is_not_a_checkout_of_the_project_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="not a checkout of this project"):
+        baseline_contender(tmp_path)

@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import base64
 import os
+import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
 __all__ = [
+    "BASELINE",
     "CONTENDERS",
     "FLOOR",
     "REFERENCE",
     "Contender",
+    "baseline_contender",
     "database_url",
     "encode_cursor",
     "pool_size",
@@ -27,16 +31,19 @@ __all__ = [
 
 FLOOR = "floor"
 REFERENCE = "gateway"  # whose answers the others must match
+BASELINE = "baseline"  # the gateway of another checkout, timed beside this one
 
 
 @dataclass(frozen=True, kw_only=True)
 class Contender:
-    """A server under test: `target` is the `module:factory` uvicorn starts."""
+    """A server under test: `target` is the `module:factory` uvicorn starts, imported from
+    the checkout at `root` (this one when None)."""
 
     key: str
     label: str
     target: str
     description: str
+    root: Path | None = None
 
 
 CONTENDERS: list[Contender] = [
@@ -73,6 +80,28 @@ CONTENDERS: list[Contender] = [
         "query per resolver call and no dataloaders",
     ),
 ]
+
+
+def baseline_contender(root: Path) -> Contender:
+    """This project's gateway as the checkout at `root` has it (e.g. a `git worktree` of an
+    older commit), so a change is timed against what it changes in the same run."""
+    root = root.resolve()
+    if not (root / "gateway").is_dir() or not (root / "benchmarks" / "contenders").is_dir():
+        raise ValueError(f"{root} is not a checkout of this project (no gateway/, benchmarks/)")
+    revision = subprocess.run(
+        ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return Contender(
+        key=BASELINE,
+        label=f"gateway at {revision or root.name}",
+        target="benchmarks.contenders.gateway_app:create",
+        description=f"the gateway contender of the checkout {root} (commit "
+        f"{revision or 'unknown'}), same settings as that checkout's gateway_app.py",
+        root=root,
+    )
 
 
 def database_url() -> str:
