@@ -20,7 +20,7 @@ from strawberry.schema.name_converter import NameConverter
 from strawberry.types.base import StrawberryObjectDefinition, get_object_definition
 from strawberry.types.field import StrawberryField
 
-from gateway.compat import graphql_schema, strawberry_type_map
+from gateway.compat import broken_contacts, graphql_schema, strawberry_type_map
 from gateway.execution.budgeted import BudgetedExecutor
 from gateway.execution.byte_cache import DEFAULT_CACHE_BYTES, CacheShares
 from gateway.execution.document_cache import DocumentCache, ParsedDocuments
@@ -75,6 +75,7 @@ def build_schema(
     limits = limits or Limits()
     costs: list[SchemaCosts] = []  # the built schema's, set below before any operation runs
     merging_budget_supported()  # a warning in the log, now, if field merging is unbounded
+    broken_contacts()  # the library contacts checked now, not inside the first operation
 
     def operation_limits() -> OperationLimits:
         return OperationLimits(limits=limits, costs=costs[0])
