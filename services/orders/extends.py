@@ -20,7 +20,4 @@ class UserOrders:
     async def orders(
         users: list[User], info: Info, first: int | None = None, after: str | None = None
     ) -> list[Connection[Order]]:
-        loader = info.context.loaders(OrderLoaders).of_user
-        return await loader.pages(
-            [user.id for user in users], info.context.page(first, after), info
-        )
+        return await info.context.loaders(OrderLoaders).of_user.pages_of(users, info, first, after)

@@ -20,7 +20,6 @@ class OrderPayments:
     async def payments(
         orders: list[Order], info: Info, first: int | None = None, after: str | None = None
     ) -> list[Connection[Payment]]:
-        loader = info.context.loaders(PaymentLoaders).of_order
-        return await loader.pages(
-            [order.id for order in orders], info.context.page(first, after), info
+        return await info.context.loaders(PaymentLoaders).of_order.pages_of(
+            orders, info, first, after
         )

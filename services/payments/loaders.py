@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from operator import attrgetter
 
 from gateway.db import AsyncDatabaseManager
 from gateway.graphql.batching import ChildPageLoader
@@ -24,11 +23,7 @@ class PaymentLoaders:
 
     def __init__(self, db: AsyncDatabaseManager) -> None:
         self._db = db
-        self.of_order: ChildPageLoader[Payment] = ChildPageLoader(
-            lambda order_ids, page, rows: store.payments_of_orders(db, order_ids, page, rows),
-            parent_of=attrgetter("order_id"),
-            rows=store.PAYMENT_ROWS,
-        )
+        self.of_order = ChildPageLoader(db, store.PAYMENTS_OF_ORDERS)
 
     async def record(
         self,
