@@ -7,7 +7,7 @@
             users: list[User], info: Info, first: int | None = None
         ) -> list[Connection[Order]]:
             page = info.context.page(first, None)
-            return await info.context.loaders(OrderLoaders).of_user.pages(
+            return await info.context.loaders(OrderData).of_user.pages(
                 [user.id for user in users], page, info  # info: read only selected columns
             )
 

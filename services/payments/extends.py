@@ -8,7 +8,7 @@ from gateway.graphql.batch_field import batch_field
 from gateway.graphql.context import Info
 from gateway.graphql.pagination import Connection
 from services.orders.types import Order
-from services.payments.loaders import PaymentLoaders
+from services.payments.data import PaymentData
 from services.payments.types import Payment
 
 
@@ -20,6 +20,4 @@ class OrderPayments:
     async def payments(
         orders: list[Order], info: Info, first: int | None = None, after: str | None = None
     ) -> list[Connection[Payment]]:
-        return await info.context.loaders(PaymentLoaders).of_order.pages_of(
-            orders, info, first, after
-        )
+        return await info.context.loaders(PaymentData).of_order.pages_of(orders, info, first, after)

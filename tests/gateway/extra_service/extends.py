@@ -9,7 +9,7 @@ import strawberry
 from gateway.graphql.context import Info
 from gateway.limits.cost import max_items
 from services.users.types import User
-from tests.gateway.extra_service.loaders import ReviewLoaders
+from tests.gateway.extra_service.data import ReviewData
 from tests.gateway.extra_service.types import Review
 
 
@@ -20,4 +20,4 @@ class UserReviews:
     # A test service: its tests write a few reviews per user; the bound is for the cost limit.
     @strawberry.field(description="The user's reviews, ordered by id.", metadata=max_items(20))
     async def reviews(self, user: strawberry.Parent[User], info: Info) -> list[Review]:
-        return await info.context.loaders(ReviewLoaders).of_user.load(user.id)
+        return await info.context.loaders(ReviewData).of_user.load(user.id)

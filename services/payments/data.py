@@ -1,4 +1,4 @@
-"""The payments service's public per-request API."""
+"""The payments service's data API (reads batched per request, and recording a payment)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from gateway.db import AsyncDatabaseManager
 from gateway.graphql.batching import ChildPageLoader
 from gateway.graphql.errors import BadUserInput, NotFound
 from gateway.graphql.idempotency import IdempotencyKey
-from services.orders.loaders import OrderLoaders
+from services.orders.data import OrderData
 from services.orders.types import OrderStatus
 from services.payments import store
 from services.payments.types import Payment
@@ -18,7 +18,7 @@ _CURRENCY = re.compile(r"[A-Z]{3}")
 MAX_AMOUNT = Decimal("10000000")
 
 
-class PaymentLoaders:
+class PaymentData:
     """Payments by order (batched) and recording a payment."""
 
     def __init__(self, db: AsyncDatabaseManager) -> None:
@@ -27,7 +27,7 @@ class PaymentLoaders:
 
     async def record(
         self,
-        orders: OrderLoaders,
+        orders: OrderData,
         order_id: int,
         amount: Decimal,
         currency: str,

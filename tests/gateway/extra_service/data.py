@@ -1,4 +1,4 @@
-"""The reviews service's public per-request API: what other services may call."""
+"""The reviews service's data API: batched reads and writes, what others call."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from tests.gateway.extra_service import store
 from tests.gateway.extra_service.types import Review
 
 
-class ReviewLoaders:
+class ReviewData:
     """Reviews by id and by user (batched), and adding a review."""
 
     def __init__(self, db: AsyncDatabaseManager) -> None:

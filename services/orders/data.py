@@ -1,4 +1,4 @@
-"""The orders service's public per-request API: what other services may call.
+"""The orders service's data API: batched reads and writes, what others call.
 
 Other services' transactions may include orders' statements: `lock_for_update(tx, ...)`
 and `mark_within(tx, ...)` run on the caller's transaction (`db.within(tx)`), rendered for
@@ -27,7 +27,7 @@ DEFAULT_CURRENCY = "EUR"
 _CURRENCY = re.compile(r"[A-Z]{3}")
 
 
-class OrderLoaders:
+class OrderData:
     """Orders by id and by user (batched), their line items, and order changes."""
 
     def __init__(self, db: AsyncDatabaseManager) -> None:
