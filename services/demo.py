@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from gateway.db import AsyncDatabaseManager
-from services.orders.loaders import OrderLoaders
-from services.payments.loaders import PaymentLoaders
-from services.users.loaders import UserLoaders
+from services.orders.data import OrderData
+from services.payments.data import PaymentData
+from services.users.data import UserData
 
 DEMO_USERS = [
     ("ada@example.com", "Ada Lovelace"),
@@ -29,9 +29,9 @@ async def load_demo_data(managers: Mapping[str, AsyncDatabaseManager]) -> None:
     an empty users table, so restarting the server does not duplicate anything."""
     if await managers["users"].fetch_value("SELECT count(*) FROM {{tables.users}}"):
         return
-    users = UserLoaders(managers["users"])
-    orders = OrderLoaders(managers["orders"])
-    payments = PaymentLoaders(managers["payments"])
+    users = UserData(managers["users"])
+    orders = OrderData(managers["orders"])
+    payments = PaymentData(managers["payments"])
     for email, name in DEMO_USERS:
         user = await users.create(email, name)
         for number, items in enumerate(DEMO_ORDERS):

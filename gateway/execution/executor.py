@@ -199,7 +199,7 @@ class PlannedExecutor(BudgetedExecutor):
         count = len(sources)
         if not count:
             return []
-        if not plan.fields:  # everything skipped: no columns to map plan.row over
+        if not plan.fields:  # everything skipped: no columns to map plan.result_dict over
             return [{} for _ in sources]
         if self.budget.spend(count * len(plan.fields)):
             await asyncio.sleep(0)  # a checkpoint: let other requests (and /health) run
@@ -228,7 +228,7 @@ class PlannedExecutor(BudgetedExecutor):
             for position in failed:
                 nulled.setdefault(position, completed[position])
 
-        results: list[Any] = list(map(plan.row, *columns))
+        results: list[Any] = list(map(plan.result_dict, *columns))
         for position, propagating in nulled.items():
             results[position] = propagating
         return results

@@ -52,7 +52,7 @@ from gateway.compat import (
     new_info,
     scalar_registry,
 )
-from gateway.execution.rows import RowBuilder, row_builder
+from gateway.execution.result_dicts import ResultDictBuilder, result_dict_builder
 from gateway.graphql.batch_field import BATCH_METADATA_KEY, BatchSpec
 
 __all__ = [
@@ -172,7 +172,7 @@ class ObjectPlan:
 
     type: GraphQLObjectType
     fields: list[FieldPlan]
-    row: RowBuilder  # one value per field, in order -> the object's result dict
+    result_dict: ResultDictBuilder  # one value per field, in order -> the object's result dict
 
 
 def build_plan(context: PlanContext, root_type: GraphQLObjectType) -> ObjectPlan:
@@ -205,7 +205,7 @@ def _object_plan(
     return ObjectPlan(
         type=object_type,
         fields=fields,
-        row=row_builder(tuple(field.response_name for field in fields)),
+        result_dict=result_dict_builder(tuple(field.response_name for field in fields)),
     )
 
 

@@ -7,7 +7,7 @@
             users: list[User], info: Info, first: int | None = None
         ) -> list[Connection[Order]]:
             page = info.context.page(first, None)
-            return await info.context.loaders(OrderLoaders).of_user.pages(
+            return await info.context.loaders(OrderData).of_user.pages(
                 [user.id for user in users], page, info  # info: read only selected columns
             )
 
@@ -76,8 +76,10 @@ def batch_field(
     description: str | None = None,
     deprecation_reason: str | None = None,
     permission_classes: list[type[Any]] | None = None,
+    metadata: Mapping[str, Any] | None = None,
 ) -> Callable[[BatchFunction], StrawberryField]:
-    """Make `function(parents, [info], **arguments) -> list[T]` a field of type T."""
+    """Make `function(parents, [info], **arguments) -> list[T]` a field of type T;
+    `metadata` as strawberry.field's (e.g. gateway.limits.cost.max_items for a list)."""
 
     def decorate(function: BatchFunction) -> StrawberryField:
         spec, per_row = _per_row_resolver(function)
@@ -86,7 +88,7 @@ def batch_field(
             description=description,
             deprecation_reason=deprecation_reason,
             permission_classes=permission_classes or [],
-            metadata={BATCH_METADATA_KEY: spec},
+            metadata={**(metadata or {}), BATCH_METADATA_KEY: spec},
         )(per_row)
         return field
 

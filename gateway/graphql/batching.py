@@ -12,16 +12,19 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from itertools import groupby
+from operator import attrgetter
 from typing import Any, Generic, Protocol, TypeVar
 
 from aiodataloader import DataLoader
 
+from gateway.db.queries import QueryRunner
 from gateway.execution.budget import charge_rows
 from gateway.graphql.pagination import Connection, PageArgs, make_connection
 from gateway.graphql.row_objects import RowObjects
 
-__all__ = ["BatchLoader", "ChildPageLoader", "by_id_loader", "observing_batches"]
+__all__ = ["BatchLoader", "ChildPageLoader", "ChildPages", "by_id_loader", "observing_batches"]
 
 KeyT = TypeVar("KeyT")
 ValueT = TypeVar("ValueT")
@@ -88,31 +91,62 @@ def by_id_loader(
     return BatchLoader(batch)
 
 
+@dataclass(frozen=True, eq=False)
+class ChildPages(Generic[RowT]):
+    """A store's one statement for a page of children per parent, at any column narrowing.
+
+        PAYMENTS_OF_ORDERS = ChildPages(PAYMENT_ROWS, parent="order_id", sql=_payments_sql)
+
+    `sql(columns)` is the statement for the comma-separated `columns`: parents' ids in $1,
+    the cursor (an id, or NULL) in $2, at most $3 children per parent, ordered by parent
+    then id; `parent` is the child's attribute holding its parent's id. The framework
+    narrows `rows` to what a query reads and renders `sql` once per narrowing (cached), so
+    a store never branches on which columns it was handed.
+    """
+
+    rows: RowObjects[RowT]
+    parent: str
+    sql: Callable[[str], str]
+    _rendered: dict[RowObjects[RowT], str] = field(default_factory=dict, repr=False)
+
+    def statement(self, rows: RowObjects[RowT]) -> str:
+        """The statement selecting `rows.columns` (`rows`: `self.rows`, or it narrowed)."""
+        sql = self._rendered.get(rows)
+        if sql is None:
+            sql = self._rendered[rows] = self.sql(rows.columns)
+        return sql
+
+
 class ChildPageLoader(Generic[RowT]):
     """Pages of child rows per parent id (a user's orders, an order's payments), batched.
 
-    `fetch(parent_ids, page, rows)` returns, for every parent, its first `page.limit`
-    children after `page.after_id`, ordered by id (a window function does this in one
-    statement), selecting `rows.columns` and built with `rows`. Given the connection field's
-    `info`, `rows` is narrowed to the columns the query reads (RowObjects.for_nodes_of).
-    Requests with the same page arguments and columns share a statement.
+    Usage, in a service's per-request data class: `self.of_order = ChildPageLoader(db,
+    store.PAYMENTS_OF_ORDERS)`; in a batch field: `return await loader.pages_of(orders,
+    info, first, after)`. One statement per level (`query`'s, run on `db`), selecting only
+    the columns the query reads on the page's nodes (RowObjects.for_nodes_of, given the
+    connection field's `info`). Requests with the same page arguments and columns share a
+    statement.
     """
 
-    def __init__(
-        self,
-        fetch: Callable[[list[int], PageArgs, RowObjects[RowT]], Awaitable[Sequence[RowT]]],
-        parent_of: Callable[[RowT], int],
-        rows: RowObjects[RowT],
-    ) -> None:
-        self._fetch = fetch
-        self._parent_of = parent_of
-        self._rows = rows
+    def __init__(self, db: QueryRunner, query: ChildPages[RowT]) -> None:
+        self._db = db
+        self._query = query
+        self._parent_of = attrgetter(query.parent)
+        self._rows = query.rows
         self._loader: DataLoader[_PageKey[RowT], Connection[RowT]] = BatchLoader(self._batch)
 
     def load(self, parent_id: int, page: PageArgs, info: Any = None) -> Awaitable[Connection[RowT]]:
         """The page of `parent_id`'s children (await it); `info`: the connection field's."""
         # The loader's future itself, not a coroutine around it: one per row adds up.
         return self._loader.load((parent_id, page, self._rows_for(info)))
+
+    async def pages_of(
+        self, parents: Sequence[_HasId], info: Any, first: int | None, after: str | None
+    ) -> list[Connection[RowT]]:
+        """The page of each parent's children (parents by their `id`), for a batch field's
+        `first`/`after`, validated against the request's maximum page size."""
+        page = info.context.page(first, after)
+        return await self.pages([parent.id for parent in parents], page, info)
 
     async def pages(
         self, parent_ids: Sequence[int], page: PageArgs, info: Any = None
@@ -126,6 +160,14 @@ class ChildPageLoader(Generic[RowT]):
 
     def _rows_for(self, info: Any) -> RowObjects[RowT]:
         return self._rows if info is None else self._rows.for_nodes_of(info)
+
+    async def _fetch(
+        self, parent_ids: list[int], page: PageArgs, rows: RowObjects[RowT]
+    ) -> list[RowT]:
+        records = await self._db.fetch_records(
+            self._query.statement(rows), parent_ids, page.after_id, page.limit
+        )
+        return rows.build_all(records)
 
     async def _pages(
         self, parent_ids: list[int], page: PageArgs, rows: RowObjects[RowT]

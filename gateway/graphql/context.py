@@ -19,7 +19,7 @@ LoadersT = TypeVar("LoadersT")
 class Context(BaseContext):
     """What every resolver gets as `info.context`.
 
-    Usage: `info.context.loaders(UserLoaders).by_id.load(user_id)`.
+    Usage: `info.context.loaders(UserData).by_id.load(user_id)`.
     """
 
     def __init__(

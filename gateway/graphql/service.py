@@ -5,12 +5,12 @@
         query=UsersQuery,
         mutation=UsersMutation,
         types=[User],
-        loaders=UserLoaders,                 # built per request from the users manager
+        loaders=UserData,                    # built per request from the users manager
         extends={"Order": OrderUserFields},  # fields this service adds to another's type
     )
 
 A service owns schema `name` and the migrations in `migrations/<name>/`. Its resolvers reach
-data only through loader sets (`info.context.loaders(UserLoaders)`), each built per request
+data only through loader sets (`info.context.loaders(UserData)`), each built per request
 around the manager of the service that registered it.
 """
 

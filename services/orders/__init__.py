@@ -1,8 +1,8 @@
 """orders: orders and their line items, placed by users."""
 
 from gateway.graphql.service import Service
+from services.orders.data import OrderData
 from services.orders.extends import UserOrders
-from services.orders.loaders import OrderLoaders
 from services.orders.resolvers import OrdersMutation, OrdersQuery
 from services.orders.types import LineItem, Order, OrderStatus
 
@@ -11,8 +11,8 @@ service = Service(
     query=OrdersQuery,
     mutation=OrdersMutation,
     types=[Order, LineItem],
-    loaders=[OrderLoaders],
+    loaders=[OrderData],
     extends={"User": UserOrders},
 )
 
-__all__ = ["LineItem", "Order", "OrderLoaders", "OrderStatus", "service"]
+__all__ = ["LineItem", "Order", "OrderData", "OrderStatus", "service"]

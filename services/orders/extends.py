@@ -7,7 +7,7 @@ import strawberry
 from gateway.graphql.batch_field import batch_field
 from gateway.graphql.context import Info
 from gateway.graphql.pagination import Connection
-from services.orders.loaders import OrderLoaders
+from services.orders.data import OrderData
 from services.orders.types import Order
 from services.users.types import User
 
@@ -20,7 +20,4 @@ class UserOrders:
     async def orders(
         users: list[User], info: Info, first: int | None = None, after: str | None = None
     ) -> list[Connection[Order]]:
-        loader = info.context.loaders(OrderLoaders).of_user
-        return await loader.pages(
-            [user.id for user in users], info.context.page(first, after), info
-        )
+        return await info.context.loaders(OrderData).of_user.pages_of(users, info, first, after)

@@ -6,16 +6,16 @@ import strawberry
 
 from gateway.graphql.context import Info
 from gateway.graphql.errors import NotFound
-from services.orders.loaders import DEFAULT_CURRENCY, OrderLoaders
+from services.orders.data import DEFAULT_CURRENCY, OrderData
 from services.orders.types import Order, PlaceOrderInput
-from services.users.loaders import UserLoaders
+from services.users.data import UserData
 
 
 @strawberry.type
 class OrdersQuery:
     @strawberry.field(description="One order by id, or null.")
     async def order(self, info: Info, id: int) -> Order | None:
-        return await info.context.loaders(OrderLoaders).by_id.load(id)
+        return await info.context.loaders(OrderData).by_id.load(id)
 
 
 @strawberry.type
@@ -28,10 +28,10 @@ class OrdersMutation:
     )
     async def place_order(self, info: Info, input: PlaceOrderInput) -> Order:
         # Cross-service check through the users service's public loader, never its tables.
-        if await info.context.loaders(UserLoaders).by_id.load(input.user_id) is None:
+        if await info.context.loaders(UserData).by_id.load(input.user_id) is None:
             raise NotFound(f"There is no user with id {input.user_id}.")
         items = [(item.sku.strip(), item.quantity, item.unit_price) for item in input.items]
-        return await info.context.loaders(OrderLoaders).place(
+        return await info.context.loaders(OrderData).place(
             input.user_id,
             items,
             currency=(input.currency or DEFAULT_CURRENCY).strip().upper(),

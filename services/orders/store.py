@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from gateway.db import AsyncDatabaseManager
 from gateway.db.queries import QueryRunner
-from gateway.graphql.pagination import PageArgs
+from gateway.graphql.batching import ChildPages
 from gateway.graphql.row_objects import RowObjects
 from services.orders.types import LineItem, Order, OrderStatus
 
@@ -27,7 +27,6 @@ ORDERS_BY_IDS = f"SELECT {_ORDER_COLUMNS} FROM {{{{tables.orders}}}} WHERE id = 
 
 
 def _orders_of_users(columns: str) -> str:
-    """The first $3 orders after $2 of every user in $1, in one statement."""
     return f"""
 SELECT {columns} FROM (
     SELECT {columns}, row_number() OVER (PARTITION BY user_id ORDER BY id) AS position
@@ -39,7 +38,9 @@ ORDER BY user_id, id
 """
 
 
-ORDERS_OF_USERS = _orders_of_users(_ORDER_COLUMNS)
+# The first $3 orders after $2 of every user in $1, in one statement, reading only the
+# columns a query selects (the framework hands them over).
+ORDERS_OF_USERS = ChildPages(ORDER_ROWS, parent="user_id", sql=_orders_of_users)
 ITEMS_OF_ORDERS = (
     f"SELECT {LINE_ITEM_ROWS.columns} FROM {{{{tables.line_items}}}} "
     "WHERE order_id = ANY($1::int[]) ORDER BY order_id, id"
@@ -81,17 +82,6 @@ SET_STATUS = (
 
 async def orders_by_ids(db: AsyncDatabaseManager, ids: Sequence[int]) -> list[Order]:
     return ORDER_ROWS.build_all(await db.fetch_records(ORDERS_BY_IDS, list(ids)))
-
-
-async def orders_of_users(
-    db: AsyncDatabaseManager,
-    user_ids: Sequence[int],
-    page: PageArgs,
-    rows: RowObjects[Order] = ORDER_ROWS,
-) -> list[Order]:
-    """`rows`: ORDER_ROWS, or it narrowed to the columns a query reads."""
-    sql = ORDERS_OF_USERS if rows is ORDER_ROWS else _orders_of_users(rows.columns)
-    return rows.build_all(await db.fetch_records(sql, list(user_ids), page.after_id, page.limit))
 
 
 async def items_of_orders(db: AsyncDatabaseManager, order_ids: Sequence[int]) -> list[LineItem]:

@@ -10,7 +10,7 @@ import strawberry
 
 from gateway.graphql.context import Info
 from gateway.limits.cost import max_items
-from services.users.loaders import UserLoaders
+from services.users.data import UserData
 from services.users.types import User
 
 MAX_LINE_ITEMS = 50  # placeOrder refuses more; Order.items declares it for the cost limit
@@ -46,13 +46,13 @@ class Order:
 
     @strawberry.field(description="Who placed the order.")
     async def user(self, info: Info) -> User | None:
-        return await info.context.loaders(UserLoaders).by_id.load(self.user_id)
+        return await info.context.loaders(UserData).by_id.load(self.user_id)
 
     @strawberry.field(description="The order's product lines.", metadata=max_items(MAX_LINE_ITEMS))
     async def items(self, info: Info) -> list[LineItem]:
-        from services.orders.loaders import OrderLoaders  # the loaders build these types
+        from services.orders.data import OrderData  # the loaders build these types
 
-        return await info.context.loaders(OrderLoaders).items.load(self.id)
+        return await info.context.loaders(OrderData).items.load(self.id)
 
 
 @strawberry.input(description="One product line of a new order.")

@@ -1,8 +1,8 @@
 """payments: money received for orders."""
 
 from gateway.graphql.service import Service
+from services.payments.data import PaymentData
 from services.payments.extends import OrderPayments
-from services.payments.loaders import PaymentLoaders
 from services.payments.resolvers import PaymentsMutation
 from services.payments.types import Payment, PaymentStatus
 
@@ -10,8 +10,8 @@ service = Service(
     name="payments",
     mutation=PaymentsMutation,
     types=[Payment],
-    loaders=[PaymentLoaders],
+    loaders=[PaymentData],
     extends={"Order": OrderPayments},
 )
 
-__all__ = ["Payment", "PaymentLoaders", "PaymentStatus", "service"]
+__all__ = ["Payment", "PaymentData", "PaymentStatus", "service"]

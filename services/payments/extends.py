@@ -8,7 +8,7 @@ from gateway.graphql.batch_field import batch_field
 from gateway.graphql.context import Info
 from gateway.graphql.pagination import Connection
 from services.orders.types import Order
-from services.payments.loaders import PaymentLoaders
+from services.payments.data import PaymentData
 from services.payments.types import Payment
 
 
@@ -20,7 +20,4 @@ class OrderPayments:
     async def payments(
         orders: list[Order], info: Info, first: int | None = None, after: str | None = None
     ) -> list[Connection[Payment]]:
-        loader = info.context.loaders(PaymentLoaders).of_order
-        return await loader.pages(
-            [order.id for order in orders], info.context.page(first, after), info
-        )
+        return await info.context.loaders(PaymentData).of_order.pages_of(orders, info, first, after)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import strawberry
 
 from gateway.graphql.context import Info
-from services.orders.loaders import OrderLoaders
-from services.payments.loaders import PaymentLoaders
+from services.orders.data import OrderData
+from services.payments.data import PaymentData
 from services.payments.types import Payment, RecordPaymentInput
 
 
@@ -21,8 +21,8 @@ class PaymentsMutation:
     )
     async def record_payment(self, info: Info, input: RecordPaymentInput) -> Payment:
         # The order is locked and marked through orders' public API, in this one transaction.
-        return await info.context.loaders(PaymentLoaders).record(
-            info.context.loaders(OrderLoaders),
+        return await info.context.loaders(PaymentData).record(
+            info.context.loaders(OrderData),
             input.order_id,
             input.amount,
             input.currency.strip().upper(),

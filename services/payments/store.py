@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from decimal import Decimal
 
-from gateway.db import AsyncDatabaseManager
 from gateway.db.queries import QueryRunner
-from gateway.graphql.pagination import PageArgs
+from gateway.graphql.batching import ChildPages
 from gateway.graphql.row_objects import RowObjects
 from services.payments.types import Payment, PaymentStatus
 
@@ -21,7 +19,6 @@ _COLUMNS = PAYMENT_ROWS.columns
 
 
 def _payments_of_orders(columns: str) -> str:
-    """The first $3 payments after $2 of every order in $1, in one statement."""
     return f"""
 SELECT {columns} FROM (
     SELECT {columns}, row_number() OVER (PARTITION BY order_id ORDER BY id) AS position
@@ -33,7 +30,9 @@ ORDER BY order_id, id
 """
 
 
-PAYMENTS_OF_ORDERS = _payments_of_orders(_COLUMNS)
+# The first $3 payments after $2 of every order in $1, in one statement, reading only the
+# columns a query selects (the framework hands them over).
+PAYMENTS_OF_ORDERS = ChildPages(PAYMENT_ROWS, parent="order_id", sql=_payments_of_orders)
 # A recorded payment has succeeded (the column's default): clients do not choose a status.
 # No row when a payment with the idempotency key $4 exists (ON CONFLICT waits for a
 # transaction still inserting it, so it is committed and a next statement sees it).
@@ -56,17 +55,6 @@ LEFT JOIN LATERAL (
     SELECT {_COLUMNS}, request_digest FROM {{{{tables.payments}}}} WHERE idempotency_key = $2
 ) existing ON true
 """
-
-
-async def payments_of_orders(
-    db: AsyncDatabaseManager,
-    order_ids: Sequence[int],
-    page: PageArgs,
-    rows: RowObjects[Payment] = PAYMENT_ROWS,
-) -> list[Payment]:
-    """`rows`: PAYMENT_ROWS, or it narrowed to the columns a query reads."""
-    sql = PAYMENTS_OF_ORDERS if rows is PAYMENT_ROWS else _payments_of_orders(rows.columns)
-    return rows.build_all(await db.fetch_records(sql, list(order_ids), page.after_id, page.limit))
 
 
 async def paid_and_payment_by_key(

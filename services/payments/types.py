@@ -9,7 +9,7 @@ from enum import Enum
 import strawberry
 
 from gateway.graphql.context import Info
-from services.orders.loaders import OrderLoaders
+from services.orders.data import OrderData
 from services.orders.types import Order
 
 
@@ -32,7 +32,7 @@ class Payment:
 
     @strawberry.field(description="The order this payment is for.")
     async def order(self, info: Info) -> Order | None:
-        return await info.context.loaders(OrderLoaders).by_id.load(self.order_id)
+        return await info.context.loaders(OrderData).by_id.load(self.order_id)
 
 
 @strawberry.input(description="A payment received for an order; it is recorded as SUCCEEDED.")

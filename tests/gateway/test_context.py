@@ -21,8 +21,8 @@ from gateway.app import create_app, migrate_services
 from gateway.db import AsyncDatabaseManager, SharedPool, count_statements
 from gateway.graphql.context import Context
 from gateway.settings import PROJECT_ROOT, Settings
-from services.orders import OrderLoaders
-from services.users import UserLoaders
+from services.orders import OrderData
+from services.users import UserData
 from tests.asgi import serve
 
 SELECT_USERS_BY_IDS = 'FROM "users".users WHERE id = ANY'
@@ -53,16 +53,16 @@ def user_queries(queries: list[str]) -> list[str]:
 
 
 async def test_a_context_builds_each_loader_set_once(users_db: AsyncDatabaseManager) -> None:
-    context = Context({UserLoaders: users_db})
+    context = Context({UserData: users_db})
 
-    assert context.loaders(UserLoaders) is context.loaders(UserLoaders)
-    assert context.loaders(UserLoaders) is not Context({UserLoaders: users_db}).loaders(UserLoaders)
+    assert context.loaders(UserData) is context.loaders(UserData)
+    assert context.loaders(UserData) is not Context({UserData: users_db}).loaders(UserData)
 
 
 async def test_by_id_loader_batches_the_ids_asked_together_into_one_statement(
     users_db: AsyncDatabaseManager,
 ) -> None:
-    loaders = Context({UserLoaders: users_db}).loaders(UserLoaders)
+    loaders = Context({UserData: users_db}).loaders(UserData)
 
     with count_statements() as recorder:
         users = await asyncio.gather(
@@ -77,14 +77,14 @@ async def test_by_id_loader_batches_the_ids_asked_together_into_one_statement(
 async def test_by_id_loader_caches_for_its_context_only(
     users_db: AsyncDatabaseManager, raw_connection: asyncpg.Connection
 ) -> None:
-    first_request = Context({UserLoaders: users_db})
-    before = await first_request.loaders(UserLoaders).by_id.load(1)
+    first_request = Context({UserData: users_db})
+    before = await first_request.loaders(UserData).by_id.load(1)
     await raw_connection.execute("UPDATE users.users SET name = 'Ada Lovelace' WHERE id = 1")
 
     with count_statements() as recorder:
-        again = await first_request.loaders(UserLoaders).by_id.load(1)
+        again = await first_request.loaders(UserData).by_id.load(1)
         await asyncio.sleep(0)
-    second_request = await Context({UserLoaders: users_db}).loaders(UserLoaders).by_id.load(1)
+    second_request = await Context({UserData: users_db}).loaders(UserData).by_id.load(1)
 
     assert before is not None
     assert again is before
@@ -96,12 +96,12 @@ async def test_by_id_loader_caches_for_its_context_only(
 async def test_loaders_of_an_unregistered_class_raise_lookup_error_naming_it(
     users_db: AsyncDatabaseManager,
 ) -> None:
-    context = Context({UserLoaders: users_db})
+    context = Context({UserData: users_db})
 
     with pytest.raises(LookupError, match="UnregisteredLoaders is not registered by any service"):
         context.loaders(UnregisteredLoaders)
-    with pytest.raises(LookupError, match="OrderLoaders"):
-        context.loaders(OrderLoaders)
+    with pytest.raises(LookupError, match="OrderData"):
+        context.loaders(OrderData)
 
 
 # --- through the app: one Context per HTTP request -------------------------------------------

@@ -11,7 +11,7 @@ import pytest
 import strawberry
 
 from gateway.execution.leaves import complete_column
-from gateway.execution.rows import row_builder
+from gateway.execution.result_dicts import result_dict_builder
 
 
 @strawberry.enum
@@ -78,8 +78,8 @@ def test_other_datetimes_go_value_by_value(values: list[Any]) -> None:
     assert column(DATETIME_TYPE, values) is None
 
 
-def test_a_row_builder_makes_dicts_in_key_order() -> None:
-    build = row_builder(("id", "name", "_typename2"))
+def test_a_result_dict_builder_makes_dicts_in_key_order() -> None:
+    build = result_dict_builder(("id", "name", "_typename2"))
 
     assert list(map(build, [1, 2], ["a", "b"], [None, True])) == [
         {"id": 1, "name": "a", "_typename2": None},
@@ -89,6 +89,8 @@ def test_a_row_builder_makes_dicts_in_key_order() -> None:
 
 
 @pytest.mark.parametrize("keys", [("id", "id"), ("id", "a b"), ("x': 1, 'y",), ("1st",)], ids=str)
-def test_a_row_builder_refuses_what_is_not_distinct_graphql_names(keys: tuple[str, ...]) -> None:
+def test_a_result_dict_builder_refuses_what_is_not_distinct_graphql_names(
+    keys: tuple[str, ...],
+) -> None:
     with pytest.raises(ValueError, match="not distinct GraphQL names"):
-        row_builder(keys)
+        result_dict_builder(keys)

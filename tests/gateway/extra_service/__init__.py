@@ -7,8 +7,8 @@ Registering it is `create_app(settings, [*SERVICES, reviews.service])` with `MIG
 from pathlib import Path
 
 from gateway.graphql.service import Service
+from tests.gateway.extra_service.data import ReviewData
 from tests.gateway.extra_service.extends import UserReviews
-from tests.gateway.extra_service.loaders import ReviewLoaders
 from tests.gateway.extra_service.resolvers import ReviewsMutation, ReviewsQuery
 from tests.gateway.extra_service.types import Review
 
@@ -19,8 +19,8 @@ service = Service(
     query=ReviewsQuery,
     mutation=ReviewsMutation,
     types=[Review],
-    loaders=[ReviewLoaders],
+    loaders=[ReviewData],
     extends={"User": UserReviews},
 )
 
-__all__ = ["MIGRATIONS_DIR", "Review", "ReviewLoaders", "service"]
+__all__ = ["MIGRATIONS_DIR", "Review", "ReviewData", "service"]

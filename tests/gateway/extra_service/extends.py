@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import strawberry
 
+from gateway.graphql.batch_field import batch_field
 from gateway.graphql.context import Info
 from gateway.limits.cost import max_items
 from services.users.types import User
-from tests.gateway.extra_service.loaders import ReviewLoaders
+from tests.gateway.extra_service.data import ReviewData
 from tests.gateway.extra_service.types import Review
 
 
@@ -18,6 +19,7 @@ class UserReviews:
     """Added to User: the reviews the user wrote."""
 
     # A test service: its tests write a few reviews per user; the bound is for the cost limit.
-    @strawberry.field(description="The user's reviews, ordered by id.", metadata=max_items(20))
-    async def reviews(self, user: strawberry.Parent[User], info: Info) -> list[Review]:
-        return await info.context.loaders(ReviewLoaders).of_user.load(user.id)
+    # A batch field: one call (one statement) per level, no per-user resolver.
+    @batch_field(description="The user's reviews, ordered by id.", metadata=max_items(20))
+    async def reviews(users: list[User], info: Info) -> list[list[Review]]:
+        return await info.context.loaders(ReviewData).of_users(users)

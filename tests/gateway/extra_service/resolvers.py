@@ -13,8 +13,8 @@ import strawberry
 from gateway.graphql.context import Info
 from gateway.graphql.errors import NotFound
 from gateway.limits.cost import max_items
-from services.users.loaders import UserLoaders
-from tests.gateway.extra_service.loaders import ReviewLoaders
+from services.users.data import UserData
+from tests.gateway.extra_service.data import ReviewData
 from tests.gateway.extra_service.types import AddReviewInput, Review
 
 DIGEST_FAILURE = "digest cache /srv/reviews/digest.bin is corrupt"
@@ -24,14 +24,14 @@ DIGEST_FAILURE = "digest cache /srv/reviews/digest.bin is corrupt"
 class ReviewsQuery:
     @strawberry.field(description="One review by id, or null.")
     async def review(self, info: Info, id: int) -> Review | None:
-        return await info.context.loaders(ReviewLoaders).by_id.load(id)
+        return await info.context.loaders(ReviewData).by_id.load(id)
 
     @strawberry.field(
         description="Ids of reviews whose body contains `text` (broken SQL).",
         metadata=max_items(20),
     )
     async def review_search(self, info: Info, text: str) -> list[int]:
-        return await info.context.loaders(ReviewLoaders).search_broken(text)
+        return await info.context.loaders(ReviewData).search_broken(text)
 
     @strawberry.field(description="A digest of all reviews (raises an unexpected error).")
     async def review_digest(self, info: Info) -> str:
@@ -42,8 +42,8 @@ class ReviewsQuery:
 class ReviewsMutation:
     @strawberry.mutation(description="Review a product; one review per user and product.")
     async def add_review(self, info: Info, input: AddReviewInput) -> Review:
-        if await info.context.loaders(UserLoaders).by_id.load(input.user_id) is None:
+        if await info.context.loaders(UserData).by_id.load(input.user_id) is None:
             raise NotFound(f"There is no user with id {input.user_id}.")
-        return await info.context.loaders(ReviewLoaders).add(
+        return await info.context.loaders(ReviewData).add(
             input.user_id, input.sku, input.rating, input.body
         )

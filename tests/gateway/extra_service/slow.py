@@ -18,7 +18,7 @@ import strawberry
 
 from gateway.graphql.context import Info
 from gateway.graphql.service import Service
-from tests.gateway.extra_service.loaders import ReviewLoaders
+from tests.gateway.extra_service.data import ReviewData
 from tests.gateway.extra_service.types import AddReviewInput, Review
 
 
@@ -26,14 +26,14 @@ from tests.gateway.extra_service.types import AddReviewInput, Review
 class SlowQuery:
     @strawberry.field(description="The number of reviews, counted after sleeping `seconds`.")
     async def slow_review_count(self, info: Info, seconds: float) -> int:
-        return await info.context.loaders(ReviewLoaders).count_slowly(seconds)
+        return await info.context.loaders(ReviewData).count_slowly(seconds)
 
 
 @strawberry.type
 class SlowMutation:
     @strawberry.mutation(description="Add a review, sleeping `seconds` before it commits.")
     async def add_review_slowly(self, info: Info, input: AddReviewInput, seconds: float) -> Review:
-        return await info.context.loaders(ReviewLoaders).add_slowly(
+        return await info.context.loaders(ReviewData).add_slowly(
             input.user_id, input.sku, input.rating, input.body, seconds
         )
 

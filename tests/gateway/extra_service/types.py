@@ -7,7 +7,7 @@ from __future__ import annotations
 import strawberry
 
 from gateway.graphql.context import Info
-from services.users.loaders import UserLoaders
+from services.users.data import UserData
 from services.users.types import User
 
 
@@ -22,7 +22,7 @@ class Review:
     @strawberry.field(description="Who wrote the review.")
     async def author(self, info: Info) -> User | None:
         # Another service's data, through its public loaders only.
-        return await info.context.loaders(UserLoaders).by_id.load(self.user_id)
+        return await info.context.loaders(UserData).by_id.load(self.user_id)
 
 
 @strawberry.input(description="A new review by an existing user.")

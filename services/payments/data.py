@@ -1,16 +1,15 @@
-"""The payments service's public per-request API."""
+"""The payments service's data API (reads batched per request, and recording a payment)."""
 
 from __future__ import annotations
 
 import re
 from decimal import Decimal
-from operator import attrgetter
 
 from gateway.db import AsyncDatabaseManager
 from gateway.graphql.batching import ChildPageLoader
 from gateway.graphql.errors import BadUserInput, NotFound
 from gateway.graphql.idempotency import IdempotencyKey
-from services.orders.loaders import OrderLoaders
+from services.orders.data import OrderData
 from services.orders.types import OrderStatus
 from services.payments import store
 from services.payments.types import Payment
@@ -19,20 +18,16 @@ _CURRENCY = re.compile(r"[A-Z]{3}")
 MAX_AMOUNT = Decimal("10000000")
 
 
-class PaymentLoaders:
+class PaymentData:
     """Payments by order (batched) and recording a payment."""
 
     def __init__(self, db: AsyncDatabaseManager) -> None:
         self._db = db
-        self.of_order: ChildPageLoader[Payment] = ChildPageLoader(
-            lambda order_ids, page, rows: store.payments_of_orders(db, order_ids, page, rows),
-            parent_of=attrgetter("order_id"),
-            rows=store.PAYMENT_ROWS,
-        )
+        self.of_order = ChildPageLoader(db, store.PAYMENTS_OF_ORDERS)
 
     async def record(
         self,
-        orders: OrderLoaders,
+        orders: OrderData,
         order_id: int,
         amount: Decimal,
         currency: str,

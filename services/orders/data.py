@@ -1,4 +1,4 @@
-"""The orders service's public per-request API: what other services may call.
+"""The orders service's data API: batched reads and writes, what others call.
 
 Other services' transactions may include orders' statements: `lock_for_update(tx, ...)`
 and `mark_within(tx, ...)` run on the caller's transaction (`db.within(tx)`), rendered for
@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from decimal import Decimal
-from operator import attrgetter
 
 from aiodataloader import DataLoader
 
@@ -28,7 +27,7 @@ DEFAULT_CURRENCY = "EUR"
 _CURRENCY = re.compile(r"[A-Z]{3}")
 
 
-class OrderLoaders:
+class OrderData:
     """Orders by id and by user (batched), their line items, and order changes."""
 
     def __init__(self, db: AsyncDatabaseManager) -> None:
@@ -36,11 +35,7 @@ class OrderLoaders:
         self.by_id: DataLoader[int, Order | None] = by_id_loader(
             lambda ids: store.orders_by_ids(db, ids)
         )
-        self.of_user: ChildPageLoader[Order] = ChildPageLoader(
-            lambda user_ids, page, rows: store.orders_of_users(db, user_ids, page, rows),
-            parent_of=attrgetter("user_id"),
-            rows=store.ORDER_ROWS,
-        )
+        self.of_user = ChildPageLoader(db, store.ORDERS_OF_USERS)
         self.items: DataLoader[int, list[LineItem]] = BatchLoader(self._items_of_orders)
 
     async def _items_of_orders(self, order_ids: list[int]) -> list[list[LineItem]]:

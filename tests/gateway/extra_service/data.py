@@ -1,18 +1,20 @@
-"""The reviews service's public per-request API: what other services may call."""
+"""The reviews service's data API: batched reads and writes, what others call."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 
 from aiodataloader import DataLoader
 
 from gateway.db import AsyncDatabaseManager
 from gateway.graphql.batching import by_id_loader
+from services.users.types import User
 from tests.gateway.extra_service import store
 from tests.gateway.extra_service.types import Review
 
 
-class ReviewLoaders:
+class ReviewData:
     """Reviews by id and by user (batched), and adding a review."""
 
     def __init__(self, db: AsyncDatabaseManager) -> None:
@@ -20,13 +22,13 @@ class ReviewLoaders:
         self.by_id: DataLoader[int, Review | None] = by_id_loader(
             lambda ids: store.reviews_by_ids(db, ids)
         )
-        self.of_user: DataLoader[int, list[Review]] = DataLoader(self._of_users)
 
-    async def _of_users(self, user_ids: list[int]) -> list[list[Review]]:
+    async def of_users(self, users: Sequence[User]) -> list[list[Review]]:
+        """Each user's reviews, ordered by id, in one statement."""
         grouped: dict[int, list[Review]] = defaultdict(list)
-        for review in await store.reviews_of_users(self._db, user_ids):
+        for review in await store.reviews_of_users(self._db, [user.id for user in users]):
             grouped[review.user_id].append(review)
-        return [grouped[user_id] for user_id in user_ids]
+        return [grouped[user.id] for user in users]
 
     async def add(self, user_id: int, sku: str, rating: int, body: str) -> Review:
         review = await store.insert_review(self._db, user_id, sku, rating, body)

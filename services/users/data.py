@@ -1,4 +1,4 @@
-"""The users service's public per-request API: what other services may call."""
+"""The users service's data API: batched reads and writes, what others call."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from services.users.types import User
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
-class UserLoaders:
+class UserData:
     """Users by id (batched), pages of users, and account creation."""
 
     def __init__(self, db: AsyncDatabaseManager) -> None:
