@@ -1,19 +1,23 @@
 """Every contact with a library's private or unstable surface, in this one module, checked.
 
-This branch holds one contact: graphql-core's token limit. `parse(max_tokens=N)` refuses a
-longer document with a GraphQLSyntaxError, the same type as any other syntax error, and no
-attribute, subclass or position tells the two apart: only the message does. The gateway
-answers the first with TOO_MANY_TOKENS and the second with GRAPHQL_PARSE_FAILED, so reading
-that message is unavoidable, and it is read here only (`exceeded_token_limit`).
+This branch holds graphql-core's token limit. `parse(max_tokens=N)`, an option graphql-core
+3.3 documents as deprecated, refuses a longer document with a GraphQLSyntaxError, the same
+type as any other syntax error, and no attribute, subclass or position tells the two apart:
+only the message does. The gateway answers the first with TOO_MANY_TOKENS and the second with
+GRAPHQL_PARSE_FAILED, so reading that message is unavoidable, and it is read here only
+(`exceeded_token_limit`).
 
 `check_contacts()` tries each contact once per process; one that no longer fits the
 installed version is reported loudly: a warning on logger `gateway.compat` naming it and what
-the gateway does instead. Without the token-limit contact, a document past the limit is still
-refused (graphql-core stops parsing it) but answered GRAPHQL_PARSE_FAILED.
+the gateway does instead. Without the message, a document past the limit is still refused
+(graphql-core stops parsing it) but answered GRAPHQL_PARSE_FAILED; without the option, no
+token limit is asked of graphql-core (`token_limit_supported()` is False) and documents are
+bounded by their length only, rather than every parse failing on an unknown argument.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,20 +28,28 @@ from graphql import GraphQLSyntaxError, parse
 __all__ = [
     "CONTACTS",
     "TOKEN_LIMIT_MESSAGE",
+    "TOKEN_LIMIT_OPTION",
     "BrokenContact",
     "broken_contacts",
     "check_contacts",
     "contact_fits",
     "exceeded_token_limit",
+    "token_limit_supported",
 ]
 
 logger = logging.getLogger("gateway.compat")
 
 # The names of the contacts, as the log spells them.
+TOKEN_LIMIT_OPTION = "graphql-core parse(max_tokens=) option"
 TOKEN_LIMIT_MESSAGE = "graphql-core parse(max_tokens=) refusal message"
 
 
 # -- graphql-core's token limit ------------------------------------------------------------
+
+
+def token_limit_supported() -> bool:
+    """Whether graphql-core's parse() still takes `max_tokens` (see `check_contacts`)."""
+    return contact_fits(TOKEN_LIMIT_OPTION)
 
 
 def exceeded_token_limit(error: GraphQLSyntaxError, max_tokens: int) -> bool:
@@ -59,6 +71,12 @@ def _token_limit_message(max_tokens: int) -> str:
 # Documents past a limit: plain tokens, and a comment counted as a token (graphql-core counts
 # comments against max_tokens, and refuses while skipping them, with the same message).
 _TOKEN_LIMIT_PROBES = (("{ a b c }", 2), ("# a\n{ a }", 1))
+
+
+def _token_option_problem() -> str | None:
+    if "max_tokens" not in inspect.signature(parse).parameters:
+        return "graphql.parse() takes no max_tokens"
+    return None
 
 
 def _token_limit_problem() -> str | None:
@@ -93,6 +111,11 @@ class BrokenContact:
 
 
 _CHECKS: tuple[tuple[str, Callable[[], str | None], str], ...] = (
+    (
+        TOKEN_LIMIT_OPTION,
+        _token_option_problem,
+        "no token limit: documents are bounded by max_query_length only",
+    ),
     (
         TOKEN_LIMIT_MESSAGE,
         _token_limit_problem,

@@ -39,7 +39,7 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
-from gateway.compat import exceeded_token_limit
+from gateway.compat import exceeded_token_limit, token_limit_supported
 from gateway.limits.cost import SchemaCosts, list_depth
 from gateway.limits.introspection_cost import IntrospectionOverBudget, introspection_cost
 
@@ -82,7 +82,8 @@ class OperationLimits(SchemaExtension):
         self.costs = costs
 
     def on_operation(self) -> Iterator[None]:
-        self.execution_context.parse_options["max_tokens"] = self.limits.max_tokens
+        if token_limit_supported():  # else logged at startup: no token limit, length only
+            self.execution_context.parse_options["max_tokens"] = self.limits.max_tokens
         yield
 
     def on_parse(self) -> Iterator[None]:

@@ -215,6 +215,7 @@ def test_the_token_limit_contact_fits_the_installed_graphql_core(
     with caplog.at_level(logging.WARNING, logger="gateway.compat"):
         assert compat.check_contacts() == ()
 
+    assert compat.contact_fits(compat.TOKEN_LIMIT_OPTION)
     assert compat.contact_fits(compat.TOKEN_LIMIT_MESSAGE)
     assert [r for r in caplog.records if r.name == "gateway.compat"] == []
 
@@ -222,12 +223,12 @@ def test_the_token_limit_contact_fits_the_installed_graphql_core(
 async def test_a_reworded_token_limit_is_logged_and_refused_as_a_parse_failure(
     contacts_rechecked: None, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def reworded(source: str, **options: Any) -> Any:
+    def reworded(source: str, max_tokens: int | None = None, **options: Any) -> Any:
         """graphql-core's parse, as if a later version worded its token-limit refusal anew."""
         try:
-            return parse(source, **options)
+            return parse(source, max_tokens=max_tokens, **options)
         except GraphQLSyntaxError as error:
-            if options.get("max_tokens") is None or error.positions is None:
+            if max_tokens is None or error.positions is None:
                 raise
             raise GraphQLSyntaxError(error.source, error.positions[0], "Too long.") from None
 
@@ -246,3 +247,26 @@ async def test_a_reworded_token_limit_is_logged_and_refused_as_a_parse_failure(
     ]
     assert await codes("{ items { title } }", limits=SHORT) == []
     assert await codes("{ itms { title } }", limits=SHORT) == ["GRAPHQL_VALIDATION_FAILED"]
+
+
+async def test_a_parse_without_max_tokens_is_logged_and_documents_are_bounded_by_length(
+    contacts_rechecked: None, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def without_max_tokens(source: str, *, no_location: bool = False) -> Any:
+        """graphql-core's parse, as if a later version dropped the deprecated option."""
+        return parse(source, no_location=no_location)
+
+    monkeypatch.setattr(compat, "parse", without_max_tokens)
+    with caplog.at_level(logging.WARNING, logger="gateway.compat"):
+        broken = compat.check_contacts()
+
+    assert compat.TOKEN_LIMIT_OPTION in [b.contact for b in broken]
+    logged = [r.getMessage() for r in caplog.records if r.name == "gateway.compat"]
+    assert any(compat.TOKEN_LIMIT_OPTION in m and "max_query_length" in m for m in logged)
+    # The option is no longer asked for, so queries answer instead of failing to parse; the
+    # length limit still holds.
+    assert await codes("{ items { title title title title } }", limits=SHORT) == []
+    too_long = Limits(max_tokens=8, max_query_length=20)
+    assert await codes("{ items { title title title title } }", limits=too_long) == [
+        "QUERY_TOO_LONG"
+    ]
