@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 
+from gateway.compat import HTTP_VIEW_STEPS, check_contacts, contact_fits
 from gateway.db import AsyncDatabaseManager, AsyncMigrationManager
 from gateway.execution.gc_tuning import tuned_garbage_collector
 from gateway.graphql.context import Context
@@ -46,6 +47,9 @@ def create_app(
 
     Usage: `app = create_app(Settings.from_env(), SERVICES)`.
     """
+    # Private library names that no longer fit are logged now (and shown on /metrics); the
+    # code that uses them takes its public path.
+    check_contacts()
     schema = build_schema(
         services,
         limits=settings.limits,
@@ -107,8 +111,10 @@ def create_app(
     app.include_router(graphql, prefix="/graphql")
     # /health (and /metrics), persisted queries, request metrics and log
     router_state = install(app, settings)
-    # Inside RequestGuard: the JSON POSTs it let through skip FastAPI's routing.
-    app.add_middleware(JsonRoute, path="/graphql", router=graphql)
+    # Inside RequestGuard: the JSON POSTs it let through skip FastAPI's routing (which needs
+    # the steps of Strawberry's view that run_json runs).
+    if contact_fits(HTTP_VIEW_STEPS):
+        app.add_middleware(JsonRoute, path="/graphql", router=graphql)
     # Inside RequestGuard: a client slow to send its body holds no slot (the body timeout
     # bounds it); health probes are never refused.
     app.state.in_flight = InFlightGauge(settings.max_in_flight)  # gateway.http.server too

@@ -9,6 +9,10 @@ Each app has its own `CollectorRegistry` (several apps in one process never clas
     gateway_graphql_request_statements{operation}      SQL statements per request (histogram)
     gateway_graphql_errors_total{code}                 errors by extensions.code
     gateway_dataloader_batch_size                      keys per dataloader batch (histogram)
+    gateway_planned_execution_fallbacks_total{reason}  operations graphql-core's executor ran
+                                                       instead of the plan (this process)
+    gateway_library_contact_broken{contact}            1 for a private library name that no
+                                                       longer fits (gateway.compat), else 0
 
 `metrics_router` serves them on the app's own port (development), `metrics_app` on another
 (`GATEWAY_METRICS_PORT`, see gateway.http.metrics_server).
@@ -31,11 +35,14 @@ import asyncpg
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import generate_latest
-from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.routing import Route
+
+from gateway.compat import CONTACTS, broken_contacts
+from gateway.execution.executor import FALLBACKS
 
 __all__ = ["GatewayMetrics", "metrics_app", "metrics_router"]
 
@@ -156,6 +163,7 @@ class GatewayMetrics:
         )
         collector: Collector = _PoolCollector(pool)
         self.registry.register(collector)
+        self.registry.register(_FallbackCollector())
 
     def observe_request(
         self,
@@ -195,6 +203,31 @@ class GatewayMetrics:
     def render(self) -> bytes:
         """Every metric in Prometheus' text format."""
         return generate_latest(self.registry)
+
+
+class _FallbackCollector(Collector):
+    """The planned executor's fallbacks and the library contacts, read at scrape time."""
+
+    def collect(self) -> Iterable[Metric]:
+        fallbacks = CounterMetricFamily(
+            "gateway_planned_execution_fallbacks",
+            "Operations graphql-core's executor ran instead of the plan, by reason "
+            "(mutations and introspection always do), in this process.",
+            labels=["reason"],
+        )
+        for reason, count in sorted(FALLBACKS.items()):
+            fallbacks.add_metric([reason], count)
+        yield fallbacks
+        broken = {contact.contact for contact in broken_contacts()}
+        contacts = GaugeMetricFamily(
+            "gateway_library_contact_broken",
+            "1 where a private name of Strawberry, graphql-core, asyncpg or uvicorn the "
+            "gateway uses does not fit the installed version (see the startup warning).",
+            labels=["contact"],
+        )
+        for contact in CONTACTS:
+            contacts.add_metric([contact], 1.0 if contact in broken else 0.0)
+        yield contacts
 
 
 def metrics_router(metrics: GatewayMetrics) -> APIRouter:

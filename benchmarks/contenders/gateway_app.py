@@ -26,9 +26,8 @@ MAX_COST = 5_000_000
 # statement and command timeouts, no pool timeout), so the gateway gets the same patience.
 POOL_TIMEOUT = 600.0
 STATEMENT_TIMEOUT_MS = 60_000
-# The execution budget (gateway.execution.budget) likewise: 500 x 20 x 20 payments are 200,000
-# values
-# (~2 MB), past the default caps; the deadline is the statement timeout's.
+# The execution budget (gateway.execution.budget) likewise: 500 x 20 x 20 payments are
+# 200,000 values (~2 MB), past the default caps; the deadline is the statement timeout's.
 BUDGET = {
     "max_execution_ms": STATEMENT_TIMEOUT_MS,
     "max_response_values": 5_000_000,

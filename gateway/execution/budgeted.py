@@ -42,6 +42,7 @@ from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from gateway.compat import strawberry_schema_of
 from gateway.execution.budget import (
     YIELD_EVERY_ON_GRAPHQL_CORE,
     BudgetExceeded,
@@ -100,7 +101,7 @@ class BudgetedExecutor(StrawberryGraphQLCoreExecutionContext):
     @property
     def limits(self) -> Limits:
         """The Strawberry schema's `execution_limits`, else the defaults."""
-        limits = getattr(getattr(self.schema, "_strawberry_schema", None), "execution_limits", None)
+        limits = getattr(strawberry_schema_of(self.schema), "execution_limits", None)
         return limits if isinstance(limits, Limits) else _DEFAULT_LIMITS
 
     def execute_operation(self, serially: bool | None = None) -> Any:

@@ -19,7 +19,9 @@ calls Unsupported run on graphql-core's own code path.
 from __future__ import annotations
 
 import asyncio
+import logging
 from bisect import bisect_right
+from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from functools import cache
 from itertools import accumulate, chain
@@ -37,6 +39,7 @@ from graphql import (
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path, Undefined, is_iterable
 
+from gateway.compat import INFO_CONSTRUCTOR, contact_fits, strawberry_schema_of
 from gateway.execution.budgeted import BudgetedExecutor
 from gateway.execution.byte_cache import (
     DEFAULT_CACHE_BYTES,
@@ -57,7 +60,21 @@ from gateway.execution.plan import (
     depends_on_variables,
 )
 
-__all__ = ["PlannedExecutor"]
+__all__ = ["FALLBACKS", "PlannedExecutor"]
+
+logger = logging.getLogger("gateway.execution")
+
+# How many operations graphql-core's executor ran instead of the plan, by reason, in this
+# process: mutations and introspection always take that path; a query that should not is a
+# fast path lost (tests count these; /metrics shows them).
+FALLBACKS: Counter[str] = Counter()
+
+
+def _fell_back(reason: str) -> ObjectPlan | None:
+    """No plan: count why."""
+    FALLBACKS[reason] += 1
+    return None
+
 
 # Paths are built only when asked for (a resolver's info, an error): most values never need
 # theirs, and building one per object cost more than completing the object.
@@ -111,27 +128,30 @@ class PlannedExecutor(BudgetedExecutor):
     values are counted before it is completed, and at each checkpoint the event loop runs."""
 
     def run_operation(self, serially: bool | None) -> Any:
-        plan = self._plan() if serially is None else None
+        plan = self._plan() if serially is None else _fell_back("not a query")
         if plan is None:
             return super().run_operation(serially)
         return run_sync_if_possible(self._execute_plan(plan))
 
     def _plan(self) -> ObjectPlan | None:
-        """The query's plan, or None when graphql-core must run the operation itself."""
+        """The query's plan, or None when graphql-core must run the operation itself (each
+        time counted in FALLBACKS by reason)."""
+        if self.operation.operation is not OperationType.QUERY:
+            return _fell_back("not a query")
         if (
-            self.operation.operation is not OperationType.QUERY
-            or self.abort_signal is not None
+            self.abort_signal is not None
             or self.hooks is not None
             or not self.error_propagation
             or (self.middleware_manager is not None and self.middleware_manager.middlewares)
+            # Without Strawberry's Info the plan cannot call resolvers (logged at startup).
+            or not contact_fits(INFO_CONSTRUCTOR)
         ):
-            return None
+            return _fell_back("executor options")
         root_type = self.schema.query_type
         if root_type is None:
-            return None
-        plans: PlanCache = getattr(
-            getattr(self.schema, "_strawberry_schema", None), "plan_cache", _PLANS
-        )
+            return _fell_back("no query type")
+        strawberry_schema = strawberry_schema_of(self.schema)
+        plans: PlanCache = getattr(strawberry_schema, "plan_cache", _PLANS)
         key = (id(self.schema), id(self.operation), self.hide_suggestions)
         cached = plans.get(key)
         if cached is not None and cached[0] is self.schema and cached[1] is self.operation:
@@ -143,12 +163,16 @@ class PlannedExecutor(BudgetedExecutor):
             operation=self.operation,
             hide_suggestions=self.hide_suggestions,
             field_resolver=self.field_resolver,
-            strawberry_schema=getattr(self.schema, "_strawberry_schema", None),
+            strawberry_schema=strawberry_schema,
         )
         try:
             plan = build_plan(context, root_type)
         except (Unsupported, GraphQLError, RecursionError):
-            return None  # graphql-core's path reports these its own way
+            return _fell_back("unsupported")  # graphql-core's path reports these its own way
+        except Exception:
+            # A library changed under the planner: answer through graphql-core, loudly.
+            logger.exception("Planning an operation failed; graphql-core's executor runs it")
+            return _fell_back("planning failed")
         if not depends_on_variables(self.operation, self.fragments):
             # The document cache hands out the same parsed operation for the same text;
             # keeping a reference to it keeps its id from being reused.

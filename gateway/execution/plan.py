@@ -45,6 +45,13 @@ from graphql.execution.values import VariableValues
 from strawberry.types.arguments import convert_arguments
 from strawberry.types.field import StrawberryField
 
+from gateway.compat import (
+    has_no_exception_handlers,
+    is_plain_attribute_read,
+    is_plain_resolver_wrapper,
+    new_info,
+    scalar_registry,
+)
 from gateway.execution.rows import RowBuilder, row_builder
 from gateway.graphql.batch_field import BATCH_METADATA_KEY, BatchSpec
 
@@ -115,7 +122,7 @@ class DirectCall:
 
         def call(source: Any, raw_info: Any) -> Any:
             nonlocal converted, shared
-            info = info_class(_raw_info=raw_info, _field=field)
+            info = new_info(info_class, raw_info, field)
             if converted is None:
                 converted = convert(arguments, info)
                 shared = _immutable(converted)
@@ -135,7 +142,7 @@ class DirectCall:
     ) -> Awaitable[list[Any]]:
         """A batch field's one call for a level (the info is the first parent's)."""
         assert self.batch is not None
-        info = self.info_class(_raw_info=raw_info, _field=self.field)
+        info = new_info(self.info_class, raw_info, self.field)
         return self.batch.call(parents, info, self.convert(arguments, info))
 
 
@@ -277,8 +284,7 @@ def _attribute_read(definition: GraphQLField) -> Callable[[Any], Any] | None:
         isinstance(field, StrawberryField)
         and field.is_basic_field
         and resolve is not None
-        and getattr(resolve, "_is_default", False)
-        and getattr(resolve, "__name__", "") == "_get_basic_result"
+        and is_plain_attribute_read(resolve)
     ):
         return None
     read_with = field.default_resolver
@@ -291,16 +297,14 @@ def _attribute_read(definition: GraphQLField) -> Callable[[Any], Any] | None:
 def _direct_call(definition: GraphQLField, strawberry_schema: Any) -> DirectCall | None:
     """A DirectCall for the field's resolver, or None to call Strawberry's wrapper."""
     field = definition.extensions.get(_STRAWBERRY_FIELD)
-    converter = getattr(strawberry_schema, "schema_converter", None)
     if not (
         isinstance(field, StrawberryField)
         and field.base_resolver is not None
         and not field.extensions
         and not field.is_subscription
-        and converter is not None
-        and getattr(converter, "_exception_handler_specs", None) == ()
+        and has_no_exception_handlers(strawberry_schema)
         # Strawberry's own wrappers, which do nothing beyond what DirectCall does.
-        and getattr(definition.resolve, "__name__", "") in ("_resolver", "_async_resolver")
+        and is_plain_resolver_wrapper(definition.resolve)
     ):
         return None
     resolver = field.base_resolver
@@ -308,13 +312,11 @@ def _direct_call(definition: GraphQLField, strawberry_schema: Any) -> DirectCall
     if not callable(function):  # a staticmethod or classmethod object: let Strawberry unwrap
         return None
     config = strawberry_schema.config
-    scalar_registry = converter.scalar_registry
+    registry = scalar_registry(strawberry_schema)
     arguments = field.arguments
 
     def convert(raw: dict[str, Any], info: Any) -> dict[str, Any]:
-        return convert_arguments(
-            raw, arguments, scalar_registry=scalar_registry, config=config, info=info
-        )
+        return convert_arguments(raw, arguments, scalar_registry=registry, config=config, info=info)
 
     return DirectCall(
         function=function,

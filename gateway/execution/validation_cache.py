@@ -18,6 +18,7 @@ from graphql.validation import ASTValidationRule
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
+from gateway.compat import graphql_schema
 from gateway.execution.byte_cache import TEXT_BYTES_PER_CHAR, ByteBoundedLRU, estimated_bytes
 from gateway.limits.field_merging import with_bounded_field_merging
 
@@ -45,7 +46,7 @@ class BoundedValidation(SchemaExtension):
             if key is not None and self.validated.get(key):
                 context.pre_execution_errors = []
             else:
-                errors = validate_document(context.schema._schema, document, rules)
+                errors = validate_document(graphql_schema(context.schema), document, rules)
                 context.pre_execution_errors = errors
                 if key is not None and not errors:
                     size = estimated_bytes(len(key[1]), TEXT_BYTES_PER_CHAR)

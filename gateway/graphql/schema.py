@@ -20,6 +20,7 @@ from strawberry.schema.name_converter import NameConverter
 from strawberry.types.base import StrawberryObjectDefinition, get_object_definition
 from strawberry.types.field import StrawberryField
 
+from gateway.compat import graphql_schema, strawberry_type_map
 from gateway.execution.budgeted import BudgetedExecutor
 from gateway.execution.byte_cache import DEFAULT_CACHE_BYTES, CacheShares
 from gateway.execution.document_cache import DocumentCache, ParsedDocuments
@@ -119,9 +120,9 @@ def build_schema(
     # Strawberry looks fields up in its type map (get_type_by_name, get_field_for_type,
     # directives): point it at definitions that keep the fields added during the build.
     for type_name, definition in extended_types.items():
-        schema.schema_converter.type_map[type_name].definition = definition
+        strawberry_type_map(schema)[type_name].definition = definition
     # Fails the build for a list field without a bound (see gateway/limits/cost.py).
-    costs.append(SchemaCosts.of_schema(schema._schema, max_page_size=max_page_size))
+    costs.append(SchemaCosts.of_schema(graphql_schema(schema), max_page_size=max_page_size))
     schema.execution_limits = limits
     schema.plan_cache = PlanCache(max_bytes=shares.plans)
     return schema

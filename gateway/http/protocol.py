@@ -42,7 +42,7 @@ from uvicorn.server import ServerState
 
 from gateway.http.load_shedding import server_busy
 
-__all__ = ["GatewayH11Protocol", "check_uvicorn_internals"]
+__all__ = ["GatewayH11Protocol", "check_uvicorn_internals", "protocol_problems"]
 
 logger = logging.getLogger("gateway.http")
 
@@ -173,13 +173,9 @@ class GatewayH11Protocol(H11Protocol):
         self.transport.close()
 
 
-def check_uvicorn_internals(config: Config, protocol: type[GatewayH11Protocol]) -> None:
-    """Raise RuntimeError unless uvicorn's h11 protocol still works as this module assumes.
-
-    `config` must be loaded (`config.load()`). Checked: the request is run with the
-    instance's `app` attribute, `conn` is the connection's h11 state, `connections` the
-    server's set of open connections, and the hooks overridden here exist.
-    """
+def protocol_problems() -> list[str]:
+    """What of uvicorn's h11 protocol class no longer looks as this module assumes (the
+    parts that need no running server; gateway.compat reports them at startup)."""
     problems = []
     for hook in ("connection_made", "connection_lost", "data_received", "on_response_complete"):
         if not callable(getattr(H11Protocol, hook, None)):
@@ -188,6 +184,17 @@ def check_uvicorn_internals(config: Config, protocol: type[GatewayH11Protocol]) 
         problems.append("H11Protocol.handle_events no longer runs the request with self.app")
     if not hasattr(h11.Connection, "trailing_data"):
         problems.append("h11.Connection.trailing_data is gone")
+    return problems
+
+
+def check_uvicorn_internals(config: Config, protocol: type[GatewayH11Protocol]) -> None:
+    """Raise RuntimeError unless uvicorn's h11 protocol still works as this module assumes.
+
+    `config` must be loaded (`config.load()`). Checked: the request is run with the
+    instance's `app` attribute, `conn` is the connection's h11 state, `connections` the
+    server's set of open connections, and the hooks overridden here exist.
+    """
+    problems = protocol_problems()
     state = ServerState()
     loop = asyncio.new_event_loop()  # the protocol wants one; nothing runs on it
     try:

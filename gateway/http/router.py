@@ -38,6 +38,7 @@ from strawberry.http.base import BaseRequestProtocol
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
+from gateway.compat import handle_errors
 from gateway.db import StatementRecorder, count_statements
 from gateway.db.pool_watch import PoolUsageWatch
 from gateway.db.releases import releasing_in_background
@@ -200,7 +201,7 @@ class GatewayRouter(GraphQLRouter[Any, None]):
             )
             response_data = await self.process_result(request, result)
             if result.errors:
-                self._handle_errors(result.errors, response_data)
+                handle_errors(self, result.errors, response_data)
             response = self.create_response(response_data, sub_response)
             response.background = background_tasks
             return response

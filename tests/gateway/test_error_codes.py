@@ -5,6 +5,11 @@ The schema here is a small test-only catalog built by the real build_schema: it 
 real services lack for some messages (an interface, an enum argument); no resolver runs, so no
 database is needed. Each case is first checked to carry the hint in development, so that a
 case that no longer provokes one fails instead of passing unseen.
+
+Codes come from what an error is, not its message: a value quoted in a message cannot change
+its code, the token limit is told from a syntax error by the one contact in gateway.compat
+that reads graphql-core's message, and that contact, broken on purpose, is logged, counted
+and answered around.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from gateway.graphql.schema import build_schema
 from gateway.graphql.service import Service
 from gateway.limits.cost import max_items
 from gateway.limits.rules import Limits
+from tests.asgi import serve
+from tests.gateway.serving import app_for, post, sample, scrape
 
 
 @strawberry.enum
@@ -209,6 +216,16 @@ def contacts_rechecked() -> Iterator[None]:
     compat.broken_contacts.cache_clear()
 
 
+def _reworded(source: str, max_tokens: int | None = None, **options: Any) -> Any:
+    """graphql-core's parse, as if a later version worded its token-limit refusal anew."""
+    try:
+        return parse(source, max_tokens=max_tokens, **options)
+    except GraphQLSyntaxError as error:
+        if max_tokens is None or error.positions is None:
+            raise
+        raise GraphQLSyntaxError(error.source, error.positions[0], "Too long.") from None
+
+
 def test_the_token_limit_contact_fits_the_installed_graphql_core(
     contacts_rechecked: None, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -223,16 +240,7 @@ def test_the_token_limit_contact_fits_the_installed_graphql_core(
 async def test_a_reworded_token_limit_is_logged_and_refused_as_a_parse_failure(
     contacts_rechecked: None, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def reworded(source: str, max_tokens: int | None = None, **options: Any) -> Any:
-        """graphql-core's parse, as if a later version worded its token-limit refusal anew."""
-        try:
-            return parse(source, max_tokens=max_tokens, **options)
-        except GraphQLSyntaxError as error:
-            if max_tokens is None or error.positions is None:
-                raise
-            raise GraphQLSyntaxError(error.source, error.positions[0], "Too long.") from None
-
-    monkeypatch.setattr(compat, "parse", reworded)
+    monkeypatch.setattr(compat, "parse", _reworded)
     with caplog.at_level(logging.WARNING, logger="gateway.compat"):
         broken = compat.check_contacts()
 
@@ -270,3 +278,27 @@ async def test_a_parse_without_max_tokens_is_logged_and_documents_are_bounded_by
     assert await codes("{ items { title title title title } }", limits=too_long) == [
         "QUERY_TOO_LONG"
     ]
+
+
+async def test_the_app_reports_a_reworded_token_limit_and_keeps_answering(
+    database_url: str,
+    contacts_rechecked: None,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(compat, "parse", _reworded)
+    with caplog.at_level(logging.WARNING, logger="gateway.compat"):
+        app = app_for(database_url)
+    [warning] = [r for r in caplog.records if r.name == "gateway.compat"]
+    assert compat.TOKEN_LIMIT_MESSAGE in warning.getMessage()
+
+    async with serve(app) as client:
+        long = await post(client, query="{ users(first: 1) { nodes { " + "id " * 1500 + "} } }")
+        short = await post(client, query="{ users(first: 1) { nodes { id } } }")
+        text = await scrape(client)
+
+    assert [e["extensions"]["code"] for e in long["errors"]] == ["GRAPHQL_PARSE_FAILED"]
+    assert short == {"data": {"users": {"nodes": []}}}
+    contact = compat.TOKEN_LIMIT_MESSAGE
+    assert sample(text, "gateway_library_contact_broken", contact=contact) == 1
+    assert sample(text, "gateway_library_contact_broken", contact=compat.TOKEN_LIMIT_OPTION) == 0

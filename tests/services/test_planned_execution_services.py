@@ -294,3 +294,89 @@ async def test_unknown_ids_are_null(gateways: Gateways) -> None:
 
     assert planned.data == {"user": None, "order": None, "known": {"id": 1}}
     assert planned.errors == []
+
+
+# The same batch field twice under two aliases, same arguments, different selections: each
+# alias must get the columns it selects (one loader per alias, not per arguments).
+ALIASED_PAYMENTS = """
+{ users(first: 1) { nodes { orders(first: 1) { nodes {
+    a: payments(first: 3) { nodes { amount } }
+    b: payments(first: 3) { nodes { currency } }
+    c: payments(first: 1) { nodes { id amount } }
+} } } } }
+"""
+UNALIASED_PAYMENTS = (
+    "{ users(first: 1) { nodes { orders(first: 1) { nodes { payments(first: 3) "
+    "{ nodes { id amount currency } } } } } } }"
+)
+
+
+def _payments_of_the_first_order(data: Any, key: str) -> list[dict[str, Any]]:
+    nodes: list[dict[str, Any]] = data["users"]["nodes"][0]["orders"]["nodes"][0][key]["nodes"]
+    return nodes
+
+
+async def test_aliases_of_one_batch_field_get_what_each_selects_on_both_executors(
+    gateways: Gateways,
+) -> None:
+    whole = await gateways.agree(UNALIASED_PAYMENTS)
+    payments = _payments_of_the_first_order(whole.data, "payments")
+    assert len(payments) == 2
+
+    planned = await gateways.agree(ALIASED_PAYMENTS)
+
+    assert planned.errors == []
+    assert _payments_of_the_first_order(planned.data, "a") == [
+        {"amount": p["amount"]} for p in payments
+    ]
+    assert _payments_of_the_first_order(planned.data, "b") == [
+        {"currency": p["currency"]} for p in payments
+    ]
+    assert _payments_of_the_first_order(planned.data, "c") == [
+        {"id": payments[0]["id"], "amount": payments[0]["amount"]}
+    ]
+    # users, orders, and one statement per alias of payments: never one per row.
+    assert len(planned.statements) == 5, planned.statements
+
+
+async def test_aliases_of_one_batch_field_on_graphql_cores_path_answer_alike(
+    gateways: Gateways,
+) -> None:
+    # __schema sends the planned schema's operation to graphql-core, whose per-row resolvers
+    # gather each level through a dataloader: the path where the first alias's narrowed
+    # columns used to serve the second ('Payment' object has no attribute 'currency').
+    planned_path = await gateways.answer(gateways.planned, ALIASED_PAYMENTS)
+    introspected = ALIASED_PAYMENTS.rstrip()[:-1] + " __schema { queryType { name } } }"
+    for schema in (gateways.planned, gateways.standard):
+        FALLBACKS.clear()
+        answer = await gateways.answer(schema, introspected)
+
+        assert answer.errors == []
+        assert {k: v for k, v in answer.data.items() if k != "__schema"} == planned_path.data
+        assert len(answer.statements) == len(planned_path.statements)
+        # The planned schema's run did fall back (the standard one is not observed).
+        assert (["query"] if schema is gateways.planned else []) == FALLBACKS
+
+
+async def test_aliases_of_one_batch_field_under_a_mutation_answer_alike(
+    gateways: Gateways,
+) -> None:
+    mutation = """
+    mutation { placeOrder(input: {
+        userId: 1, items: [{sku: "X-1", quantity: 1, unitPrice: "2.50"}]
+    }) {
+        id
+        a: payments(first: 3) { nodes { amount } }
+        b: payments(first: 3) { nodes { currency } }
+        user { x: orders(first: 1) { nodes { id } } y: orders(first: 1) { nodes { total } } }
+    } }
+    """
+    for schema in (gateways.planned, gateways.standard):
+        answer = await gateways.answer(schema, mutation)
+
+        assert answer.errors == []
+        placed = answer.data["placeOrder"]
+        assert placed["a"] == {"nodes": []}
+        assert placed["b"] == {"nodes": []}
+        assert placed["user"]["x"]["nodes"][0].keys() == {"id"}
+        assert placed["user"]["y"]["nodes"][0].keys() == {"total"}
