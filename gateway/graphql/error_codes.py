@@ -12,6 +12,7 @@ Codes come from what an error is and where it arose, never from its message:
                                      merging's VALIDATION_TOO_COMPLEX, the execution budget)
     GraphQLSyntaxError               GRAPHQL_PARSE_FAILED
     reported by validation           GRAPHQL_VALIDATION_FAILED, set as validation returns
+                                     them (gateway.execution.validation_cache)
     any other error without cause    GRAPHQL_VALIDATION_FAILED (a refusal of graphql-core's
                                      before execution that no step above coded)
     a GatewayError, or a database    its `code` (gateway.graphql.errors)
@@ -137,12 +138,6 @@ class ErrorCodes(SchemaExtension):
 
     def __init__(self, *, hide_suggestions: bool = False) -> None:
         self.hide_suggestions = hide_suggestions
-
-    def on_validate(self) -> Iterator[None]:
-        yield
-        # Whatever validation reported, by any rule, is a validation failure: coded here,
-        # where that is known, rather than guessed later from the error.
-        mark_validation_errors(self.execution_context.pre_execution_errors)
 
     def on_operation(self) -> Iterator[None]:
         yield
