@@ -70,6 +70,7 @@ __all__ = [
     "scalar_registry",
     "strawberry_schema_of",
     "strawberry_type_map",
+    "token_limit_problems",
     "token_limit_supported",
 ]
 
@@ -194,7 +195,27 @@ def handle_errors(view: Any, errors: list[GraphQLError], response_data: Any) -> 
 
 def token_limit_supported() -> bool:
     """Whether graphql-core's parse() still takes `max_tokens` (see `check_contacts`)."""
-    return contact_fits(TOKEN_LIMIT_OPTION)
+    return token_limit_problems()[TOKEN_LIMIT_OPTION] is None
+
+
+@cache
+def token_limit_problems() -> dict[str, str | None]:
+    """What does not fit in the two token-limit contacts, by contact (None: it fits).
+
+    Checked on its own, once per process, without the probe schema of `broken_contacts`:
+    every operation asks `token_limit_supported()`, including those of a schema built
+    without `create_app` (which checks every contact at startup)."""
+    return {
+        TOKEN_LIMIT_OPTION: _checked(_token_option_problem),
+        TOKEN_LIMIT_MESSAGE: _checked(_token_limit_problem),
+    }
+
+
+def _checked(check: Callable[[], str | None]) -> str | None:
+    try:
+        return check()
+    except Exception as error:  # a changed library may fail in any way: that is the finding
+        return f"{type(error).__name__}: {error}"
 
 
 def exceeded_token_limit(error: GraphQLSyntaxError, max_tokens: int) -> bool:
@@ -206,7 +227,8 @@ def exceeded_token_limit(error: GraphQLSyntaxError, max_tokens: int) -> bool:
     "Document contains more than N tokens. Parsing aborted."). False when the contact does
     not fit the installed graphql-core (see `check_contacts`).
     """
-    return contact_fits(TOKEN_LIMIT_MESSAGE) and error.message == _token_limit_message(max_tokens)
+    fits = token_limit_problems()[TOKEN_LIMIT_MESSAGE] is None
+    return fits and error.message == _token_limit_message(max_tokens)
 
 
 def _token_limit_message(max_tokens: int) -> str:
@@ -356,12 +378,12 @@ _CHECKS: tuple[tuple[str, Callable[[strawberry.Schema], str | None], str], ...] 
     ),
     (
         TOKEN_LIMIT_OPTION,
-        lambda _: _token_option_problem(),
+        lambda _: token_limit_problems()[TOKEN_LIMIT_OPTION],
         "no token limit: documents are bounded by max_query_length only",
     ),
     (
         TOKEN_LIMIT_MESSAGE,
-        lambda _: _token_limit_problem(),
+        lambda _: token_limit_problems()[TOKEN_LIMIT_MESSAGE],
         "documents past max_tokens are refused as GRAPHQL_PARSE_FAILED, not TOO_MANY_TOKENS",
     ),
 )

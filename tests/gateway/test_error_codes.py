@@ -210,10 +210,12 @@ async def test_every_validation_error_is_coded_as_validation_returns_it() -> Non
 
 @pytest.fixture
 def contacts_rechecked() -> Iterator[None]:
-    """The contacts checked afresh in the test, and again after it (the check is cached)."""
+    """The contacts checked afresh in the test, and again after it (the checks are cached)."""
     compat.broken_contacts.cache_clear()
+    compat.token_limit_problems.cache_clear()
     yield
     compat.broken_contacts.cache_clear()
+    compat.token_limit_problems.cache_clear()
 
 
 def _reworded(source: str, max_tokens: int | None = None, **options: Any) -> Any:
