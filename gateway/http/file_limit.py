@@ -6,17 +6,23 @@ log file, and accept() itself would fail (EMFILE) for every new client. At start
 limit is raised to the hard limit, and the client connection limit is lowered, if need be,
 so that `reserved` descriptors always stay free for the process itself.
 
-    max_connections, overflow = client_connection_bounds(
-        1000, raise_open_file_limit(), reserved=100
-    )
+    bounds = client_connection_bounds(1000, raise_open_file_limit(), reserved=100)
 """
 
 from __future__ import annotations
 
 import logging
 import resource
+from typing import NamedTuple
 
-__all__ = ["client_connection_bounds", "raise_open_file_limit"]
+__all__ = [
+    "MAX_ACCEPT_BATCH",
+    "ConnectionBounds",
+    "client_connection_bounds",
+    "raise_open_file_limit",
+]
+
+MAX_ACCEPT_BATCH = 2048  # uvicorn's default backlog
 
 logger = logging.getLogger("gateway.http.file_limit")
 
@@ -34,17 +40,31 @@ def raise_open_file_limit() -> int:
     return hard
 
 
-def client_connection_bounds(requested: int, file_limit: int, *, reserved: int) -> tuple[int, int]:
-    """The connection limit and overflow (gateway.http.protocol) for `requested` client
-    connections under `file_limit` descriptors, `reserved` of them set aside for the process.
+class ConnectionBounds(NamedTuple):
+    """Client connections the server keeps, answers SERVER_BUSY, and accepts per loop turn."""
 
-    Limit and overflow together stay below what is left: `requested` is lowered (with a
-    warning) when the file limit leaves less. The overflow, the connections kept only long
-    enough to be answered SERVER_BUSY, is a tenth of the limit, at least 10.
+    limit: int
+    overflow: int
+    accept_batch: int  # the listening socket's backlog: asyncio accepts up to it at once
+
+
+def client_connection_bounds(requested: int, file_limit: int, *, reserved: int) -> ConnectionBounds:
+    """The connection limit and overflow (gateway.http.protocol) for `requested` client
+    connections under `file_limit` descriptors, `reserved` of them set aside for the process,
+    and the accept batch that keeps a burst of new connections below what is left.
+
+    asyncio accepts up to the server's backlog of sockets in one turn of the event loop, and
+    a socket past the limit is closed only turns later, once its protocol has started: room
+    for two batches stays free beyond limit and overflow, so accept() never meets the file
+    limit (EMFILE). `requested` is lowered (with a warning) when the file limit leaves less.
+    The overflow, the connections kept only long enough to be answered SERVER_BUSY, is a
+    tenth of the limit, at least 10.
     """
-    usable = max(2, file_limit - reserved)
-    limit = min(requested, max(1, usable * 10 // 11))
-    overflow = max(1, min(max(10, limit // 10), usable - limit))
+    usable = max(4, file_limit - reserved)
+    accept_batch = min(MAX_ACCEPT_BATCH, max(1, usable // 10))
+    room = max(2, usable - 2 * accept_batch)
+    limit = min(requested, max(1, room * 10 // 11))
+    overflow = max(1, min(max(10, limit // 10), room - limit))
     if limit < requested:
         logger.warning(
             "GATEWAY_MAX_CLIENT_CONNECTIONS is %d but the open-file limit is %d: at most %d "
@@ -55,4 +75,4 @@ def client_connection_bounds(requested: int, file_limit: int, *, reserved: int) 
             limit,
             reserved,
         )
-    return limit, overflow
+    return ConnectionBounds(limit, overflow, accept_batch)

@@ -40,15 +40,15 @@ _PROCESS_DESCRIPTORS = 64
 def run_http_server(app: FastAPI, settings: Settings) -> bool:
     """Serve `app` (made by create_app) on settings.host:port until a signal stops it;
     False if startup failed."""
-    max_connections, overflow = client_connection_bounds(
+    bounds = client_connection_bounds(
         settings.max_client_connections,
         raise_open_file_limit(),
         reserved=settings.max_connections + 1 + _PROCESS_DESCRIPTORS,
     )
     protocol = GatewayH11Protocol.configured(
         header_timeout=settings.header_timeout,
-        max_connections=max_connections,
-        overflow=overflow,
+        max_connections=bounds.limit,
+        overflow=bounds.overflow,
     )
     gauge: InFlightGauge = app.state.in_flight
     config = uvicorn.Config(
@@ -58,6 +58,7 @@ def run_http_server(app: FastAPI, settings: Settings) -> bool:
         port=settings.port,
         log_level="info",
         http=protocol,
+        backlog=bounds.accept_batch,
         server_header=False,
         access_log=False,
     )
