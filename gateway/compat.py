@@ -8,6 +8,13 @@ asyncpg. (Two contacts keep their own fit check beside the code that needs them,
 reported here too: uvicorn's protocol class, gateway.http.protocol, and graphql-core's
 field-merging budget, gateway.limits.field_merging.)
 
+One contact reads a message, because nothing else tells it apart: graphql-core's refusal of
+a document past `parse(max_tokens=N)` (an option it documents as deprecated) is a plain
+GraphQLSyntaxError, so `exceeded_token_limit` compares its message, whole, with the one
+graphql-core builds; OperationLimits then gives it TOO_MANY_TOKENS. Broken, such a document is
+still refused but as GRAPHQL_PARSE_FAILED; without the option, no token limit is asked of
+graphql-core (`token_limit_supported()`) and documents are bounded by their length only.
+
 `check_contacts()` tries every contact on a small probe schema once per process. A contact
 that no longer fits the installed version is reported loudly, never silently: a warning on
 logger `gateway.compat` naming it and what the gateway does instead, and
@@ -31,7 +38,7 @@ from typing import Any
 
 import asyncpg
 import strawberry
-from graphql import FieldNode, GraphQLError, GraphQLSchema
+from graphql import FieldNode, GraphQLError, GraphQLSchema, GraphQLSyntaxError, parse
 from strawberry.http.async_base_view import AsyncBaseHTTPView
 from strawberry.types.field import StrawberryField
 from strawberry.types.info import Info
@@ -45,11 +52,14 @@ __all__ = [
     "INFO_CONSTRUCTOR",
     "RESOLVER_WRAPPER",
     "STRAWBERRY_SCHEMA_LINK",
+    "TOKEN_LIMIT_MESSAGE",
+    "TOKEN_LIMIT_OPTION",
     "UVICORN_PROTOCOL",
     "BrokenContact",
     "broken_contacts",
     "check_contacts",
     "contact_fits",
+    "exceeded_token_limit",
     "field_nodes",
     "graphql_schema",
     "handle_errors",
@@ -60,6 +70,8 @@ __all__ = [
     "scalar_registry",
     "strawberry_schema_of",
     "strawberry_type_map",
+    "token_limit_problems",
+    "token_limit_supported",
 ]
 
 logger = logging.getLogger("gateway.compat")
@@ -73,6 +85,8 @@ HTTP_VIEW_STEPS = "strawberry AsyncBaseHTTPView steps (execute_single, _handle_e
 ASYNCPG_POOL = "asyncpg.Pool.__init__ arguments"
 UVICORN_PROTOCOL = "uvicorn H11Protocol (gateway.http.protocol)"
 FIELD_MERGING_BUDGET = "graphql-core field-merging budget (gateway.limits.field_merging)"
+TOKEN_LIMIT_OPTION = "graphql-core parse(max_tokens=) option"
+TOKEN_LIMIT_MESSAGE = "graphql-core parse(max_tokens=) refusal message"
 
 # What SharedPool passes to asyncpg.Pool.__init__, which asyncpg documents as internal.
 POOL_PARAMETERS = frozenset(
@@ -174,6 +188,81 @@ def has_no_exception_handlers(strawberry_schema: Any) -> bool:
 def handle_errors(view: Any, errors: list[GraphQLError], response_data: Any) -> None:
     """Strawberry's error hook of an HTTP view (Sentry's integration overrides it)."""
     view._handle_errors(errors, response_data)
+
+
+# -- graphql-core's token limit ------------------------------------------------------------
+
+
+def token_limit_supported() -> bool:
+    """Whether graphql-core's parse() still takes `max_tokens` (see `check_contacts`)."""
+    return token_limit_problems()[TOKEN_LIMIT_OPTION] is None
+
+
+@cache
+def token_limit_problems() -> dict[str, str | None]:
+    """What does not fit in the two token-limit contacts, by contact (None: it fits).
+
+    Checked on its own, once per process, without the probe schema of `broken_contacts`:
+    every operation asks `token_limit_supported()`, including those of a schema built
+    without `create_app` (which checks every contact at startup)."""
+    return {
+        TOKEN_LIMIT_OPTION: _checked(_token_option_problem),
+        TOKEN_LIMIT_MESSAGE: _checked(_token_limit_problem),
+    }
+
+
+def _checked(check: Callable[[], str | None]) -> str | None:
+    try:
+        return check()
+    except Exception as error:  # a changed library may fail in any way: that is the finding
+        return f"{type(error).__name__}: {error}"
+
+
+def exceeded_token_limit(error: GraphQLSyntaxError, max_tokens: int) -> bool:
+    """Whether `error` is graphql-core refusing a document of more than `max_tokens` tokens
+    (rather than a syntax error in it).
+
+    graphql-core 3.3 gives the refusal no type of its own, so the message is compared, whole,
+    with the one it builds from the limit (graphql/language/parser.py and lexer.py, both
+    "Document contains more than N tokens. Parsing aborted."). False when the contact does
+    not fit the installed graphql-core (see `check_contacts`).
+    """
+    fits = token_limit_problems()[TOKEN_LIMIT_MESSAGE] is None
+    return fits and error.message == _token_limit_message(max_tokens)
+
+
+def _token_limit_message(max_tokens: int) -> str:
+    return f"Syntax Error: Document contains more than {max_tokens} tokens. Parsing aborted."
+
+
+# Documents past a limit: plain tokens, and a comment counted as a token (graphql-core counts
+# comments against max_tokens, and refuses while skipping them, with the same message).
+_TOKEN_LIMIT_PROBES = (("{ a b c }", 2), ("# a\n{ a }", 1))
+
+
+def _token_option_problem() -> str | None:
+    if "max_tokens" not in inspect.signature(parse).parameters:
+        return "graphql.parse() takes no max_tokens"
+    return None
+
+
+def _token_limit_problem() -> str | None:
+    for source, max_tokens in _TOKEN_LIMIT_PROBES:
+        refusal = _syntax_error(source, max_tokens)
+        if refusal is None or refusal.message != _token_limit_message(max_tokens):
+            return f"parse({source!r}, max_tokens={max_tokens}) gave {refusal!r}"
+    genuine = _syntax_error("{ a", max_tokens=100)
+    if genuine is None or genuine.message == _token_limit_message(100):
+        return f"a syntax error reads {genuine!r}"
+    return None
+
+
+def _syntax_error(source: str, max_tokens: int) -> GraphQLSyntaxError | None:
+    try:
+        parse(source, max_tokens=max_tokens)
+    except GraphQLSyntaxError as error:
+        return error
+    return None
 
 
 # -- The check ------------------------------------------------------------------------------
@@ -286,6 +375,16 @@ _CHECKS: tuple[tuple[str, Callable[[strawberry.Schema], str | None], str], ...] 
         FIELD_MERGING_BUDGET,
         lambda _: _merging_problem(),
         "field merging is validated without a budget per document",
+    ),
+    (
+        TOKEN_LIMIT_OPTION,
+        lambda _: token_limit_problems()[TOKEN_LIMIT_OPTION],
+        "no token limit: documents are bounded by max_query_length only",
+    ),
+    (
+        TOKEN_LIMIT_MESSAGE,
+        lambda _: token_limit_problems()[TOKEN_LIMIT_MESSAGE],
+        "documents past max_tokens are refused as GRAPHQL_PARSE_FAILED, not TOO_MANY_TOKENS",
     ),
 )
 CONTACTS = tuple(name for name, _, _ in _CHECKS)

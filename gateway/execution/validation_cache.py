@@ -20,6 +20,7 @@ from strawberry.schema.schema import validate_document
 
 from gateway.compat import graphql_schema
 from gateway.execution.byte_cache import TEXT_BYTES_PER_CHAR, ByteBoundedLRU, estimated_bytes
+from gateway.graphql.error_codes import mark_validation_errors
 from gateway.limits.field_merging import with_bounded_field_merging
 
 __all__ = ["BoundedValidation", "ValidatedTexts"]
@@ -47,6 +48,7 @@ class BoundedValidation(SchemaExtension):
                 context.pre_execution_errors = []
             else:
                 errors = validate_document(graphql_schema(context.schema), document, rules)
+                mark_validation_errors(errors)  # coded where it is known they are validation's
                 context.pre_execution_errors = errors
                 if key is not None and not errors:
                     size = estimated_bytes(len(key[1]), TEXT_BYTES_PER_CHAR)

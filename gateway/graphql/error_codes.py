@@ -5,6 +5,21 @@ Client-caused errors keep their message; anything unexpected is masked as
 SQL, table name or traceback reaches a client. With `hide_suggestions` (production), every
 message loses graphql-core's hints at the schema ("Did you mean 'userId'?"), wherever they sit:
 validation, argument and variable coercion, input-object fields and enum values alike.
+
+Codes come from what an error is and where it arose, never from its message:
+
+    raised with extensions.code      kept (the operation limits, TOO_MANY_TOKENS, field
+                                     merging's VALIDATION_TOO_COMPLEX, the execution budget)
+    GraphQLSyntaxError               GRAPHQL_PARSE_FAILED
+    reported by validation           GRAPHQL_VALIDATION_FAILED, set as validation returns
+                                     them (gateway.execution.validation_cache)
+    any other error without cause    GRAPHQL_VALIDATION_FAILED (a refusal of graphql-core's
+                                     before execution that no step above coded)
+    a GatewayError, or a database    its `code` (gateway.graphql.errors)
+    error mapped to one
+    any other error before a field   BAD_USER_INPUT (variables or arguments that do not
+                                     coerce, a scalar's parser refusing a value)
+    any other error in a field       INTERNAL_SERVER_ERROR, masked, logged with its id
 """
 
 from __future__ import annotations
@@ -14,18 +29,28 @@ import re
 import uuid
 from collections.abc import Iterator
 
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 
 from gateway.graphql.errors import GatewayError, error_from_database_error
 from gateway.http.request_log import current_correlation_id
-from gateway.limits.rules import TOKEN_LIMIT_MESSAGE
 
-__all__ = ["ErrorCodes", "classify", "without_suggestions"]
+__all__ = [
+    "INTERNAL_SERVER_ERROR",
+    "PARSE_FAILED",
+    "VALIDATION_FAILED",
+    "ErrorCodes",
+    "classify",
+    "mark_validation_errors",
+    "without_suggestions",
+]
 
 logger = logging.getLogger("gateway.graphql.errors")
 
 INTERNAL_MESSAGE = "Internal server error"
+PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 # graphql-core's hints (graphql.pyutils.did_you_mean: " Did you mean " + an optional phrase
 # such as "the enum value" + quoted names joined as "'a', 'b', or 'c'" + "?") tell a prober
 # which fields, arguments, types and enum values the schema holds. graphql-core could omit
@@ -58,16 +83,12 @@ def classify(error: GraphQLError, *, hide_suggestions: bool = False) -> GraphQLE
 def _classified(error: GraphQLError) -> GraphQLError:
     original = error.original_error
     if original is None:
-        if error.extensions and "code" in error.extensions:
-            return error  # raised with its code (operation limits)
-        message = error.message
-        if TOKEN_LIMIT_MESSAGE in message:
-            code = "TOO_MANY_TOKENS"
-        elif "Syntax Error" in message:
-            code = "GRAPHQL_PARSE_FAILED"
-        else:
-            code = "GRAPHQL_VALIDATION_FAILED"
-        return _with(error, message, {"code": code})
+        if _code_of(error) is not None:
+            return error  # raised or reported with its code
+        # graphql-core's own refusal of the request, before execution: a syntax error, or
+        # (coded at validation already, so only a safety net) an uncoded validation error.
+        code = PARSE_FAILED if isinstance(error, GraphQLSyntaxError) else VALIDATION_FAILED
+        return _with(error, error.message, {"code": code})
     if mapped := error_from_database_error(original):
         original = mapped
     if isinstance(original, GatewayError):
@@ -84,8 +105,20 @@ def _classified(error: GraphQLError) -> GraphQLError:
         exc_info=original,
     )
     return _with(
-        error, INTERNAL_MESSAGE, {"code": "INTERNAL_SERVER_ERROR", "correlationId": correlation_id}
+        error, INTERNAL_MESSAGE, {"code": INTERNAL_SERVER_ERROR, "correlationId": correlation_id}
     )
+
+
+def _code_of(error: GraphQLError) -> object:
+    return (error.extensions or {}).get("code")
+
+
+def mark_validation_errors(errors: list[GraphQLError] | None) -> None:
+    """Give each of `errors`, as validation returned them, GRAPHQL_VALIDATION_FAILED unless
+    it carries a code of its own (field merging's VALIDATION_TOO_COMPLEX keeps that)."""
+    for error in errors or ():
+        if _code_of(error) is None:
+            error.extensions = {**(error.extensions or {}), "code": VALIDATION_FAILED}
 
 
 def _with(error: GraphQLError, message: str, extensions: dict[str, str]) -> GraphQLError:

@@ -30,6 +30,7 @@ from graphql import (
     GraphQLInterfaceType,
     GraphQLNamedType,
     GraphQLObjectType,
+    GraphQLSyntaxError,
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
@@ -38,13 +39,14 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
+from gateway.compat import exceeded_token_limit, token_limit_supported
 from gateway.limits.cost import SchemaCosts, list_depth
 from gateway.limits.introspection_cost import IntrospectionOverBudget, introspection_cost
 
-__all__ = ["TOKEN_LIMIT_MESSAGE", "Limits", "OperationLimits", "check_operation", "operation_cost"]
+__all__ = ["TOO_MANY_TOKENS", "Limits", "OperationLimits", "check_operation", "operation_cost"]
 
-# graphql-core's message when parse(max_tokens=...) gives up; error_codes maps it to a code.
-TOKEN_LIMIT_MESSAGE = "tokens. Parsing aborted."
+# The code of graphql-core's refusal of a document past `max_tokens`, set where it is refused.
+TOO_MANY_TOKENS = "TOO_MANY_TOKENS"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,7 +82,8 @@ class OperationLimits(SchemaExtension):
         self.costs = costs
 
     def on_operation(self) -> Iterator[None]:
-        self.execution_context.parse_options["max_tokens"] = self.limits.max_tokens
+        if token_limit_supported():  # else logged at startup: no token limit, length only
+            self.execution_context.parse_options["max_tokens"] = self.limits.max_tokens
         yield
 
     def on_parse(self) -> Iterator[None]:
@@ -92,6 +95,13 @@ class OperationLimits(SchemaExtension):
                 extensions={"code": "QUERY_TOO_LONG"},
             )
         yield
+        # graphql-core stopped parsing at max_tokens with a plain syntax error: give that
+        # refusal its own code here, where the limit is known (the error is the result's).
+        for error in self.execution_context.pre_execution_errors or ():
+            if isinstance(error, GraphQLSyntaxError) and exceeded_token_limit(
+                error, self.limits.max_tokens
+            ):
+                error.extensions = {**(error.extensions or {}), "code": TOO_MANY_TOKENS}
 
     def on_validate(self) -> Iterator[None]:
         document = self.execution_context.graphql_document
