@@ -1,8 +1,11 @@
 """Test fixtures on a real PostgreSQL.
 
 One server per test run: an embedded PostgreSQL in a temporary directory, or the server in
-TEST_DATABASE_URL when set. Every test that asks for `database_url` gets a fresh database
-cloned from an empty template, dropped afterwards. The embedded server and its directory are
+TEST_DATABASE_URL when set. Every test that asks for `database_url` gets a fresh database,
+dropped afterwards: cloned from an empty template here and in tests/gateway/db (the data
+layer's own tests), from a template the demo services' migrations were applied to once per run
+in the folders whose tests start the app (their conftests say so). `empty_database_url` and
+`migrated_database_url` ask for one kind explicitly. The embedded server and its directory are
 removed at the end of the run, also when a test fails or the run is interrupted (SIGINT,
 SIGTERM); a run killed outright is swept up by the next one.
 """
@@ -22,10 +25,14 @@ from typing import Any
 import asyncpg
 import pytest
 
+import services
+from gateway.app import migrate_services
 from gateway.db import AsyncDatabaseManager, DatabaseConfig, SharedPool
 from gateway.db.embedded import EmbeddedPostgres, kill_server_on, with_database
+from gateway.settings import Settings
 
 TEMPLATE_DATABASE = "gateway_test_template"
+MIGRATED_TEMPLATE_DATABASE = "gateway_test_migrated_template"
 DATA_DIR_PREFIX = "gateway-test-pg-"
 _database_numbers = itertools.count()
 
@@ -71,6 +78,18 @@ def server_url() -> Iterator[str]:
         run_dir = Path(tempfile.mkdtemp(prefix=f"{DATA_DIR_PREFIX}{os.getpid()}-"))
         server = EmbeddedPostgres.start(run_dir / "data", delete=True)
         url = server.url
+        # A throwaway server: nothing it holds must survive a crash of the machine, so it
+        # need not wait for the disk (creating and dropping a database per test otherwise
+        # waits on fsync several times; a process crash still loses nothing).
+        asyncio.run(
+            _admin(
+                url,
+                "ALTER SYSTEM SET fsync = off",
+                "ALTER SYSTEM SET full_page_writes = off",
+                "ALTER SYSTEM SET synchronous_commit = off",
+                "SELECT pg_reload_conf()",
+            )
+        )
     try:
         asyncio.run(
             _admin(
@@ -87,15 +106,65 @@ def server_url() -> Iterator[str]:
             shutil.rmtree(server.data_dir.parent, ignore_errors=True)
 
 
-@pytest.fixture
-def database_url(server_url: str) -> Iterator[str]:
-    """A fresh, empty database for this test alone."""
+async def _migrate_demo_services(url: str) -> None:
+    # The same code the app's lifespan runs, so a clone is what a first start leaves behind.
+    pool = await AsyncDatabaseManager.create_shared_pool(
+        DatabaseConfig(connection_string=url, min_connections=1, max_connections=1)
+    )
+    try:
+        managers = {
+            service.name: AsyncDatabaseManager(pool=pool, schema=service.name)
+            for service in services.SERVICES
+        }
+        await migrate_services(managers, Settings(database_url=url))
+    finally:
+        await pool.close()
+
+
+@pytest.fixture(scope="session")
+def migrated_template(server_url: str) -> Iterator[str]:
+    """Name of a template database with every demo service's migrations applied (once)."""
+    drop = f'DROP DATABASE IF EXISTS "{MIGRATED_TEMPLATE_DATABASE}" WITH (FORCE)'
+    asyncio.run(
+        _admin(
+            server_url,
+            drop,
+            f'CREATE DATABASE "{MIGRATED_TEMPLATE_DATABASE}" TEMPLATE "{TEMPLATE_DATABASE}"',
+        )
+    )
+    try:
+        asyncio.run(_migrate_demo_services(with_database(server_url, MIGRATED_TEMPLATE_DATABASE)))
+        yield MIGRATED_TEMPLATE_DATABASE
+    finally:
+        asyncio.run(_admin(server_url, drop))
+
+
+def _fresh_database(server_url: str, template: str) -> Iterator[str]:
     name = f"gateway_test_{os.getpid()}_{next(_database_numbers)}"
-    asyncio.run(_admin(server_url, f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DATABASE}"'))
+    asyncio.run(_admin(server_url, f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
     try:
         yield with_database(server_url, name)
     finally:
         asyncio.run(_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def empty_database_url(server_url: str) -> Iterator[str]:
+    """A fresh, empty database for this test alone."""
+    yield from _fresh_database(server_url, TEMPLATE_DATABASE)
+
+
+@pytest.fixture
+def migrated_database_url(server_url: str, migrated_template: str) -> Iterator[str]:
+    """A fresh database for this test alone, the demo services' migrations already applied
+    (a first start of the app would apply them; the next start finds nothing pending)."""
+    yield from _fresh_database(server_url, migrated_template)
+
+
+@pytest.fixture
+def database_url(empty_database_url: str) -> str:
+    """This test's fresh database: empty here; migrated where a folder's conftest says so."""
+    return empty_database_url
 
 
 @pytest.fixture

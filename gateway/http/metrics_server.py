@@ -55,7 +55,16 @@ def serving_metrics(app: FastAPI, *, host: str, port: int) -> Iterator[uvicorn.S
         log_level="warning",
     )
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="gateway-metrics", daemon=True)
+
+    def run() -> None:
+        try:
+            server.run()
+        except SystemExit:
+            # uvicorn exits when it cannot listen; the wait below reports that to the caller,
+            # so the thread ends quietly instead of dying with an unhandled exception.
+            return
+
+    thread = threading.Thread(target=run, name="gateway-metrics", daemon=True)
     thread.start()
     deadline = time.monotonic() + STARTUP_LIMIT
     while not server.started and thread.is_alive() and time.monotonic() < deadline:

@@ -56,6 +56,12 @@ def chromium_executable() -> str:
 
 
 @pytest.fixture
+def database_url(migrated_database_url: str) -> str:
+    """This test's fresh database, the demo services' migrations applied once per run."""
+    return migrated_database_url
+
+
+@pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
     """Headless Debian Chromium with a new empty profile.
 

@@ -16,6 +16,12 @@ REAL_SERVICES = ("users", "orders", "payments")
 
 
 @pytest.fixture
+def database_url(migrated_database_url: str) -> str:
+    """This test's fresh database, the demo services' migrations applied once per run."""
+    return migrated_database_url
+
+
+@pytest.fixture
 def migrations_with_test_services(tmp_path: Path) -> Path:
     """A migrations folder for tests.gateway.extra_service.app:SERVICES: the real services'
     folders, the reviews service's, and an empty one for the slow service."""

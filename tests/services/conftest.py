@@ -22,6 +22,12 @@ from tests.services import GraphQL
 
 
 @pytest.fixture
+def database_url(migrated_database_url: str) -> str:
+    """This test's fresh database, the demo services' migrations applied once per run."""
+    return migrated_database_url
+
+
+@pytest.fixture
 async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client over the started app (migrations applied, pool open)."""
     app = create_app(
