@@ -1,6 +1,6 @@
 """users: customer accounts."""
 
-from gateway.graphql.service import Service
+from gateway import Service
 from services.users.data import UserData
 from services.users.resolvers import UsersMutation, UsersQuery
 from services.users.types import User
