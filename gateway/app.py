@@ -107,7 +107,8 @@ def create_app(
         max_response_bytes=settings.limits.max_response_bytes,
     )
     if settings.graphiql_enabled:
-        add_graphiql(app, path="/graphql")  # before the router: its page route goes first
+        # before the router: its page route goes first
+        add_graphiql(app, path="/graphql", default_query=schema.example_document)
     app.include_router(graphql, prefix="/graphql")
     # /health (and /metrics), persisted queries, request metrics and log
     router_state = install(app, settings)

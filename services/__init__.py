@@ -1,6 +1,6 @@
 """The services this application serves; registering one is one line here."""
 
-from gateway.graphql.service import Service
+from gateway import Service
 from services import orders, payments, users
 
 SERVICES: list[Service] = [users.service, orders.service, payments.service]

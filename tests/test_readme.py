@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import types
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -17,6 +18,8 @@ from gateway.app import create_app
 from gateway.settings import Settings
 from services.demo import load_demo_data
 from tests.asgi import serve
+from tests.services import counted
+from tests.services.conftest import poster
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -81,6 +84,83 @@ async def test_readme_query_returns_the_readme_answer_on_demo_data(database_url:
         response = await client.post("/graphql", json={"query": query})
     assert response.status_code == 200
     assert response.json() == expected
+
+
+SERVICE_BLOCKS = ("# types.py and store.py", "# data.py", "# extends.py and __init__.py")
+ROWS_BLOCK = "rows = await db.fetch_records"
+
+
+def readme_service(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
+    """The README's reviews service: its Python blocks run, in order, as one module."""
+    module = types.ModuleType("readme_reviews")
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    for start in SERVICE_BLOCKS:
+        block = next(block for block in blocks("python") if block.startswith(start))
+        exec(compile(block, f"README.md: {start}", "exec"), module.__dict__)
+    return module
+
+
+def readme_migrations(root: Path) -> Path:
+    """A migrations folder: the demo services' own, and the README's reviews migration."""
+    for name in ("users", "orders", "payments"):
+        (root / name).symlink_to(ROOT / "migrations" / name, target_is_directory=True)
+    (root / "reviews").mkdir()
+    sql = next(block for block in blocks("sql") if "001_create_reviews.sql" in block)
+    (root / "reviews" / "001_create_reviews.sql").write_text(sql)
+    return root
+
+
+async def test_readme_service_runs_with_one_statement_per_level(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reviews = readme_service(monkeypatch)
+    settings = Settings(database_url=database_url, migrations_dir=readme_migrations(tmp_path))
+    app = create_app(settings, [*services.SERVICES, reviews.service])
+    async with serve(app) as client:
+        db = app.state.managers["reviews"]
+        users = app.state.managers["users"]
+        ada, bob = [
+            await users.execute_and_return_id(
+                "INSERT INTO {{tables.users}} (email, name) VALUES ($1, $2)", f"{name}@x.org", name
+            )
+            for name in ("ada", "bob")
+        ]
+        for user_id, stars in ((ada, 5), (ada, 4), (ada, 3), (bob, 2)):
+            await db.execute(
+                "INSERT INTO {{tables.reviews}} (user_id, stars, body) VALUES ($1, $2, 'ok')",
+                user_id,
+                stars,
+            )
+        data, statements = await counted(
+            poster(client),
+            "{ users(first: 5) { nodes { name reviews(first: 2) { nodes { stars } "
+            "pageInfo { hasNextPage } } } } }",
+        )
+        snippet = next(block for block in blocks("python") if block.startswith(ROWS_BLOCK))
+        namespace: dict[str, object] = {"db": db, **reviews.__dict__}
+        exec(
+            "async def rows():\n" + textwrap.indent(snippet, "    ") + "\n    return reviews",
+            namespace,
+        )
+        every_review = await namespace["rows"]()  # type: ignore[operator]
+
+    assert data["users"]["nodes"] == [
+        {
+            "name": "ada",
+            "reviews": {"nodes": [{"stars": 5}, {"stars": 4}], "pageInfo": {"hasNextPage": True}},
+        },
+        {"name": "bob", "reviews": {"nodes": [{"stars": 2}], "pageInfo": {"hasNextPage": False}}},
+    ]
+    assert len(statements) == 2  # the users, then every user's first reviews
+    assert "reviews" in statements[1]
+    assert "body" not in statements[1]  # only the selected columns are read
+    assert [(r.stars, r.body) for r in every_review] == [(5, "ok"), (4, "ok"), (3, "ok"), (2, "ok")]
+
+
+def test_every_python_block_in_the_readme_is_run() -> None:
+    run_here = {*SERVICE_BLOCKS, ROWS_BLOCK, "from gateway.db import"}
+    for block in blocks("python"):
+        assert any(block.startswith(start) for start in run_here), block
 
 
 async def test_readme_data_layer_snippet_runs(

@@ -28,6 +28,7 @@ from gateway.execution.executor import PlanCache, PlannedExecutor
 from gateway.execution.validation_cache import BoundedValidation, ValidatedTexts
 from gateway.graphql.error_codes import ErrorCodes
 from gateway.graphql.errors import ServiceConfigurationError
+from gateway.graphql.example_queries import example_document
 from gateway.graphql.pagination import MAX_PAGE_SIZE
 from gateway.graphql.service import Service
 from gateway.limits.cost import SchemaCosts
@@ -41,10 +42,12 @@ class GatewaySchema(strawberry.Schema):
     """Strawberry's schema, minus its logging of every error with a stack trace: client
     errors are expected, and ErrorCodes logs the unexpected ones with their correlation id.
 
-    `plan_cache` holds PlannedExecutor's plans (gateway.execution), sized in bytes.
+    `plan_cache` holds PlannedExecutor's plans (gateway.execution), sized in bytes;
+    `example_document` the services' example operations, checked (GraphiQL opens with it).
     """
 
     plan_cache: PlanCache
+    example_document: str | None = None
 
     # What BudgetedExecutor holds each operation to; build_schema sets the schema's own.
     execution_limits: Limits = Limits()
@@ -125,6 +128,7 @@ def build_schema(
     # Fails the build for a list field without a bound (see gateway/limits/cost.py).
     costs.append(SchemaCosts.of_schema(graphql_schema(schema), max_page_size=max_page_size))
     schema.execution_limits = limits
+    schema.example_document = example_document(services, graphql_schema(schema))
     schema.plan_cache = PlanCache(max_bytes=shares.plans)
     return schema
 

@@ -7,6 +7,7 @@
         types=[User],
         loaders=UserData,                    # built per request from the users manager
         extends={"Order": OrderUserFields},  # fields this service adds to another's type
+        example_query=EXAMPLE_QUERY,         # what GraphiQL opens with (optional)
     )
 
 A service owns schema `name` and the migrations in `migrations/<name>/`. Its resolvers reach
@@ -42,6 +43,8 @@ class Service:
     types: Sequence[type[Any]] = ()
     loaders: Sequence[type[LoaderSet]] = ()
     extends: Mapping[str, type[Any]] = field(default_factory=dict)
+    # An operation GraphiQL opens with; checked against the schema (graphql/example_queries).
+    example_query: str | None = None
 
     def __post_init__(self) -> None:
         validate_identifier(self.name, kind="service")

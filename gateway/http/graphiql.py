@@ -25,35 +25,9 @@ from starlette.routing import Match, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-__all__ = ["DEFAULT_QUERY", "STATIC_DIR", "add_graphiql"]
+__all__ = ["STATIC_DIR", "add_graphiql"]
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-
-# The README's query (a test keeps the two equal): three services, one statement per level.
-DEFAULT_QUERY = """\
-{
-  users(first: 2) {
-    nodes {
-      name
-      orders(first: 2) {
-        nodes {
-          total
-          status
-          payments {
-            nodes {
-              amount
-              currency
-            }
-          }
-        }
-      }
-    }
-    pageInfo {
-      hasNextPage
-    }
-  }
-}
-"""
 
 # Styles stay 'unsafe-inline': GraphiQL's editors set style attributes as they render.
 CONTENT_SECURITY_POLICY = (
@@ -87,16 +61,18 @@ _PAGE = """\
 """
 
 
-def add_graphiql(app: FastAPI, *, path: str = "/graphql") -> None:
+def add_graphiql(app: FastAPI, *, path: str = "/graphql", default_query: str | None = None) -> None:
     """Serve GraphiQL to browsers at `path` and its files under `path`/static/.
 
-    Call it before the GraphQL router is included, so the page route is tried first.
-    Usage: `add_graphiql(app, path="/graphql")`.
+    The editor opens with `default_query` (the services' examples), or with GraphiQL's own
+    welcome text when it is None. Call it before the GraphQL router is included, so the page
+    route is tried first. Usage: `add_graphiql(app, path="/graphql", default_query=...)`.
     """
+    shown = {} if default_query is None else {"defaultQuery": default_query}
 
     async def page(request: Request) -> HTMLResponse:
         prefix = request.scope.get("root_path", "") + path
-        config = json.dumps({"endpoint": prefix, "defaultQuery": DEFAULT_QUERY})
+        config = json.dumps({"endpoint": prefix, **shown})
         html = _PAGE.format(
             static=f"{prefix}/static",
             # A JSON block ends at the first "</script", whatever the JSON says.

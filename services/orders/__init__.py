@@ -1,6 +1,6 @@
 """orders: orders and their line items, placed by users."""
 
-from gateway.graphql.service import Service
+from gateway import Service
 from services.orders.data import OrderData
 from services.orders.extends import UserOrders
 from services.orders.resolvers import OrdersMutation, OrdersQuery

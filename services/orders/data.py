@@ -13,11 +13,15 @@ from decimal import Decimal
 
 from aiodataloader import DataLoader
 
+from gateway import (
+    BadUserInput,
+    BatchLoader,
+    ChildPageLoader,
+    IdempotencyKey,
+    by_id_loader,
+    is_storable_text,
+)
 from gateway.db import AsyncDatabaseManager, TransactionManager
-from gateway.graphql.batching import BatchLoader, ChildPageLoader, by_id_loader
-from gateway.graphql.errors import BadUserInput
-from gateway.graphql.idempotency import IdempotencyKey
-from gateway.graphql.text_input import is_storable_text
 from services.orders import store
 from services.orders.types import MAX_LINE_ITEMS, LineItem, Order, OrderStatus
 

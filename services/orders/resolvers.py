@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from gateway.graphql.context import Info
-from gateway.graphql.errors import NotFound
+from gateway import Info, NotFound
 from services.orders.data import DEFAULT_CURRENCY, OrderData
 from services.orders.types import Order, PlaceOrderInput
 from services.users.data import UserData

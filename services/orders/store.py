@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
+from gateway import ChildPages, RowObjects
 from gateway.db import AsyncDatabaseManager
 from gateway.db.queries import QueryRunner
-from gateway.graphql.batching import ChildPages
-from gateway.graphql.row_objects import RowObjects
 from services.orders.types import LineItem, Order, OrderStatus
 
 # Decimals are read as text: Decimal(text) costs half asyncpg's numeric decoding.

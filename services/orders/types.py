@@ -8,8 +8,7 @@ from enum import Enum
 
 import strawberry
 
-from gateway.graphql.context import Info
-from gateway.limits.cost import max_items
+from gateway import Info, max_items
 from services.users.data import UserData
 from services.users.types import User
 

@@ -1,6 +1,6 @@
 """payments: money received for orders."""
 
-from gateway.graphql.service import Service
+from gateway import Service
 from services.payments.data import PaymentData
 from services.payments.extends import OrderPayments
 from services.payments.resolvers import PaymentsMutation

@@ -5,10 +5,8 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
+from gateway import BadUserInput, ChildPageLoader, IdempotencyKey, NotFound
 from gateway.db import AsyncDatabaseManager
-from gateway.graphql.batching import ChildPageLoader
-from gateway.graphql.errors import BadUserInput, NotFound
-from gateway.graphql.idempotency import IdempotencyKey
 from services.orders.data import OrderData
 from services.orders.types import OrderStatus
 from services.payments import store

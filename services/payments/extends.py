@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from gateway.graphql.batch_field import batch_field
-from gateway.graphql.context import Info
-from gateway.graphql.pagination import Connection
+from gateway import Connection, Info, batch_field
 from services.orders.types import Order
 from services.payments.data import PaymentData
 from services.payments.types import Payment

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from gateway.graphql.context import Info
+from gateway import Info
 from services.orders.data import OrderData
 from services.payments.data import PaymentData
 from services.payments.types import Payment, RecordPaymentInput

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from gateway import ChildPages, RowObjects
 from gateway.db.queries import QueryRunner
-from gateway.graphql.batching import ChildPages
-from gateway.graphql.row_objects import RowObjects
 from services.payments.types import Payment, PaymentStatus
 
 PAYMENT_ROWS = RowObjects(

@@ -8,7 +8,7 @@ from enum import Enum
 
 import strawberry
 
-from gateway.graphql.context import Info
+from gateway import Info
 from services.orders.data import OrderData
 from services.orders.types import Order
 

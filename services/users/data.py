@@ -6,11 +6,8 @@ import re
 
 from aiodataloader import DataLoader
 
+from gateway import BadUserInput, PageArgs, by_id_loader, is_storable_text
 from gateway.db import AsyncDatabaseManager
-from gateway.graphql.batching import by_id_loader
-from gateway.graphql.errors import BadUserInput
-from gateway.graphql.pagination import PageArgs
-from gateway.graphql.text_input import is_storable_text
 from services.users import store
 from services.users.types import User
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from gateway.graphql.context import Info
-from gateway.graphql.pagination import Connection, make_connection
+from gateway import Connection, Info, make_connection
 from services.users.data import UserData
 from services.users.types import CreateUserInput, User
 

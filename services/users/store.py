@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from gateway import Conflict, PageArgs, RowObjects
 from gateway.db import AsyncDatabaseManager, QueryError
-from gateway.graphql.errors import Conflict
-from gateway.graphql.pagination import PageArgs
-from gateway.graphql.row_objects import RowObjects
 from services.users.types import User
 
 USER_ROWS = RowObjects(User, "id, email, name, created_at")

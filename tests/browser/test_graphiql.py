@@ -12,8 +12,8 @@ from typing import Any
 from fastapi import FastAPI
 from playwright.async_api import Page, expect
 
-from gateway.http.graphiql import DEFAULT_QUERY
 from gateway.settings import PROJECT_ROOT
+from services.users import EXAMPLE_QUERY
 from tests.browser.conftest import LiveServer, OpenPage, save_screenshot
 
 README = (PROJECT_ROOT / "README.md").read_text()
@@ -46,7 +46,7 @@ async def test_graphiql_loads_from_the_gateway_alone_and_runs_the_readme_query(
 
     await page.goto(f"{server.origin}/graphql")
     await expect(page.locator(QUERY_EDITOR)).to_be_visible()
-    assert await editor_text(page, QUERY_EDITOR) == DEFAULT_QUERY
+    assert await editor_text(page, QUERY_EDITOR) == EXAMPLE_QUERY
 
     await page.get_by_role("button", name="Show GraphiQL Explorer").click()
     explorer = page.locator(".graphiql-explorer-root")

@@ -21,8 +21,9 @@ from fastapi import FastAPI
 
 import services
 from gateway.app import create_app
-from gateway.http.graphiql import DEFAULT_QUERY, STATIC_DIR
+from gateway.http.graphiql import STATIC_DIR
 from gateway.settings import PROJECT_ROOT, Settings
+from services.users import EXAMPLE_QUERY
 
 VENDORED = STATIC_DIR / "graphiql"
 MANIFEST = json.loads((VENDORED / "manifest.json").read_text())
@@ -71,9 +72,9 @@ def test_every_vendored_file_is_in_the_manifest_with_its_package_pinned() -> Non
     assert all(package["integrity"].startswith("sha512-") for package in MANIFEST["packages"])
 
 
-def test_default_query_is_the_readme_query() -> None:
+def test_the_example_query_graphiql_opens_with_is_the_readme_query() -> None:
     readme = (PROJECT_ROOT / "README.md").read_text()
-    assert re.findall(r"```graphql\n(.*?)```", readme, flags=re.DOTALL)[0] == DEFAULT_QUERY
+    assert re.findall(r"```graphql\n(.*?)```", readme, flags=re.DOTALL)[0] == EXAMPLE_QUERY
 
 
 # --- the page ---------------------------------------------------------------------------
@@ -103,7 +104,7 @@ async def test_a_browser_gets_the_page_and_every_file_it_references_from_the_gat
     assert "://" not in " ".join(references)
     config = re.search(r'id="graphiql-config">(.*?)</script>', page.text, flags=re.DOTALL)
     assert config is not None
-    assert json.loads(config.group(1)) == {"endpoint": "/graphql", "defaultQuery": DEFAULT_QUERY}
+    assert json.loads(config.group(1)) == {"endpoint": "/graphql", "defaultQuery": EXAMPLE_QUERY}
 
 
 async def test_graphql_requests_on_the_page_path_still_reach_the_api(database_url: str) -> None:

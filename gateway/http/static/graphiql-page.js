@@ -1,5 +1,6 @@
 // The gateway's GraphiQL page: GraphiQL with the explorer plugin, over this server's /graphql.
-// The endpoint and the default query come from the page's JSON block (gateway/graphiql.py).
+// The endpoint and the services' example query come from the page's JSON block
+// (gateway/http/graphiql.py).
 (function () {
   "use strict";
   const config = JSON.parse(document.getElementById("graphiql-config").textContent);

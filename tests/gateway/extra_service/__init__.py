@@ -6,7 +6,7 @@ Registering it is `create_app(settings, [*SERVICES, reviews.service])` with `MIG
 
 from pathlib import Path
 
-from gateway.graphql.service import Service
+from gateway import Service
 from tests.gateway.extra_service.data import ReviewData
 from tests.gateway.extra_service.extends import UserReviews
 from tests.gateway.extra_service.resolvers import ReviewsMutation, ReviewsQuery

@@ -7,7 +7,7 @@ folders, `reviews/` (from `MIGRATIONS_DIR`) and an empty `slow/`.
 """
 
 import services
-from gateway.graphql.service import Service
+from gateway import Service
 from tests.gateway.extra_service import service as reviews_service
 from tests.gateway.extra_service.slow import service as slow_service
 

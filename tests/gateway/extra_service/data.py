@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 from aiodataloader import DataLoader
 
+from gateway import by_id_loader
 from gateway.db import AsyncDatabaseManager
-from gateway.graphql.batching import by_id_loader
 from services.users.types import User
 from tests.gateway.extra_service import store
 from tests.gateway.extra_service.types import Review

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import strawberry
 
-from gateway.graphql.batch_field import batch_field
-from gateway.graphql.context import Info
-from gateway.limits.cost import max_items
+from gateway import Info, batch_field, max_items
 from services.users.types import User
 from tests.gateway.extra_service.data import ReviewData
 from tests.gateway.extra_service.types import Review

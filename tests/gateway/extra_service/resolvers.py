@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import strawberry
 
-from gateway.graphql.context import Info
-from gateway.graphql.errors import NotFound
-from gateway.limits.cost import max_items
+from gateway import Info, NotFound, max_items
 from services.users.data import UserData
 from tests.gateway.extra_service.data import ReviewData
 from tests.gateway.extra_service.types import AddReviewInput, Review

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import strawberry
 
-from gateway.graphql.context import Info
-from gateway.graphql.service import Service
+from gateway import Info, Service
 from tests.gateway.extra_service.data import ReviewData
 from tests.gateway.extra_service.types import AddReviewInput, Review
 

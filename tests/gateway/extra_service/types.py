@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import strawberry
 
-from gateway.graphql.context import Info
+from gateway import Info
 from services.users.data import UserData
 from services.users.types import User
 
