@@ -23,11 +23,13 @@ from gateway.graphql.errors import ServiceConfigurationError
 from gateway.graphql.schema import build_schema
 from gateway.graphql.service import Service
 from gateway.http.graphiql import add_graphiql
+from gateway.http.health import health_router
 from gateway.http.health_connection import HealthConnection
-from gateway.http.json_route import JsonRoute
+from gateway.http.json_fast_path import JsonFastPath
 from gateway.http.load_shedding import HEALTH_PATHS, InFlightGauge, InFlightLimit
 from gateway.http.request_guard import RequestGuard
-from gateway.http.router import GatewayRouter, install
+from gateway.http.router import GatewayRouter, RouterState
+from gateway.metrics import metrics_router
 from gateway.settings import Settings
 
 __all__ = ["StartupHook", "create_app", "migrate_services"]
@@ -99,9 +101,15 @@ def create_app(
     app = FastAPI(
         title="GraphQL gateway", lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None
     )
+    # Persisted queries, request metrics and log; the manifest is read now.
+    router_state = RouterState.from_settings(
+        settings, pool=lambda: getattr(app.state, "pool", None)
+    )
+    app.state.gateway_router = router_state  # the metrics server reads it too
     graphql = GatewayRouter(
         schema,
         context_getter=get_context,
+        state=router_state,
         graphql_ide=None,  # ours, served offline by gateway.http.graphiql
         allow_queries_via_get=True,
         max_response_bytes=settings.limits.max_response_bytes,
@@ -110,12 +118,13 @@ def create_app(
         # before the router: its page route goes first
         add_graphiql(app, path="/graphql", default_query=schema.example_document)
     app.include_router(graphql, prefix="/graphql")
-    # /health (and /metrics), persisted queries, request metrics and log
-    router_state = install(app, settings)
+    app.include_router(health_router(settings.migrations_dir))
+    if settings.metrics_on_public_port:  # else on its own port (gateway.http.metrics_server)
+        app.include_router(metrics_router(router_state.metrics))
     # Inside RequestGuard: the JSON POSTs it let through skip FastAPI's routing (which needs
     # the steps of Strawberry's view that run_json runs).
     if contact_fits(HTTP_VIEW_STEPS):
-        app.add_middleware(JsonRoute, path="/graphql", router=graphql)
+        app.add_middleware(JsonFastPath, path="/graphql", router=graphql)
     # Inside RequestGuard: a client slow to send its body holds no slot (the body timeout
     # bounds it); health probes are never refused.
     app.state.in_flight = InFlightGauge(settings.max_in_flight)  # gateway.http.server too

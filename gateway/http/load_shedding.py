@@ -27,11 +27,12 @@ ready, not dead. `server_busy` also answers a connection past the connection lim
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from gateway.http.refusal import error_body
 
 __all__ = [
     "HEALTH_PATHS",
@@ -49,17 +50,10 @@ SERVER_BUSY = "SERVER_BUSY"
 HEALTH_PATHS = ("/health/",)  # the exempt prefixes: probes must reach a busy server
 RETRY_AFTER_SECONDS = 1  # a refused client should come back soon, not hammer at once
 
-_BODY = json.dumps(
-    {
-        "data": None,
-        "errors": [
-            {
-                "message": "The server is busy; retry after the delay in the Retry-After header.",
-                "extensions": {"code": SERVER_BUSY},
-            }
-        ],
-    }
-).encode()
+# Rendered once: a busy server answers many of these, and each must cost next to nothing.
+_BODY = error_body(
+    SERVER_BUSY, "The server is busy; retry after the delay in the Retry-After header."
+)
 _HEADERS = [
     (b"content-type", b"application/json"),
     (b"content-length", str(len(_BODY)).encode()),

@@ -6,13 +6,12 @@
     response ── x-correlation-id header; metrics (gateway.metrics); one log line
                 (gateway.http.request_log)
 
-`install(app, settings)` gives an app the per-app parts the router uses, and mounts
-`/health/live`, `/health/ready` and, unless they are served on their own port or the app runs
-in production (`Settings.metrics_on_public_port`), `/metrics`:
+A refusal of Strawberry's view (a mutation over GET, an unknown operation name, ...) is
+answered as every refusal is (gateway.http.refusal), logged and counted with its code.
 
-    graphql = GatewayRouter(schema, context_getter=get_context)
+    state = RouterState.from_settings(settings, pool=lambda: app.state.pool)
+    graphql = GatewayRouter(schema, context_getter=get_context, state=state)
     app.include_router(graphql, prefix="/graphql")
-    install(app, settings)
 """
 
 from __future__ import annotations
@@ -26,7 +25,6 @@ from typing import TYPE_CHECKING, Any, overload
 
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException, StarletteRequestAdapter
-from fastapi import FastAPI
 from graphql import GraphQLError
 from starlette.background import BackgroundTasks
 from starlette.requests import Request
@@ -44,10 +42,9 @@ from gateway.db.pool_watch import PoolUsageWatch
 from gateway.db.releases import releasing_in_background
 from gateway.execution.budget import ResponseTooLarge
 from gateway.graphql.batching import observing_batches
-from gateway.http.health import health_router
 from gateway.http.json_depth import loads_within_depth
 from gateway.http.persisted import PersistedQueries, PersistedQueryError
-from gateway.http.request_guard import refusal_code
+from gateway.http.refusal import error_body, refusal_from, refusal_response
 from gateway.http.request_log import (
     CORRELATION_HEADER,
     RequestRecord,
@@ -55,62 +52,43 @@ from gateway.http.request_log import (
     log_request,
     request_scope,
 )
-from gateway.metrics import GatewayMetrics, metrics_router
+from gateway.metrics import GatewayMetrics
 
 if TYPE_CHECKING:
     from strawberry.schema import BaseSchema
 
     from gateway.settings import Settings
 
-__all__ = ["GatewayRouter", "RouterState", "install"]
+__all__ = ["GatewayRouter", "RouterState"]
 
 
 @dataclass(frozen=True)
 class RouterState:
-    """The per-app parts GatewayRouter uses; `install` puts them on `app.state`."""
+    """The per-app parts GatewayRouter uses: persisted queries, metrics, the pool watch."""
 
     persisted: PersistedQueries
     metrics: GatewayMetrics
     pool_watch: PoolUsageWatch
 
+    @classmethod
+    def from_settings(cls, settings: Settings, *, pool: Callable[[], Any]) -> RouterState:
+        """The state for an app whose pool `pool()` returns (None before startup).
 
-def install(app: FastAPI, settings: Settings) -> RouterState:
-    """Give `app` what GatewayRouter needs, and mount the health (and metrics) routes.
-
-    Reads the persisted-documents manifest now (ValueError if it is broken).
-    """
-    persisted = PersistedQueries.from_settings(settings)
-    metrics = GatewayMetrics(
-        pool=lambda: getattr(app.state, "pool", None),
-        known_operations=persisted.operation_names(),
-    )
-    state = RouterState(
-        persisted=persisted,
-        metrics=metrics,
-        pool_watch=PoolUsageWatch(interval=settings.pool_warning_interval),
-    )
-    app.state.gateway_router = state
-    app.include_router(health_router(settings.migrations_dir))
-    if settings.metrics_on_public_port:
-        app.include_router(metrics_router(metrics))
-    return state
-
-
-def _state_of(request: Request) -> RouterState:
-    state = getattr(request.app.state, "gateway_router", None)
-    if not isinstance(state, RouterState):
-        raise RuntimeError(
-            "GatewayRouter is used in an app without its state: call "
-            "gateway.http.router.install(app, settings) where the app is made."
+        Reads the persisted-documents manifest now (ValueError if it is broken).
+        """
+        persisted = PersistedQueries.from_settings(settings)
+        return cls(
+            persisted=persisted,
+            metrics=GatewayMetrics(pool=pool, known_operations=persisted.operation_names()),
+            pool_watch=PoolUsageWatch(interval=settings.pool_warning_interval),
         )
-    return state
 
 
 class GatewayRouter(GraphQLRouter[Any, None]):
     """GraphQLRouter that runs persisted queries and measures and logs every request.
 
     `run_json` answers the common request, a POST of one operation as JSON, without
-    Strawberry's HTTP view (gateway.http.json_route sends those to it); the rest go through the
+    Strawberry's HTTP view (gateway.http.json_fast_path sends those to it); the rest go through the
     view as usual.
     """
 
@@ -119,12 +97,14 @@ class GatewayRouter(GraphQLRouter[Any, None]):
         schema: BaseSchema,
         *,
         context_getter: Callable[[Request], Awaitable[Any]],
+        state: RouterState,
         max_response_bytes: int | None = None,
         **options: Any,
     ) -> None:
         """`max_response_bytes`: a larger JSON answer is replaced by RESPONSE_TOO_LARGE."""
         super().__init__(schema, context_getter=context_getter, **options)
         self._context_factory = context_getter
+        self.state = state
         self._max_response_bytes = max_response_bytes
 
     def decode_json(self, data: str | bytes) -> object:
@@ -150,9 +130,7 @@ class GatewayRouter(GraphQLRouter[Any, None]):
         record = current_request()
         if record is not None:
             record.error_codes[:] = [error.code]  # what the client gets, logged and counted
-        return orjson.dumps(
-            {"data": None, "errors": [{"message": str(error), "extensions": {"code": error.code}}]}
-        )
+        return error_body(error.code, str(error))
 
     @overload
     async def run(
@@ -177,8 +155,8 @@ class GatewayRouter(GraphQLRouter[Any, None]):
         as `run` would, without Strawberry's HTTP view: the context, execution, result and
         response steps that such a request takes through it, and nothing else.
 
-        The context getter is called as `await context_getter(request)`. Raises Strawberry's
-        HTTPException for a refused operation, as `run` does.
+        The context getter is called as `await context_getter(request)`. A refused operation
+        is answered as `run` answers it.
         """
 
         async def respond() -> Response:
@@ -213,32 +191,28 @@ class GatewayRouter(GraphQLRouter[Any, None]):
     ) -> Response:
         """`respond()` inside the request's scope (correlation id, statements counted,
         batches observed, connections released in the background), then measured and logged."""
-        state = _state_of(request)
+        state = self.state
         pool = getattr(request.app.state, "pool", None)
         if pool is not None:
             state.pool_watch.check(pool)
         started = time.perf_counter()
-        refusal: HTTPException | None = None
         with request_scope() as record, count_statements() as statements:
             try:
                 with observing_batches(state.metrics.observe_batch):
                     async with releasing_in_background():
                         response = await respond()
-            except HTTPException as error:  # answered in plain text, rewritten by RequestGuard
-                record.status, code = refusal_code(error.status_code, error.reason)
-                record.error_codes.append(code)
-                refusal = error
+            except HTTPException as error:  # Strawberry's view refused the request
+                refusal = refusal_from(error)
+                record.error_codes.append(refusal.code)
+                response = refusal_response(refusal)
             except BaseException:
                 record.status = 500  # cancelled, or a bug: no awaiting on the way out
                 _finish(record, started, statements, state)
                 raise
         duration = time.perf_counter() - started
-        if refusal is None:
-            record.status = response.status_code
+        record.status = response.status_code
         await asyncio.sleep(0)  # asyncpg reports statements on the next loop iteration
         _finish(record, started, statements, state, duration=duration)
-        if refusal is not None:
-            raise refusal
         response.headers[CORRELATION_HEADER] = record.correlation_id
         return response
 
@@ -251,7 +225,7 @@ class GatewayRouter(GraphQLRouter[Any, None]):
         root_value: None,
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
-        state = _state_of(request)
+        state = self.state
         record = current_request()
         if record is not None:
             _describe(record, request_data)

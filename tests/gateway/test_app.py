@@ -301,6 +301,8 @@ async def test_get_with_a_mutation_is_refused_and_changes_nothing(
         response = await client.get("/graphql", params={"query": mutation}, headers=PREFLIGHTED)
 
     assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert len(response.headers["x-correlation-id"]) == 32
     assert "mutations are not allowed" in response.text.lower()
     assert response.json()["errors"][0]["extensions"]["code"] == "MUTATION_OVER_GET"
     assert await raw_connection.fetchval("SELECT count(*) FROM users.users") == 0

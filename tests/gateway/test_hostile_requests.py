@@ -552,3 +552,14 @@ async def test_the_readmes_costly_example_is_refused_and_smaller_pages_pass(
     )
     assert codes(await client.post("/graphql", json={"query": costly})) == ["QUERY_TOO_COSTLY"]
     assert "errors" not in (await client.post("/graphql", json={"query": smaller})).json()
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH", "OPTIONS"])
+async def test_a_method_other_than_get_and_post_is_refused_with_its_code(
+    client: httpx.AsyncClient, method: str
+) -> None:
+    response = await client.request(method, "/graphql", json={"query": NORMAL}, headers=PREFLIGHTED)
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST"
+    assert codes(response) == ["METHOD_NOT_ALLOWED"]
+    assert response.json()["data"] is None

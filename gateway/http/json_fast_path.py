@@ -1,4 +1,4 @@
-"""JsonRoute: a POST of one operation as JSON goes straight to `GatewayRouter.run_json`.
+"""JsonFastPath: a POST of one operation as JSON goes straight to `GatewayRouter.run_json`.
 
 Nearly every GraphQL request is a POST of `{"query", "variables", "operationName",
 "extensions"}` as `application/json`. FastAPI's routing (dependencies solved, a Request
@@ -7,37 +7,36 @@ batches, streams, GraphiQL) cost more than answering a small query; this ASGI mi
 inside RequestGuard, hands such requests to the router directly.
 
     request ── POST, path exactly `path`, Content-Type application/json, no streaming
-               Accept, a JSON object whose query/variables/extensions Strawberry accepts
-      ├─ yes: GatewayRouter.run_json (Strawberry's refusals answered as its route does)
+               Accept, a JSON object RequestGuard parsed (`JSON_BODY_KEY`) whose
+               query/variables/extensions Strawberry accepts
+      ├─ yes: GatewayRouter.run_json (its refusals answered as on the other path)
       └─ no:  the app, unchanged (FastAPI's route and Strawberry's view)
 
-The body's JSON is the object RequestGuard parsed while checking it (`JSON_BODY_KEY`).
-Both paths answer alike: tests/gateway/test_json_route.py sends the same requests down each.
+It reads no body: the JSON is the object RequestGuard parsed while checking it, and the
+body RequestGuard replays stays unread for the app when the request is not taken. Both paths
+answer alike: tests/gateway/test_json_fast_path.py sends the same requests down each.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.http import GraphQLRequestData
 
-from gateway.http.json_depth import loads_within_depth
-from gateway.http.request_guard import JSON_BODY_KEY, replay_body
+from gateway.http.request_guard import JSON_BODY_KEY
 
 if TYPE_CHECKING:
     from gateway.http.router import GatewayRouter
 
-__all__ = ["JsonRoute"]
+__all__ = ["JsonFastPath"]
 
 _OPTIONAL_OBJECT = (dict, type(None))
 _OPTIONAL_STRING = (str, type(None))
 
 
-class JsonRoute:
+class JsonFastPath:
     """Send `path`'s JSON POSTs of one operation to `router.run_json`; see the module."""
 
     def __init__(self, app: ASGIApp, *, path: str, router: GatewayRouter) -> None:
@@ -46,21 +45,13 @@ class JsonRoute:
         self.router = router
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not _is_json_post(scope, self.path):
+        request_data = (
+            _one_operation(scope.get(JSON_BODY_KEY)) if _is_json_post(scope, self.path) else None
+        )
+        if request_data is None:  # Strawberry's view judges (and maybe refuses) it
             await self.app(scope, receive, send)
             return
-        body = await _read_body(receive)
-        payload = scope.get(JSON_BODY_KEY)
-        request_data = _one_operation(_parsed(body) if payload is None else payload)
-        receive = replay_body(body, receive)
-        if request_data is None:  # Strawberry's view judges (and refuses) it
-            await self.app(scope, receive, send)
-            return
-        response: Response
-        try:
-            response = await self.router.run_json(Request(scope, receive), request_data)
-        except HTTPException as error:  # as Strawberry's FastAPI route answers it
-            response = PlainTextResponse(error.reason, status_code=error.status_code)
+        response = await self.router.run_json(Request(scope, receive), request_data)
         await response(scope, receive, send)
 
 
@@ -84,30 +75,9 @@ def _is_json_post(scope: Scope, path: str) -> bool:
     )
 
 
-async def _read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-def _parsed(body: bytes) -> Any:
-    """`body` parsed as Strawberry parses it (the same numbers, NaN, ...), None if it is not
-    JSON or nests too deep: for a body RequestGuard, outside, has not parsed already."""
-    try:
-        return loads_within_depth(body)
-    except ValueError:
-        return None
-
-
 def _one_operation(payload: Any) -> GraphQLRequestData | None:
     """The operation in the body's JSON, or None for anything Strawberry's view would treat
-    otherwise (not a JSON object, a query, variables or extensions of the wrong type)."""
+    otherwise (no JSON object, a query, variables or extensions of the wrong type)."""
     if not isinstance(payload, dict):
         return None
     query = payload.get("query")

@@ -1,6 +1,7 @@
 # mypy: disallow-untyped-decorators=False
-"""JsonRoute: a JSON POST of one operation skips FastAPI's route and Strawberry's HTTP view,
-and is answered exactly as that route answers it; everything else still takes the route."""
+"""JsonFastPath: a JSON POST of one operation skips FastAPI's route and Strawberry's HTTP view,
+and is answered exactly as that route answers it; everything else still takes the route. The
+body is read from the network once, by RequestGuard, on both paths."""
 
 from __future__ import annotations
 
@@ -16,12 +17,15 @@ import httpx
 import pytest
 import strawberry
 from fastapi import FastAPI
+from starlette.middleware import Middleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import services
 from gateway.app import create_app
 from gateway.graphql.context import Info
 from gateway.graphql.service import Service
-from gateway.http.json_route import JsonRoute
+from gateway.http.json_fast_path import JsonFastPath
+from gateway.http.request_guard import RequestGuard
 from gateway.settings import Settings
 from tests.asgi import PREFLIGHTED, serve
 from tests.gateway import extra_service
@@ -82,24 +86,24 @@ BODIES: list[Any] = [
     {"query": None},
     {"extensions": UNKNOWN_HASH},
     {"query": "{ __typename }", "extensions": UNKNOWN_HASH},
-    # Not one operation JsonRoute takes: Strawberry's view judges them on both paths.
+    # Not one operation JsonFastPath takes: Strawberry's view judges them on both paths.
     {"query": 5},
     {"query": "{ __typename }", "variables": [1]},
     {"query": "{ __typename }", "extensions": "yes"},
 ]
 
 
-def _app(database_url: str, migrations: Path, *, json_route: bool) -> FastAPI:
-    """The gateway with the reviews and probe services; without JsonRoute if not
-    `json_route`, so that every request takes FastAPI's route."""
+def _app(database_url: str, migrations: Path, *, fast_path: bool) -> FastAPI:
+    """The gateway with the reviews and probe services; without JsonFastPath if not
+    `fast_path`, so that every request takes FastAPI's route."""
     # One connection: asyncpg's type introspection (counted statements) then happens at the
     # same requests in both apps, whichever connection a query would otherwise have got.
     settings = Settings(
         database_url=database_url, migrations_dir=migrations, min_connections=1, max_connections=1
     )
     app = create_app(settings, [*services.SERVICES, extra_service.service, PROBE])
-    if not json_route:  # the stack is built at the first request: still time to leave it out
-        app.user_middleware = [m for m in app.user_middleware if m.cls is not JsonRoute]  # type: ignore[comparison-overlap]
+    if not fast_path:  # the stack is built at the first request: still time to leave it out
+        app.user_middleware = [m for m in app.user_middleware if m.cls is not JsonFastPath]  # type: ignore[comparison-overlap]
     return app
 
 
@@ -133,16 +137,16 @@ def migrations(tmp_path: Path) -> Path:
     return folder
 
 
-async def test_json_route_answers_every_body_as_strawberrys_route_does(
+async def test_fast_path_answers_every_body_as_strawberrys_route_does(
     database_url: str, migrations: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     background_runs.clear()
     async with AsyncExitStack() as stack:
         clients = [
             await stack.enter_async_context(
-                serve(_app(database_url, migrations, json_route=json_route))
+                serve(_app(database_url, migrations, fast_path=fast_path))
             )
-            for json_route in (False, True)
+            for fast_path in (False, True)
         ]
         await _seed(database_url)
         answered = []
@@ -155,8 +159,7 @@ async def test_json_route_answers_every_body_as_strawberrys_route_does(
                     )
                     answers.append(_comparable(response))
                     logs.append(_logged(caplog))
-                    if response.status_code < 400:
-                        assert len(response.headers["x-correlation-id"]) == 32
+                    assert len(response.headers["x-correlation-id"]) == 32
                 assert answers[0] == answers[1], body
                 assert logs[0] == logs[1], body
                 answered.append(answers[1])
@@ -185,9 +188,9 @@ async def _seed(database_url: str) -> None:
         await conn.close()
 
 
-def _route_of(app: FastAPI) -> JsonRoute:
+def _fast_path_of(app: FastAPI) -> JsonFastPath:
     layer: Any = app.middleware_stack
-    while not isinstance(layer, JsonRoute):
+    while not isinstance(layer, JsonFastPath):
         layer = layer.app
     return layer
 
@@ -195,9 +198,9 @@ def _route_of(app: FastAPI) -> JsonRoute:
 async def test_only_json_posts_of_one_operation_skip_fastapis_route(
     database_url: str, migrations: Path
 ) -> None:
-    app = _app(database_url, migrations, json_route=True)
+    app = _app(database_url, migrations, fast_path=True)
     app.middleware_stack = app.build_middleware_stack()
-    route = _route_of(app)
+    route = _fast_path_of(app)
     routed: list[str] = []
     inner = route.app
 
@@ -237,3 +240,52 @@ async def test_only_json_posts_of_one_operation_skip_fastapis_route(
         "POST /graphql/",
         "GET /health/live",
     ]
+
+
+class _CountingBodyReads:
+    """Counts the body bytes the layers inside it receive, per request."""
+
+    reads: list[int]
+
+    def __init__(self, app: ASGIApp, *, reads: list[int]) -> None:
+        self.app = app
+        self.reads = reads
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.reads.append(0)
+
+        async def counting() -> Message:
+            message = await receive()
+            self.reads[-1] += len(message.get("body", b""))
+            return message
+
+        await self.app(scope, counting, send)
+
+
+async def test_the_body_is_read_once_on_both_paths(database_url: str, migrations: Path) -> None:
+    app = _app(database_url, migrations, fast_path=True)
+    network: list[int] = []  # body bytes received from the server
+    inside: list[int] = []  # ... and by the layers inside RequestGuard
+    guard = next(i for i, m in enumerate(app.user_middleware) if m.cls is RequestGuard)
+    app.user_middleware.insert(guard + 1, Middleware(_CountingBodyReads, reads=inside))
+    app.user_middleware.insert(0, Middleware(_CountingBodyReads, reads=network))
+
+    async def chunks() -> Any:
+        for part in (b'{"query": "{ __type', b'name }"', b"}"):
+            yield part
+
+    async with serve(app) as client:
+        fast = await client.post(
+            "/graphql", content=chunks(), headers={"content-type": "application/json"}
+        )
+        viewed_body = b'{"query": "{ __typename }", "variables": [1]}'
+        viewed = await client.post(
+            "/graphql", content=viewed_body, headers={"content-type": "application/json"}
+        )
+
+    assert fast.json() == {"data": {"__typename": "Query"}}
+    assert viewed.status_code == 400
+    # The fast path takes the JSON RequestGuard parsed, and reads nothing; Strawberry's view
+    # gets the body RequestGuard read, replayed once.
+    assert network == [len(b'{"query": "{ __typename }"}'), len(viewed_body)]
+    assert inside == [0, len(viewed_body)]

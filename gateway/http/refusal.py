@@ -1,0 +1,118 @@
+"""Refusal: a request turned away with one GraphQL error, whichever layer turns it away.
+
+Every refusal of the HTTP edge is a `Refusal` (a status, a stable `extensions.code`, a
+message, headers) from where it is decided to where it is answered, and `send_refusal` /
+`refusal_response` are the one renderer:
+
+    HTTP/1.1 413 Payload Too Large
+    content-type: application/json
+
+    {"data": null, "errors": [{"message": "...", "extensions": {"code": "REQUEST_TOO_LARGE"}}]}
+
+The request checks (gateway.http.request_guard) raise one; Strawberry's HTTP view raises its
+own HTTPException, which `refusal_from` turns into one by the type of its cause (a mutation
+over GET, an unknown operation name, no query) and by its status otherwise, never by its
+message text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import orjson
+from cross_web import HTTPException
+from starlette.responses import Response
+from starlette.types import Send
+from strawberry.exceptions import MissingQueryError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types.graphql import OperationType
+
+__all__ = ["Refusal", "error_body", "refusal_from", "refusal_response", "send_refusal"]
+
+# The code of a refusal whose cause tells nothing more than its status.
+_STATUS_CODES = {
+    400: "BAD_REQUEST",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    406: "NOT_ACCEPTABLE",
+    413: "REQUEST_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+}
+
+
+class Refusal(Exception):
+    """A request answered with `status` and one GraphQL error coded `code`.
+
+    `headers` go with the answer (`allow`, `retry-after`, ...); `close` closes the
+    connection after it (a client that cannot be trusted to send its next request).
+    """
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        headers: Sequence[tuple[str, str]] = (),
+        close: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = tuple(headers)
+        self.close = close
+
+    def __repr__(self) -> str:
+        return f"Refusal({self.status}, {self.code!r}, {self.message!r})"
+
+
+def error_body(code: str, message: str) -> bytes:
+    """The JSON of a response that is one GraphQL error and no data."""
+    return orjson.dumps(
+        {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}
+    )
+
+
+def _raw_headers(refusal: Refusal, body: bytes) -> list[tuple[bytes, bytes]]:
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    headers.extend(
+        (name.encode("latin-1"), value.encode("latin-1")) for name, value in refusal.headers
+    )
+    if refusal.close:
+        headers.append((b"connection", b"close"))
+    return headers
+
+
+async def send_refusal(send: Send, refusal: Refusal) -> None:
+    """Answer with `refusal` through an ASGI `send` (a middleware, before any app answered)."""
+    body = error_body(refusal.code, refusal.message)
+    headers = _raw_headers(refusal, body)
+    await send({"type": "http.response.start", "status": refusal.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def refusal_response(refusal: Refusal) -> Response:
+    """`refusal` as a Starlette response (a route's answer)."""
+    body = error_body(refusal.code, refusal.message)
+    response = Response(body, status_code=refusal.status)
+    response.raw_headers = _raw_headers(refusal, body)
+    return response
+
+
+def refusal_from(error: HTTPException) -> Refusal:
+    """The Refusal for a refusal of Strawberry's HTTP view, coded by its cause's type."""
+    cause = error.__cause__
+    if isinstance(cause, InvalidOperationTypeError) and cause.operation_type is (
+        OperationType.MUTATION
+    ):
+        return Refusal(405, "MUTATION_OVER_GET", error.reason, headers=[("allow", "POST")])
+    if isinstance(cause, CannotGetOperationTypeError) and cause.operation_name is not None:
+        return Refusal(400, "UNKNOWN_OPERATION_NAME", error.reason)
+    if isinstance(cause, MissingQueryError):
+        return Refusal(400, "MISSING_QUERY", error.reason)
+    status = error.status_code if 400 <= error.status_code < 500 else 400
+    return Refusal(status, _STATUS_CODES.get(status, "BAD_REQUEST"), error.reason)
