@@ -1,7 +1,8 @@
 """Test fixtures on a real PostgreSQL.
 
-One server per test run: an embedded PostgreSQL in a temporary directory, or the server in
-TEST_DATABASE_URL when set. Every test that asks for `database_url` gets a fresh database,
+One server per test process (scripts/test runs one per core with pytest-xdist): an embedded
+PostgreSQL in a temporary directory, or the server in TEST_DATABASE_URL when set, shared by
+the processes then. Every test that asks for `database_url` gets a fresh database,
 dropped afterwards: cloned from an empty template here and in tests/gateway/db (the data
 layer's own tests), from a template the demo services' migrations were applied to once per run
 in the folders whose tests start the app (their conftests say so). `empty_database_url` and
@@ -31,8 +32,11 @@ from gateway.db import AsyncDatabaseManager, DatabaseConfig, SharedPool
 from gateway.db.embedded import EmbeddedPostgres, kill_server_on, with_database
 from gateway.settings import Settings
 
-TEMPLATE_DATABASE = "gateway_test_template"
-MIGRATED_TEMPLATE_DATABASE = "gateway_test_migrated_template"
+# One pair of templates per pytest-xdist worker: on a shared TEST_DATABASE_URL server, the
+# workers must not drop each other's.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+TEMPLATE_DATABASE = f"gateway_test_template_{_WORKER}"
+MIGRATED_TEMPLATE_DATABASE = f"gateway_test_migrated_template_{_WORKER}"
 DATA_DIR_PREFIX = "gateway-test-pg-"
 _database_numbers = itertools.count()
 

@@ -36,6 +36,7 @@ from tests.asgi import serve
 from tests.faults.support import SLEEPING_STATEMENTS, count, wait_until
 from tests.gateway.extra_service.app import SERVICES
 from tests.gateway.serving import migrations_with_reviews, sample, scrape
+from tests.services import is_asyncpg_introspection
 
 SLOW_COUNT = "query ($seconds: Float!) { slowReviewCount(seconds: $seconds) }"
 # __schema sends the operation down graphql-core's own path (the planned executor's fallback).
@@ -236,7 +237,7 @@ async def test_a_normal_query_is_answered_in_full_with_the_same_statements(
 ) -> None:
     async with running(database_url, migrations) as client:  # the default budget
         await seed(raw_connection, users=20, orders=5, payments=2)
-        await post(client, NESTED)  # asyncpg's type introspection happens once, here
+        await post(client, NESTED)  # warm the caches
         with count_statements() as statements:
             body = await post(client, NESTED)
 
@@ -249,7 +250,10 @@ async def test_a_normal_query_is_answered_in_full_with_the_same_statements(
         for user in users
         for order in user["orders"]["nodes"]
     )
-    assert statements.count == 3  # one per level, as without the budget
+    # one per level, as without the budget; asyncpg's type lookup is per connection, and a
+    # loaded machine may hand this request a connection the first one did not warm
+    request_statements = [q for q in statements.queries if not is_asyncpg_introspection(q)]
+    assert len(request_statements) == 3, request_statements
 
 
 def test_the_budget_is_read_from_the_environment() -> None:

@@ -56,6 +56,8 @@ class CommitCutter:
         self._server: asyncio.Server | None = None
         self._armed: Cut | None = None
         self._partitioned: list[asyncio.StreamWriter] = []
+        self._open: set[asyncio.StreamWriter] = set()  # every side of every live connection
+        self._serving: set[asyncio.Task[None]] = set()
         self.cuts = 0
         self.url = database_url
 
@@ -72,7 +74,11 @@ class CommitCutter:
             yield cutter
         finally:
             cutter._server.close()
-            await cutter._server.wait_closed()
+            await cutter._server.wait_closed()  # on 3.11 this does not wait for connections
+            cutter.heal()
+            for writer in list(cutter._open):
+                writer.close()
+            await asyncio.gather(*cutter._serving, return_exceptions=True)
 
     async def _open_server_side(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         if self._socket is not None:
@@ -86,13 +92,45 @@ class CommitCutter:
     def heal(self) -> None:
         """End the partition: close the server sides it kept open (their backends roll back)."""
         for writer in self._partitioned:
-            writer.close()
+            self._close(writer)
         self._partitioned.clear()
 
     async def _serve(
         self, client_in: asyncio.StreamReader, client_out: asyncio.StreamWriter
     ) -> None:
-        server_in, server_out = await self._open_server_side()
+        task = asyncio.current_task()
+        assert task is not None
+        self._serving.add(task)
+        self._open.add(client_out)
+        try:
+            server_in, server_out = await self._open_server_side()
+        except OSError:
+            self._close(client_out)
+            self._serving.discard(task)
+            return
+        self._open.add(server_out)
+        try:
+            await self._forward(client_in, client_out, server_in, server_out)
+        finally:
+            if server_out not in self._partitioned:  # a partition stays open until heal()
+                for writer in (client_out, server_out):
+                    self._close(writer)
+                for writer in (client_out, server_out):
+                    with contextlib.suppress(OSError):
+                        await writer.wait_closed()
+            self._serving.discard(task)
+
+    def _close(self, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+        self._open.discard(writer)
+
+    async def _forward(
+        self,
+        client_in: asyncio.StreamReader,
+        client_out: asyncio.StreamWriter,
+        server_in: asyncio.StreamReader,
+        server_out: asyncio.StreamWriter,
+    ) -> None:
         committing = asyncio.Event()  # this connection sent COMMIT while armed
         done = asyncio.Event()
 
@@ -138,9 +176,3 @@ class CommitCutter:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, OSError):
                 await task
-        if server_out in self._partitioned:
-            return  # left open until heal()
-        for writer in (client_out, server_out):
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
