@@ -34,12 +34,14 @@ if TYPE_CHECKING:
     from gateway.graphql.schema import build_schema
     from gateway.graphql.service import LoaderSet, Service
     from gateway.graphql.text_input import is_storable_text
+    from gateway.identity.viewer import ANONYMOUS, Viewer
     from gateway.limits.cost import max_items
     from gateway.settings import Settings
 
 # Each public name and the module that defines it; tests/test_public_api.py keeps this table,
 # the imports above and __all__ in step.
 _HOMES = {
+    "ANONYMOUS": "gateway.identity.viewer",
     "BadUserInput": "gateway.graphql.errors",
     "BatchLoader": "gateway.graphql.batching",
     "ChildPageLoader": "gateway.graphql.batching",
@@ -61,6 +63,7 @@ _HOMES = {
     "ServiceUnavailable": "gateway.graphql.errors",
     "Settings": "gateway.settings",
     "Timeout": "gateway.graphql.errors",
+    "Viewer": "gateway.identity.viewer",
     "batch_field": "gateway.graphql.batch_field",
     "build_schema": "gateway.graphql.schema",
     "by_id_loader": "gateway.graphql.batching",
@@ -71,6 +74,7 @@ _HOMES = {
 }
 
 __all__ = [
+    "ANONYMOUS",
     "BadUserInput",
     "BatchLoader",
     "ChildPageLoader",
@@ -92,6 +96,7 @@ __all__ = [
     "ServiceUnavailable",
     "Settings",
     "Timeout",
+    "Viewer",
     "batch_field",
     "build_schema",
     "by_id_loader",

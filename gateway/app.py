@@ -27,8 +27,10 @@ from gateway.http.health import health_router
 from gateway.http.health_connection import HealthConnection
 from gateway.http.json_fast_path import JsonFastPath
 from gateway.http.load_shedding import HEALTH_PATHS, InFlightGauge, InFlightLimit
-from gateway.http.request_guard import RequestGuard
+from gateway.http.request_guard import VIEWER_KEY, RequestGuard
 from gateway.http.router import GatewayRouter, RouterState
+from gateway.identity.tokens import TokenVerifier
+from gateway.identity.viewer import ANONYMOUS
 from gateway.metrics import metrics_router
 from gateway.settings import Settings
 
@@ -59,6 +61,12 @@ def create_app(
         production=settings.production,
         cache_bytes=settings.cache_bytes,
     )
+    if settings.production and not settings.auth.has_keys:
+        raise ServiceConfigurationError(
+            "Production needs a key to verify bearer tokens with: set GATEWAY_JWT_SECRET (32 "
+            "or more random characters), GATEWAY_JWKS_FILE or GATEWAY_JWKS_URL."
+        )
+    tokens = TokenVerifier(settings.auth)
     for service in services:
         folder = settings.migrations_dir / service.name
         if not folder.is_dir():
@@ -69,6 +77,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await tokens.load_keys()  # a JWKS that cannot be read stops the startup
         pool = await AsyncDatabaseManager.create_shared_pool(settings.database_config())
         health = HealthConnection(settings.database_config())  # opened by the first probe
         try:
@@ -93,7 +102,9 @@ def create_app(
     async def get_context(request: Request) -> Context:
         # async: FastAPI would run a plain function in a worker thread, per request.
         return Context(
-            request.app.state.managers_by_loader_set, max_page_size=settings.max_page_size
+            request.app.state.managers_by_loader_set,
+            max_page_size=settings.max_page_size,
+            viewer=request.scope.get(VIEWER_KEY, ANONYMOUS),
         )
 
     # No OpenAPI document, Swagger UI or ReDoc: the gateway has no REST API to describe, and
@@ -136,13 +147,19 @@ def create_app(
         csrf_prevention=settings.csrf_prevention,
         on_refusal=router_state.metrics.observe_refusal,
         body_timeout=settings.body_timeout,
+        authenticate=tokens.viewer,
     )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "POST"],
-            allow_headers=["content-type", "apollo-require-preflight", "x-apollo-operation-name"],
+            allow_headers=[
+                "authorization",
+                "content-type",
+                "apollo-require-preflight",
+                "x-apollo-operation-name",
+            ],
             expose_headers=["x-correlation-id"],
             max_age=600,
         )

@@ -4,6 +4,7 @@ gateway serve            # embedded PostgreSQL + demo data when DATABASE_URL is 
 gateway migrate          # apply every service's migrations, print each one's status
 gateway export-schema -o schema.graphql
 gateway check-schema     # breaking changes against schema.graphql exit non-zero
+gateway token --sub 1 [--role admin] [--tenant acme] [--ttl 3600]   # a bearer token
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ from graphql import find_breaking_changes, find_dangerous_changes
 
 from gateway.db import AsyncDatabaseManager
 from gateway.db.embedded import EmbeddedPostgres
+from gateway.graphql.errors import ServiceConfigurationError
 from gateway.graphql.schema import build_schema
 from gateway.graphql.service import Service
+from gateway.identity.development import development_secret, mint_token, secret_file_for
 from gateway.settings import PROJECT_ROOT, Settings
 
 if TYPE_CHECKING:
@@ -53,9 +56,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     export.add_argument("-o", "--output", type=Path)
     check = commands.add_parser("check-schema", help="compare the live schema with a SDL file")
     check.add_argument("file", nargs="?", type=Path, default=PROJECT_ROOT / "schema.graphql")
+    token = commands.add_parser("token", help="print a bearer token this gateway accepts")
+    token.add_argument("--sub", required=True, help="the subject (a user id)")
+    token.add_argument("--role", action="append", default=[], help="a role; repeatable")
+    token.add_argument("--tenant")
+    token.add_argument("--ttl", type=int, default=3600, help="seconds until it expires")
     args = parser.parse_args(argv)
 
-    settings = Settings.from_env()
+    try:
+        settings = with_development_secret(Settings.from_env())
+    except ValueError as error:  # a GATEWAY_* value that cannot be used: say which
+        print(f"gateway: {error}", file=sys.stderr)
+        return 2
+    if args.command == "token":
+        return _print_token(settings, args.sub, args.role, args.tenant, args.ttl)
     services = load_services(settings.services)
     if args.command == "serve":
         return _serve(
@@ -72,6 +86,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.write(sdl)
         return 0
     return _check_schema(sdl, args.file)
+
+
+def with_development_secret(settings: Settings) -> Settings:
+    """In development without keys: the secret kept beside the embedded data directory."""
+    if settings.production or settings.auth.has_keys:
+        return settings
+    secret = development_secret(secret_file_for(settings.data_dir))
+    return replace(settings, auth=replace(settings.auth, secret=secret))
+
+
+def _print_token(
+    settings: Settings, subject: str, roles: list[str], tenant: str | None, ttl: int
+) -> int:
+    try:
+        token = mint_token(settings.auth, subject=subject, roles=roles, tenant=tenant, ttl=ttl)
+    except ValueError as error:
+        print(error, file=sys.stderr)
+        return 2
+    print(token)  # the last line: scripts read it
+    return 0
 
 
 def _with_database(settings: Settings, run: Callable[[Settings], int]) -> int:
@@ -98,8 +132,19 @@ def _serve(settings: Settings, services: list[Service]) -> int:
             from services.demo import load_demo_data
 
             on_startup = load_demo_data
-        app = create_app(settings, services, on_startup=on_startup)
+        try:
+            app = create_app(settings, services, on_startup=on_startup)
+        except ServiceConfigurationError as error:
+            print(f"gateway: {error}", file=sys.stderr, flush=True)
+            return 2
         print(f"GraphiQL: http://{settings.host}:{settings.port}/graphql", flush=True)
+        if not settings.production and settings.auth.secret is not None:
+            admin = mint_token(settings.auth, subject="1", roles=["admin"], ttl=12 * 3600)
+            print(
+                "An admin token for 12 hours (user 1); paste this into GraphiQL's Headers tab:\n"
+                f'  {{"Authorization": "Bearer {admin}"}}',
+                flush=True,
+            )
         # uvicorn shuts down gracefully on SIGTERM, then re-raises it; turn that into a normal
         # exit so the embedded server is stopped on the way out.
         signal.signal(signal.SIGTERM, _exit_on_signal)

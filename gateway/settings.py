@@ -10,6 +10,7 @@ from pathlib import Path
 from gateway.db import DatabaseConfig
 from gateway.execution.byte_cache import DEFAULT_CACHE_BYTES
 from gateway.http.persisted import PersistedMode, persisted_mode
+from gateway.identity.config import AuthSettings
 from gateway.limits.rules import Limits
 
 __all__ = ["PROJECT_ROOT", "Settings"]
@@ -55,6 +56,8 @@ class Settings:
     # The caches of query texts together: parsed documents, validation results, plans and
     # persisted documents (gateway.execution.byte_cache.CacheShares splits it between them).
     cache_bytes: int = DEFAULT_CACHE_BYTES
+    # Bearer tokens (gateway.identity): the keys, issuer, audience and claims.
+    auth: AuthSettings = field(default_factory=AuthSettings)
 
     @property
     def graphiql_enabled(self) -> bool:
@@ -117,6 +120,7 @@ class Settings:
             ),
             max_in_flight=int(env.get("GATEWAY_MAX_IN_FLIGHT", defaults.max_in_flight)),
             cache_bytes=int(env.get("GATEWAY_CACHE_BYTES", defaults.cache_bytes)),
+            auth=AuthSettings.from_env(env),
         )
 
     def database_config(self) -> DatabaseConfig:

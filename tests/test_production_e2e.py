@@ -7,6 +7,7 @@ import httpx
 
 from tests.gateway.serving import sample
 from tests.gateway_process import GatewayProcess, accepts_connections, free_port
+from tests.tokens import TEST_SECRET
 
 DEEP = "[" * 1000 + "]" * 1000
 PLACE_ORDER = "mutation ($input: PlaceOrderInput!) { placeOrder(input: $input) { id } }"
@@ -20,6 +21,7 @@ def test_production_shows_no_docs_hints_or_metrics_and_refuses_deep_json_with_a_
         {
             "DATABASE_URL": database_url,
             "GATEWAY_ENV": "production",
+            "GATEWAY_JWT_SECRET": TEST_SECRET,
             "GATEWAY_METRICS_PORT": str(metrics_port),
         }
     )

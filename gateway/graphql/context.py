@@ -10,6 +10,7 @@ from strawberry.fastapi import BaseContext
 
 from gateway.db import AsyncDatabaseManager
 from gateway.graphql.pagination import MAX_PAGE_SIZE, PageArgs, page_args
+from gateway.identity.viewer import ANONYMOUS, Viewer
 
 __all__ = ["Context", "Info"]
 
@@ -19,7 +20,8 @@ LoadersT = TypeVar("LoadersT")
 class Context(BaseContext):
     """What every resolver gets as `info.context`.
 
-    Usage: `info.context.loaders(UserData).by_id.load(user_id)`.
+    Usage: `info.context.loaders(UserData).by_id.load(user_id)`; `info.context.viewer` is
+    who is asking (gateway.identity.viewer), as the request's verified token says.
     """
 
     def __init__(
@@ -27,8 +29,10 @@ class Context(BaseContext):
         managers_by_loader_set: Mapping[type[Any], AsyncDatabaseManager],
         *,
         max_page_size: int = MAX_PAGE_SIZE,
+        viewer: Viewer = ANONYMOUS,
     ) -> None:
         super().__init__()
+        self.viewer = viewer
         self._managers = managers_by_loader_set
         self._loaders: dict[type[Any], Any] = {}
         self._pages: dict[tuple[int | None, str | None], PageArgs] = {}

@@ -5,6 +5,8 @@ and answers the first refusal (gateway.http.refusal) itself, each with its own c
 
     method      GET, HEAD or POST, else METHOD_NOT_ALLOWED (405)
     CSRF        gateway.http.csrf: CSRF_PREVENTED, when csrf_prevention is on
+    token       `authenticate` (gateway.identity.tokens): UNAUTHENTICATED (401), before
+                the body is read; the Viewer is left in the scope (`VIEWER_KEY`)
     GET         gateway.http.json_body: JSON_TOO_DEEP in `variables` / `extensions`
     body        gateway.http.request_body: REQUEST_TOO_LARGE, REQUEST_TIMEOUT
     JSON body   gateway.http.json_body: INVALID_UTF8, INVALID_JSON, JSON_TOO_DEEP,
@@ -18,7 +20,8 @@ refusal is reported to `on_refusal(code, seconds)` (the app counts it in its met
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Awaitable, Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -27,8 +30,16 @@ from gateway.http.json_body import check_query_parameters, json_object
 from gateway.http.json_depth import MAX_JSON_DEPTH
 from gateway.http.refusal import Refusal, send_refusal
 from gateway.http.request_body import read_body, replay_body
+from gateway.http.request_log import CORRELATION_HEADER
+from gateway.identity.tokens import TokenRejected
+from gateway.identity.viewer import Viewer
 
-__all__ = ["JSON_BODY_KEY", "RequestGuard"]
+__all__ = ["JSON_BODY_KEY", "VIEWER_KEY", "Authenticate", "RequestGuard"]
+
+# The request's verified Viewer, left in the scope for the context getter.
+VIEWER_KEY = "gateway.viewer"
+# The Authorization header's value (None without one) to its Viewer, or TokenRejected.
+Authenticate = Callable[[bytes | None], Awaitable[Viewer]]
 
 # The JSON object a checked body held, left in the scope for the app inside, so that it is
 # neither read nor parsed twice.
@@ -50,6 +61,7 @@ class RequestGuard:
         max_json_depth: int = MAX_JSON_DEPTH,
         on_refusal: Callable[[str, float], None] | None = None,
         body_timeout: float | None = None,
+        authenticate: Authenticate | None = None,
     ) -> None:
         self.app = app
         self.path = path.rstrip("/")
@@ -58,6 +70,7 @@ class RequestGuard:
         self.max_json_depth = max_json_depth
         self.on_refusal = on_refusal
         self.body_timeout = body_timeout
+        self.authenticate = authenticate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].rstrip("/") != self.path:
@@ -67,6 +80,8 @@ class RequestGuard:
         try:
             body = await self._check(scope, receive)
         except Refusal as refusal:
+            # Every answer carries a correlation id, a refusal too (the router's come later).
+            refusal.headers = (*refusal.headers, (CORRELATION_HEADER, uuid.uuid4().hex))
             await send_refusal(send, refusal)
             if self.on_refusal is not None:
                 self.on_refusal(refusal.code, time.perf_counter() - started)
@@ -86,6 +101,16 @@ class RequestGuard:
         headers = {name.lower(): value for name, value in scope["headers"]}
         if self.csrf_prevention:
             check_csrf(scope, headers)
+        if self.authenticate is not None:
+            try:
+                scope[VIEWER_KEY] = await self.authenticate(_authorization(scope["headers"]))
+            except TokenRejected as rejected:
+                raise Refusal(
+                    401,
+                    "UNAUTHENTICATED",
+                    str(rejected),
+                    headers=[("www-authenticate", 'Bearer error="invalid_token"')],
+                ) from None
         if method != "POST":
             check_query_parameters(scope.get("query_string", b""), self.max_json_depth)
             return b""
@@ -98,3 +123,11 @@ class RequestGuard:
             if payload is not None:
                 scope[JSON_BODY_KEY] = payload
         return body
+
+
+def _authorization(raw_headers: list[tuple[bytes, bytes]]) -> bytes | None:
+    """The one Authorization header; two are refused (which one would a proxy have checked?)."""
+    values = [value for name, value in raw_headers if name.lower() == b"authorization"]
+    if len(values) > 1:
+        raise TokenRejected("Send one Authorization header, not several.")
+    return values[0] if values else None

@@ -8,12 +8,29 @@ from gateway import Connection, Info, make_connection
 from services.users.data import UserData
 from services.users.types import CreateUserInput, User
 
+MAX_USER_ID = 2**31 - 1  # users.id is an integer column
+
+
+def user_id_of(subject: str | None) -> int | None:
+    """The user id a token's subject names, or None (anonymous, or not a user id)."""
+    if subject is None or not (subject.isascii() and subject.isdigit()) or len(subject) > 10:
+        return None
+    user_id = int(subject)
+    return user_id if 0 < user_id <= MAX_USER_ID else None
+
 
 @strawberry.type
 class UsersQuery:
     @strawberry.field(description="One user by id, or null.")
     async def user(self, info: Info, id: int) -> User | None:
         return await info.context.loaders(UserData).by_id.load(id)
+
+    @strawberry.field(
+        description="The signed-in user (the subject of the request's bearer token), or null."
+    )
+    async def me(self, info: Info) -> User | None:
+        user_id = user_id_of(info.context.viewer.subject)
+        return None if user_id is None else await info.context.loaders(UserData).by_id.load(user_id)
 
     @strawberry.field(description="Users ordered by id, one page at a time.")
     async def users(

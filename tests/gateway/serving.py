@@ -17,6 +17,7 @@ import services
 from gateway.app import create_app
 from gateway.settings import PROJECT_ROOT, Settings
 from tests.gateway import extra_service
+from tests.tokens import TEST_AUTH
 
 REPO_MIGRATIONS = PROJECT_ROOT / "migrations"
 
@@ -29,6 +30,7 @@ def app_for(database_url: str, *, with_reviews: bool = False, **overrides: Any) 
         "migrations_dir": REPO_MIGRATIONS,
         "min_connections": 1,
         "max_connections": 4,
+        "auth": TEST_AUTH,
     }
     extra = [extra_service.service] if with_reviews else []
     return create_app(Settings(**(values | overrides)), [*services.SERVICES, *extra])

@@ -26,6 +26,7 @@ from gateway.settings import PROJECT_ROOT, Settings
 from tests.asgi import PREFLIGHTED, serve
 from tests.gateway import extra_service
 from tests.gateway.extra_service.resolvers import DIGEST_FAILURE
+from tests.tokens import TEST_AUTH
 
 REPO_MIGRATIONS = PROJECT_ROOT / "migrations"
 REAL_SERVICES = ("users", "orders", "payments")
@@ -53,6 +54,7 @@ def make_settings(database_url: str) -> SettingsFactory:
             "migrations_dir": REPO_MIGRATIONS,
             "min_connections": 2,
             "max_connections": 4,
+            "auth": TEST_AUTH,
         }
         return Settings(**(values | overrides))
 

@@ -22,6 +22,7 @@ from gateway.db import count_statements
 from gateway.limits.rules import Limits
 from gateway.settings import Settings
 from tests.asgi import PREFLIGHTED, serve
+from tests.tokens import TEST_AUTH
 
 ClientFactory = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 NORMAL = "{ users(first: 2) { nodes { email } } }"
@@ -33,7 +34,9 @@ def client_factory(database_url: str) -> ClientFactory:
 
     @asynccontextmanager
     async def start(**overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
-        settings = Settings(database_url=database_url, max_connections=5, **overrides)
+        settings = Settings(
+            database_url=database_url, max_connections=5, **({"auth": TEST_AUTH} | overrides)
+        )
         async with serve(create_app(settings, services.SERVICES)) as client:
             yield client
 

@@ -1,0 +1,1 @@
+"""Who is asking: verified bearer tokens, the Viewer they name, development tokens."""
