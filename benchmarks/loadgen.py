@@ -22,6 +22,7 @@ import json
 import math
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Self
 
@@ -73,7 +74,14 @@ class LoadGenerator:
             await process.wait()
 
     async def run(
-        self, *, host: str, port: int, bodies: list[str], concurrency: int, duration: float
+        self,
+        *,
+        host: str,
+        port: int,
+        bodies: list[str],
+        concurrency: int,
+        duration: float,
+        headers: Sequence[tuple[str, str]] = (),
     ) -> CellResult:
         """Drive the server at host:port with `concurrency` workers for `duration` seconds."""
         if self._process is None:
@@ -86,6 +94,7 @@ class LoadGenerator:
             "bodies": bodies,
             "concurrency": concurrency,
             "duration": duration,
+            "headers": [list(header) for header in headers],
         }
         self._process.stdin.write(json.dumps(command).encode() + b"\n")
         await self._process.stdin.drain()
@@ -102,11 +111,12 @@ class _BadResponse(Exception):
     pass
 
 
-def _request(host: str, port: int, body: str) -> bytes:
+def _request(host: str, port: int, body: str, headers: Sequence[Sequence[str]] = ()) -> bytes:
     payload = body.encode()
+    extra = "".join(f"{name}: {value}\r\n" for name, value in headers)
     head = (
         f"POST /graphql HTTP/1.1\r\nHost: {host}:{port}\r\n"
-        f"Content-Type: application/json\r\nAccept: application/json\r\n"
+        f"Content-Type: application/json\r\nAccept: application/json\r\n{extra}"
         f"Content-Length: {len(payload)}\r\n\r\n"
     )
     return head.encode() + payload
@@ -176,7 +186,8 @@ def _percentile(sorted_values: list[float], fraction: float) -> float:
 
 async def _run_cell(command: dict[str, Any]) -> dict[str, Any]:
     host, port = command["host"], command["port"]
-    requests = [_request(host, port, body) for body in command["bodies"]]
+    headers = command.get("headers", [])
+    requests = [_request(host, port, body, headers) for body in command["bodies"]]
     concurrency: int = command["concurrency"]
     tally = _Tally(latencies=[])
     started = time.perf_counter()

@@ -112,6 +112,7 @@ async def _time_cells(
                             bodies=bodies[workload.key],
                             concurrency=level,
                             duration=options.duration,
+                            headers=contender.headers,
                         )
                         if workload.mutates:
                             await database.restore_seed()

@@ -44,7 +44,8 @@ class Endpoint(Protocol):
 
 
 async def _ask(client: httpx.AsyncClient, server: Endpoint, body: str) -> Any:
-    response = await client.post(server.url, content=body, headers=_HEADERS)
+    headers = {**_HEADERS, **dict(server.contender.headers)}
+    response = await client.post(server.url, content=body, headers=headers)
     if response.status_code != 200:
         raise AnswerMismatch(
             f"{server.contender.label} answered HTTP {response.status_code}: {response.text[:500]}"

@@ -4,6 +4,7 @@
   that produces the answer, the yardstick the others are divided by.
 - `gateway`: this project, `create_app(Settings(max_page_size=500), services.SERVICES)`.
 - `pgdbm`: the same schema shape in Strawberry with dataloaders, on the `pgdbm` package.
+- `gateway_auth`: the gateway with a bearer token verified on every request.
 - `naive`: the same schema shape in Strawberry, one query per row (N+1), raw asyncpg.
 
 Each reads DATABASE_URL and BENCH_POOL_SIZE when uvicorn calls its factory.
@@ -17,8 +18,12 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from gateway.identity.config import AuthSettings
+from gateway.identity.development import mint_token
+
 __all__ = [
     "BASELINE",
+    "BENCHMARK_SECRET",
     "CONTENDERS",
     "FLOOR",
     "REFERENCE",
@@ -32,6 +37,11 @@ __all__ = [
 FLOOR = "floor"
 REFERENCE = "gateway"  # whose answers the others must match
 BASELINE = "baseline"  # the gateway of another checkout, timed beside this one
+# The auth contender's key and the token every one of its requests carries (a day long).
+BENCHMARK_SECRET = "benchmark-secret-not-for-production-0123456789"
+BENCHMARK_TOKEN = mint_token(
+    AuthSettings(secret=BENCHMARK_SECRET), subject="1", roles=["admin"], ttl=86_400
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,6 +54,7 @@ class Contender:
     target: str
     description: str
     root: Path | None = None
+    headers: tuple[tuple[str, str], ...] = ()  # sent with every request
 
 
 CONTENDERS: list[Contender] = [
@@ -63,6 +74,14 @@ CONTENDERS: list[Contender] = [
         "the cost limit is raised to 5,000,000 fields (the default 5,000 refuses the nested "
         "workloads) and the pool and statement timeouts to pgdbm's patience (see "
         "gateway_app.py); every other default, limit and middleware is on",
+    ),
+    Contender(
+        key="gateway_auth",
+        label="gateway, a bearer token per request",
+        target="benchmarks.contenders.gateway_app:create_with_auth",
+        description="the gateway contender with GATEWAY_JWT_SECRET set; every request "
+        "carries an HS256 bearer token, verified per request (signature, exp, claims)",
+        headers=(("authorization", f"Bearer {BENCHMARK_TOKEN}"),),
     ),
     Contender(
         key="pgdbm",

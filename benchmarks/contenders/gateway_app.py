@@ -5,15 +5,18 @@ uvicorn benchmarks.contenders.gateway_app:create --factory
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from fastapi import FastAPI
 
 import services
-from benchmarks.contenders import database_url, pool_size
+from benchmarks.contenders import BENCHMARK_SECRET, database_url, pool_size
 from gateway.app import create_app
+from gateway.identity.config import AuthSettings
 from gateway.limits.rules import Limits
 from gateway.settings import Settings
 
-__all__ = ["MAX_COST", "POOL_TIMEOUT", "STATEMENT_TIMEOUT_MS", "create"]
+__all__ = ["MAX_COST", "POOL_TIMEOUT", "STATEMENT_TIMEOUT_MS", "create", "create_with_auth"]
 
 # The nested workloads ask for up to 500 users x 20 orders x 20 payments by design; the
 # default cost limit (5,000 fields) would refuse them, so the benchmark raises it. Every
@@ -37,8 +40,19 @@ BUDGET = {
 
 def create() -> FastAPI:
     """uvicorn's factory: the gateway for DATABASE_URL, pages of up to 500 rows."""
+    return create_app(_settings(), services.SERVICES)
+
+
+def create_with_auth() -> FastAPI:
+    """The same gateway verifying the bearer token every request of its contender sends."""
+    return create_app(
+        replace(_settings(), auth=AuthSettings(secret=BENCHMARK_SECRET)), services.SERVICES
+    )
+
+
+def _settings() -> Settings:
     size = pool_size()
-    settings = Settings(
+    return Settings(
         database_url=database_url(),
         max_page_size=500,
         min_connections=size,
@@ -47,4 +61,3 @@ def create() -> FastAPI:
         pool_timeout=POOL_TIMEOUT,
         statement_timeout_ms=STATEMENT_TIMEOUT_MS,
     )
-    return create_app(settings, services.SERVICES)

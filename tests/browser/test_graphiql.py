@@ -15,6 +15,7 @@ from playwright.async_api import Page, expect
 from gateway.settings import PROJECT_ROOT
 from services.users import EXAMPLE_QUERY
 from tests.browser.conftest import LiveServer, OpenPage, save_screenshot
+from tests.tokens import TEST_AUTH, token_for
 
 README = (PROJECT_ROOT / "README.md").read_text()
 README_ANSWER = json.loads(re.findall(r"```json\n(.*?)```", README, flags=re.DOTALL)[0])
@@ -22,6 +23,10 @@ DOCS_SCREENSHOT = PROJECT_ROOT / "docs" / "graphiql.png"
 TYPED_QUERY = "{ user(id: 2) { name email orders { nodes { status total } } } }"
 
 QUERY_EDITOR = ".graphiql-query-editor .CodeMirror"
+HEADERS_EDITOR = (
+    '.graphiql-editor-tool[aria-label="Headers"] .graphiql-editor:not(.hidden) .CodeMirror'
+)
+ME_QUERY = "{ me { name } }"
 RESPONSE = ".graphiql-response .CodeMirror"
 
 
@@ -103,5 +108,36 @@ async def test_a_query_typed_into_graphiql_runs_and_its_result_shows(
             }
         }
     }
+    assert browser_page.foreign_requests == []
+    assert browser_page.errors == []
+
+
+async def test_a_token_pasted_into_the_headers_tab_signs_graphiql_in(
+    gateway_app: Callable[..., FastAPI],
+    live_server: Callable[[FastAPI], LiveServer],
+    open_page: OpenPage,
+) -> None:
+    # What `./scripts/serve` prints: {"Authorization": "Bearer <an admin token for user 1>"}
+    headers = json.dumps({"Authorization": f"Bearer {token_for(1, roles=['admin'])}"})
+    server = live_server(gateway_app(auth=TEST_AUTH))
+    browser_page = await open_page(server.origin)
+    page = browser_page.page
+    await page.goto(f"{server.origin}/graphql")
+    await expect(page.locator(QUERY_EDITOR)).to_be_visible()
+    await page.locator(QUERY_EDITOR).evaluate(
+        "(element, query) => element.CodeMirror.setValue(query)", ME_QUERY
+    )
+
+    await page.get_by_role("button", name="Execute query (Ctrl-Enter)").click()
+    await expect(page.locator(RESPONSE)).to_contain_text('"me": null')  # anonymous
+
+    await page.locator('.graphiql-editor-tools button[data-name="headers"]').click()
+    headers_editor = page.locator(HEADERS_EDITOR)
+    await expect(headers_editor).to_be_visible()
+    await headers_editor.evaluate("(element, text) => element.CodeMirror.setValue(text)", headers)
+    await page.get_by_role("button", name="Execute query (Ctrl-Enter)").click()
+
+    await expect(page.locator(RESPONSE)).to_contain_text('"name": "Ada Lovelace"')
+    assert await response_json(page) == {"data": {"me": {"name": "Ada Lovelace"}}}
     assert browser_page.foreign_requests == []
     assert browser_page.errors == []
