@@ -30,6 +30,7 @@ from starlette.types import ASGIApp
 
 from gateway.settings import PROJECT_ROOT
 from tests.browser.conftest import LiveServer, OpenPage, save_screenshot
+from tests.tokens import TEST_AUTH, token_for
 
 FRONTEND = PROJECT_ROOT / "examples" / "frontend"
 PERSISTED_DOCUMENTS = FRONTEND / "src" / "gql" / "persisted-documents.json"  # written by codegen
@@ -107,7 +108,7 @@ async def test_example_frontend_lists_users_with_orders_and_places_an_order(
     await page.get_by_label("Unit price").fill("7.25")
     await page.get_by_role("button", name="Place order").click()
 
-    await expect(page.get_by_role("status")).to_have_text(
+    await expect(page.locator("#status")).to_have_text(
         "Order #11 placed for Grace Hopper: 14.50 (PENDING)"
     )
     grace = page.get_by_role("region", name="Grace Hopper").get_by_role("listitem")
@@ -130,7 +131,7 @@ async def test_example_frontend_lists_users_with_orders_and_places_an_order(
     assert [tuple(item) for item in items] == [("MUG-042", 2, "7.25")]
 
     operations = [body for body in sent if body is not None]
-    assert len(operations) == 3  # the list, the order, the list again
+    assert len(operations) == 4  # who is signed in, the list, the order, the list again
     hashes = {body["extensions"]["persistedQuery"]["sha256Hash"] for body in operations}
     assert hashes == set(json.loads(PERSISTED_DOCUMENTS.read_text()))
     assert not any("query" in body for body in operations)  # hashes only, no documents
@@ -170,3 +171,30 @@ async def test_example_frontend_is_refused_by_a_gateway_that_does_not_allow_its_
         f"Could not reach the gateway at {gateway.origin}/graphql"
     )
     assert any(re.search("blocked by CORS policy", error) for error in browser_page.errors)
+
+
+async def test_example_frontend_signs_in_with_a_development_token(
+    frontend_dist: Path,
+    gateway_app: Callable[..., FastAPI],
+    live_server: Callable[[ASGIApp], LiveServer],
+    open_page: OpenPage,
+) -> None:
+    frontend = live_server(static_site(frontend_dist))
+    gateway = live_server(gateway_app(cors_origins=(frontend.origin,), auth=TEST_AUTH))
+    browser_page = await open_page(frontend.origin, gateway.origin)
+    page = browser_page.page
+    viewer = page.locator("#viewer")
+    await page.goto(f"{frontend.origin}/?endpoint={gateway.origin}/graphql")
+    await expect(viewer).to_have_text("Not signed in")
+
+    # What `gateway token --sub 1` prints, signed with the key the gateway verifies with.
+    await page.get_by_label("Bearer token").fill(token_for(1))
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(viewer).to_have_text("Signed in as Ada Lovelace")
+
+    await page.get_by_label("Bearer token").fill(token_for(1)[:-3] + "AAA")  # forged
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("alert")).to_contain_text("(UNAUTHENTICATED")
+    await expect(viewer).to_have_text("Not signed in")
+    await page.reload()  # the refused token was not kept
+    await expect(viewer).to_have_text("Not signed in")

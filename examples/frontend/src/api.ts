@@ -1,7 +1,8 @@
 // Send one typed operation to the gateway. Each operation goes by its sha256 first (a persisted
 // operation: codegen's persisted-documents.json is the gateway's allow-list); a gateway that
 // does not know the hash gets the document itself. GraphQL errors become a GatewayError with
-// the gateway's stable extensions.code (BAD_USER_INPUT, NOT_FOUND, ...).
+// the gateway's stable extensions.code (BAD_USER_INPUT, NOT_FOUND, UNAUTHENTICATED, ...).
+// A bearer token, once signed in, goes with every request (Authorization: Bearer ...).
 import type { TypedDocumentString } from "./gql/graphql";
 
 interface GraphQLError {
@@ -29,15 +30,33 @@ export class GatewayError extends Error {
   }
 }
 
+// Kept for this tab only: a development token (`gateway token --sub 1`), or one your
+// identity provider issued.
+const TOKEN_KEY = "gateway-token";
+
+export function signIn(token: string): void {
+  sessionStorage.setItem(TOKEN_KEY, token.trim());
+}
+
+export function signOut(): void {
+  sessionStorage.removeItem(TOKEN_KEY);
+}
+
 async function post<TResult>(
   endpoint: string,
   body: Record<string, unknown>,
 ): Promise<[Response, GraphQLResponse<TResult>]> {
   // application/json is not a "simple" content type: the gateway's CSRF prevention lets it
   // through, and a browser on another origin asks (CORS preflight) before sending it.
+  const headers: Record<string, string> = {
+    "content-type": "application/json",
+    accept: "application/json",
+  };
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) headers.authorization = `Bearer ${token}`;
   const response = await fetch(endpoint, {
     method: "POST",
-    headers: { "content-type": "application/json", accept: "application/json" },
+    headers,
     body: JSON.stringify(body),
   });
   return [response, (await response.json()) as GraphQLResponse<TResult>];

@@ -1,7 +1,7 @@
 // Lists users with their orders, and places an order through the form.
-import { execute, GatewayError } from "./api";
+import { execute, GatewayError, signIn, signOut } from "./api";
 import type { UsersWithOrdersQuery } from "./gql/graphql";
-import { PlaceOrder, UsersWithOrders } from "./operations";
+import { Me, PlaceOrder, UsersWithOrders } from "./operations";
 
 declare const GATEWAY_URL: string; // set at build time by build.mjs
 
@@ -13,6 +13,8 @@ const customer = form.querySelector<HTMLSelectElement>("select[name=userId]")!;
 const usersView = document.querySelector<HTMLElement>("#users")!;
 const statusView = document.querySelector<HTMLElement>("#status")!;
 const errorView = document.querySelector<HTMLElement>("#error")!;
+const signInForm = document.querySelector<HTMLFormElement>("#sign-in")!;
+const viewerView = document.querySelector<HTMLElement>("#viewer")!;
 
 function element<K extends keyof HTMLElementTagNameMap>(
   tag: K,
@@ -68,6 +70,24 @@ async function refresh(): Promise<void> {
   renderUsers(data.users.nodes);
 }
 
+async function showViewer(): Promise<void> {
+  const { me } = await execute(endpoint, Me, {});
+  viewerView.textContent = me ? `Signed in as ${me.name}` : "Not signed in";
+}
+
+signInForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  errorView.textContent = "";
+  signIn(String(new FormData(signInForm).get("token")));
+  try {
+    await showViewer();
+  } catch (error) {
+    signOut(); // a refused token is not kept
+    viewerView.textContent = "Not signed in";
+    showError(error);
+  }
+});
+
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
   const fields = new FormData(form);
@@ -95,4 +115,5 @@ form.addEventListener("submit", async (event) => {
   }
 });
 
+showViewer().catch(showError);
 refresh().catch(showError);

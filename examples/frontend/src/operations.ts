@@ -39,3 +39,12 @@ export const PlaceOrder = graphql(`
     }
   }
 `);
+
+export const Me = graphql(`
+  query Me {
+    me {
+      id
+      name
+    }
+  }
+`);
