@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from gateway.graphql.errors import (
         BadUserInput,
         Conflict,
+        Forbidden,
         GatewayError,
         NotFound,
         OutcomeUnknown,
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     )
     from gateway.graphql.idempotency import IdempotencyKey
     from gateway.graphql.pagination import Connection, PageArgs, PageInfo, make_connection
+    from gateway.graphql.permissions import AdminOnly, OwnerOrAdmin, Permission, SignedIn, guarded
     from gateway.graphql.row_objects import RowObjects
     from gateway.graphql.schema import build_schema
     from gateway.graphql.service import LoaderSet, Service
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
 # the imports above and __all__ in step.
 _HOMES = {
     "ANONYMOUS": "gateway.identity.viewer",
+    "AdminOnly": "gateway.graphql.permissions",
     "BadUserInput": "gateway.graphql.errors",
     "BatchLoader": "gateway.graphql.batching",
     "ChildPageLoader": "gateway.graphql.batching",
@@ -49,25 +52,30 @@ _HOMES = {
     "Conflict": "gateway.graphql.errors",
     "Connection": "gateway.graphql.pagination",
     "Context": "gateway.graphql.context",
+    "Forbidden": "gateway.graphql.errors",
     "GatewayError": "gateway.graphql.errors",
     "IdempotencyKey": "gateway.graphql.idempotency",
     "Info": "gateway.graphql.context",
     "LoaderSet": "gateway.graphql.service",
     "NotFound": "gateway.graphql.errors",
     "OutcomeUnknown": "gateway.graphql.errors",
+    "OwnerOrAdmin": "gateway.graphql.permissions",
     "PageArgs": "gateway.graphql.pagination",
     "PageInfo": "gateway.graphql.pagination",
+    "Permission": "gateway.graphql.permissions",
     "RowObjects": "gateway.graphql.row_objects",
     "Service": "gateway.graphql.service",
     "ServiceConfigurationError": "gateway.graphql.errors",
     "ServiceUnavailable": "gateway.graphql.errors",
     "Settings": "gateway.settings",
+    "SignedIn": "gateway.graphql.permissions",
     "Timeout": "gateway.graphql.errors",
     "Viewer": "gateway.identity.viewer",
     "batch_field": "gateway.graphql.batch_field",
     "build_schema": "gateway.graphql.schema",
     "by_id_loader": "gateway.graphql.batching",
     "create_app": "gateway.app",
+    "guarded": "gateway.graphql.permissions",
     "is_storable_text": "gateway.graphql.text_input",
     "make_connection": "gateway.graphql.pagination",
     "max_items": "gateway.limits.cost",
@@ -75,6 +83,7 @@ _HOMES = {
 
 __all__ = [
     "ANONYMOUS",
+    "AdminOnly",
     "BadUserInput",
     "BatchLoader",
     "ChildPageLoader",
@@ -82,25 +91,30 @@ __all__ = [
     "Conflict",
     "Connection",
     "Context",
+    "Forbidden",
     "GatewayError",
     "IdempotencyKey",
     "Info",
     "LoaderSet",
     "NotFound",
     "OutcomeUnknown",
+    "OwnerOrAdmin",
     "PageArgs",
     "PageInfo",
+    "Permission",
     "RowObjects",
     "Service",
     "ServiceConfigurationError",
     "ServiceUnavailable",
     "Settings",
+    "SignedIn",
     "Timeout",
     "Viewer",
     "batch_field",
     "build_schema",
     "by_id_loader",
     "create_app",
+    "guarded",
     "is_storable_text",
     "make_connection",
     "max_items",

@@ -29,6 +29,7 @@ from gateway.db import (
 __all__ = [
     "BadUserInput",
     "Conflict",
+    "Forbidden",
     "GatewayError",
     "NotFound",
     "OutcomeUnknown",
@@ -55,6 +56,12 @@ class NotFound(GatewayError):
     """Raised when an argument refers to a record that does not exist."""
 
     code = "NOT_FOUND"
+
+
+class Forbidden(GatewayError):
+    """Raised when the viewer may not see or do this (gateway.graphql.permissions)."""
+
+    code = "FORBIDDEN"
 
 
 class Conflict(GatewayError):
