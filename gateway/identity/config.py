@@ -35,6 +35,7 @@ class AuthSettings:
     roles_claim: str = "roles"
     tenant_claim: str = "tenant"
     jwks_timeout: float = 5.0  # seconds for one JWKS fetch
+    jwks_max_age: float = 300.0  # seconds before a fetched JWKS is fetched again
 
     def __post_init__(self) -> None:
         unknown = [alg for alg in self.algorithms if alg not in SUPPORTED_ALGORITHMS]
@@ -77,4 +78,5 @@ class AuthSettings:
             roles_claim=env.get("GATEWAY_JWT_ROLES_CLAIM", defaults.roles_claim),
             tenant_claim=env.get("GATEWAY_JWT_TENANT_CLAIM", defaults.tenant_claim),
             jwks_timeout=float(env.get("GATEWAY_JWKS_TIMEOUT", defaults.jwks_timeout)),
+            jwks_max_age=float(env.get("GATEWAY_JWKS_MAX_AGE", defaults.jwks_max_age)),
         )

@@ -3,8 +3,10 @@
 A URL is fetched at startup (a failure stops the startup) and again when a token names a
 `kid` it does not hold (a rotated key), at most once per `min_refresh_interval` and one fetch
 at a time: a
-flood of made-up kids costs the key server one request per interval, not one per token. A
-failed refresh keeps the keys it had.
+flood of made-up kids costs the key server one request per interval, not one per token. Keys
+older than `max_age` are fetched again before they verify a token, so a key the issuer
+withdrew (compromised, rotated out) stops being accepted within `max_age`. A failed refresh
+keeps the keys it had.
 """
 
 from __future__ import annotations
@@ -58,13 +60,16 @@ class JwksKeys:
         url: str | None = None,
         timeout: float = 5.0,
         min_refresh_interval: float = 30.0,
+        max_age: float = 300.0,
     ) -> None:
         if (file is None) == (url is None):
             raise ValueError("JwksKeys needs a file or a URL")
         self.file = file
         self.url = url
         self.timeout = timeout
-        self.min_refresh_interval = min_refresh_interval
+        self.min_refresh_interval = min(min_refresh_interval, max_age)
+        self.max_age = max_age
+        self._loaded_at = float("-inf")
         self._keys: list[SigningKey] = []
         self._fetched_at = float("-inf")
         self._refresh_lock = asyncio.Lock()
@@ -73,9 +78,12 @@ class JwksKeys:
     async def load(self) -> None:
         """Read the keys now (startup); KeyLoadError says why not."""
         self._keys = await asyncio.to_thread(self._read)
+        self._loaded_at = time.monotonic()
 
     async def key_for(self, kid: str | None, algorithm: str) -> SigningKey | None:
         """The key that verifies a token with this header, refreshing once for a new kid."""
+        if self.url is not None and time.monotonic() - self._loaded_at > self.max_age:
+            await self._refresh()
         key = self._find(kid, algorithm)
         if key is None and kid is not None and self.url is not None:
             await self._refresh()
@@ -99,6 +107,7 @@ class JwksKeys:
             self._fetched_at = time.monotonic()
             try:
                 self._keys = await asyncio.to_thread(self._read)
+                self._loaded_at = time.monotonic()
             except KeyLoadError as error:
                 logger.warning("JWKS refresh failed, keeping the keys it had: %s", error)
 

@@ -47,7 +47,12 @@ class TokenVerifier:
         self.auth = auth
         self.jwks: JwksKeys | None = None
         if auth.jwks_file is not None or auth.jwks_url is not None:
-            self.jwks = JwksKeys(file=auth.jwks_file, url=auth.jwks_url, timeout=auth.jwks_timeout)
+            self.jwks = JwksKeys(
+                file=auth.jwks_file,
+                url=auth.jwks_url,
+                timeout=auth.jwks_timeout,
+                max_age=auth.jwks_max_age,
+            )
 
     async def load_keys(self) -> None:
         """Read the JWKS (startup); KeyLoadError when it cannot be read."""

@@ -4,9 +4,11 @@ not answer stops the startup with a clear error."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -95,3 +97,20 @@ async def test_a_key_server_that_does_not_answer_stops_the_startup(database_url:
     with pytest.raises(KeyLoadError, match="cannot fetch"):
         async with serve(app):
             pass
+
+
+async def test_a_key_the_issuer_withdrew_stops_verifying_once_the_keys_are_stale(
+    database_url: str, key_server: KeyServer
+) -> None:
+    auth = replace(_auth(key_server.url), jwks_max_age=0.2)
+    async with serve(app_for(database_url, auth=auth)) as client:
+        before = await _me(client, OLD.sign(claims()))
+        key_server.document = jwks(NEW)  # OLD withdrawn (compromised, say)
+        await asyncio.sleep(0.3)  # past the keys' max age
+        after = await _me(client, OLD.sign(claims()))
+        new = await _me(client, NEW.sign(claims()))
+
+    assert before.status_code == 200, before.text
+    assert after.status_code == 401
+    assert after.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert new.status_code == 200, new.text
