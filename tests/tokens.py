@@ -20,8 +20,3 @@ def token_for(
     ttl: int = 600,
 ) -> str:
     return mint_token(auth, subject=str(subject), roles=roles, tenant=tenant, ttl=ttl)
-
-
-def bearer(subject: str | int, **options: object) -> dict[str, str]:
-    """The Authorization header of a request by `subject`."""
-    return {"authorization": f"Bearer {token_for(subject, **options)}"}  # type: ignore[arg-type]

@@ -18,6 +18,7 @@ be nullable: null on a non-null field would take its parent with it.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Mapping
 from typing import Any, NoReturn
 
@@ -45,8 +46,9 @@ class Permission(BasePermission):
     def on_unauthorized(self) -> NoReturn:
         raise Forbidden(self.message)
 
+    @abc.abstractmethod
     def allows(self, viewer: Viewer, source: Any, arguments: Mapping[str, Any]) -> bool:
-        raise NotImplementedError
+        """Whether `viewer` may resolve the field on `source` with `arguments`."""
 
 
 class SignedIn(Permission):
@@ -72,9 +74,9 @@ class OwnerOrAdmin(Permission):
 
     message = "This belongs to another user."
 
+    @abc.abstractmethod
     def owner_of(self, source: Any, arguments: Mapping[str, Any]) -> object:
         """The subject that owns what the field gives (a user id), or None (no owner)."""
-        raise NotImplementedError
 
     def allows(self, viewer: Viewer, source: Any, arguments: Mapping[str, Any]) -> bool:
         if viewer.is_admin:

@@ -73,7 +73,6 @@ class JwksKeys:
         self._keys: list[SigningKey] = []
         self._fetched_at = float("-inf")
         self._refresh_lock = asyncio.Lock()
-        self.fetches = 0
 
     async def load(self) -> None:
         """Read the keys now (startup); KeyLoadError says why not."""
@@ -119,7 +118,6 @@ class JwksKeys:
                 raise KeyLoadError(f"cannot read {self.file}: {error.strerror}") from None
         else:
             assert self.url is not None
-            self.fetches += 1
             text = self._fetch(self.url)
         return _parse(text)
 
