@@ -7,9 +7,13 @@
 
 Seeds an embedded PostgreSQL (or DATABASE_URL, an empty database) with --users users x 20
 orders x 20 payments x 3 line items, starts `gateway serve` with its default settings as a
-real process (--setting overrides one, to try a limit), then for each scenario measures the
-victim (one user by id, 2 closed-loop clients, plus a `/health/live` probe on a new
-connection every 200 ms) for --seconds alone, then again beside the attack:
+real process (--setting overrides one, to try a limit; its GATEWAY_JWT_SECRET is the
+benchmark's key), then for each scenario measures the victim (one user by id, 2 closed-loop
+clients, plus a `/health/live` probe on a new connection every 200 ms) for --seconds alone,
+then again beside the attack. The victim's and the attackers' GraphQL requests carry the
+benchmark's admin bearer token (benchmarks.contenders): the shop answers most fields only to
+a signed-in owner or an admin, and an admin may ask for everything, so the worst query is the
+worst any signed-in client could send.
 
 - worst_query: the largest query the server's limits let through (the ladder of
   benchmarks/attack_queries.py), sent in a loop by --attackers clients;
@@ -47,6 +51,7 @@ from benchmarks.attack_queries import FLOOD_TYPENAMES, DataShape, ladder
 from benchmarks.attack_report import AttackRun, Scenario, write_json, write_report
 from benchmarks.attack_seed import attack_database
 from benchmarks.attack_server import GatewayServer, serving_gateway
+from benchmarks.contenders import BENCHMARK_HEADERS
 from benchmarks.environment import machine, software
 from benchmarks.rss import resident_size, sampling_rss
 from benchmarks.servers import HOST
@@ -69,6 +74,7 @@ SETTLED_PROBE = 0.1  # three probes in a row under 100 ms: the server is idle ag
 READY_TIMEOUT = 60.0
 DEFAULT_SHAPE = DataShape(users=100, orders=20, payments=20, items=3)  # as in issue 13
 PACKAGES = {"Strawberry": "strawberry-graphql", "graphql-core": "graphql-core"}
+HEADERS = [list(header) for header in BENCHMARK_HEADERS]  # with every GraphQL request
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -131,6 +137,7 @@ async def _victim(server: GatewayServer, options: Options) -> dict[str, Any]:
         "host": HOST,
         "port": server.port,
         "bodies": VICTIM.bodies(options.shape.users),
+        "headers": HEADERS,
         "concurrency": VICTIM_CONCURRENCY,
         "duration": options.seconds,
         "timeout": VICTIM_TIMEOUT,
@@ -142,7 +149,13 @@ async def _victim(server: GatewayServer, options: Options) -> dict[str, Any]:
 
 
 def _attack_command(name: str, server: GatewayServer, options: Options) -> dict[str, Any]:
-    base = {"role": name, "host": HOST, "port": server.port, "timeout": ATTACK_TIMEOUT}
+    base = {
+        "role": name,
+        "host": HOST,
+        "port": server.port,
+        "timeout": ATTACK_TIMEOUT,
+        "headers": HEADERS,
+    }
     if name == "worst_query":
         candidates = [
             {"label": c.label, "body": c.body, "values": c.values} for c in ladder(options.shape)
@@ -268,7 +281,8 @@ async def run(options: Options) -> AttackRun:
         seconds=options.seconds,
         server_file_limit=options.server_file_limit,
         settings=[f"{name}={value}" for name, value in options.settings],
-        victim=f"{VICTIM.title}, {VICTIM_CONCURRENCY} closed-loop clients on keep-alive "
+        victim=f"{VICTIM.title} (as are the attackers' requests, with an admin bearer token), "
+        f"{VICTIM_CONCURRENCY} closed-loop clients on keep-alive "
         f"connections opened as each phase starts (after the attack did), {VICTIM_TIMEOUT:g} s "
         "timeout; /health/live on a new connection every "
         f"{PROBE_INTERVAL * 1000:.0f} ms, {PROBE_TIMEOUT:g} s timeout",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = ["Answer", "exchange", "graphql_request", "health_request", "open_stream"]
@@ -34,12 +35,15 @@ class Answer:
         return "ok" if self.status == 200 else f"HTTP {self.status}"
 
 
-def graphql_request(host: str, port: int, body: str) -> bytes:
-    """A POST /graphql of `body` (JSON) as bytes."""
+def graphql_request(
+    host: str, port: int, body: str, headers: Sequence[Sequence[str]] = ()
+) -> bytes:
+    """A POST /graphql of `body` (JSON) with `headers` (name, value pairs) as bytes."""
     payload = body.encode()
+    extra = "".join(f"{name}: {value}\r\n" for name, value in headers)
     head = (
         f"POST /graphql HTTP/1.1\r\nHost: {host}:{port}\r\n"
-        f"Content-Type: application/json\r\nAccept: application/json\r\n"
+        f"Content-Type: application/json\r\nAccept: application/json\r\n{extra}"
         f"Content-Length: {len(payload)}\r\n\r\n"
     )
     return head.encode() + payload

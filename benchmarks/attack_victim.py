@@ -120,7 +120,8 @@ async def _probe(
 async def victim(command: dict[str, Any]) -> dict[str, Any]:
     """Run the victim's load and probes for command["duration"] s; their summaries."""
     host, port = command["host"], command["port"]
-    requests = [graphql_request(host, port, body) for body in command["bodies"]]
+    headers = command.get("headers", ())
+    requests = [graphql_request(host, port, body, headers) for body in command["bodies"]]
     concurrency: int = command["concurrency"]
     load, probes = _Tally(), _Tally()
     started = time.perf_counter()

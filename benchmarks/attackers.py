@@ -10,7 +10,9 @@
   seconds so only a deadline on the whole head or body (not an idle timeout) drops them. A
   dropped one is opened again, as a real slowloris does.
 
-Each attacker sets `ready` once its attack is under way (for `slow`: every connection was
+`worst_query` and `flood` send the command's `headers` with every request (the benchmark's
+admin bearer token: an account that may read everything). Each attacker sets `ready` once
+its attack is under way (for `slow`: every connection was
 tried once), so the victim is measured beside the attack at full strength.
 """
 
@@ -61,15 +63,18 @@ class _Requests:
 
 
 async def _send(
-    stream: _Stream | None, host: str, port: int, body: str, timeout: float, tally: _Requests
+    stream: _Stream | None, command: dict[str, Any], body: str, tally: _Requests
 ) -> tuple[_Stream | None, Answer | None]:
-    """One request; the stream to go on with and the answer (None without one)."""
+    """One request to the command's server, with its headers; the stream to go on with and
+    the answer (None without one)."""
+    host, port, timeout = command["host"], command["port"], command["timeout"]
+    request = graphql_request(host, port, body, command.get("headers", ()))
     started = time.perf_counter()
     try:
         async with asyncio.timeout(timeout):
             if stream is None:
                 stream = await open_stream(host, port)
-            answer = await exchange(*stream, graphql_request(host, port, body))
+            answer = await exchange(*stream, request)
     except TimeoutError:
         tally.client_timeouts += 1
     except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as error:
@@ -104,7 +109,6 @@ async def worst_query(
     command: dict[str, Any], ready: asyncio.Event, stop: asyncio.Event
 ) -> dict[str, Any]:
     """Find the largest candidate the server runs, then send it in a loop."""
-    host, port, timeout = command["host"], command["port"], command["timeout"]
     ladder: list[dict[str, Any]] = command["ladder"]
     state = _Ladder()
     attack = _Requests()
@@ -115,7 +119,7 @@ async def worst_query(
             index = state.index
             probing = state.chosen is None
             tally = _Requests() if probing else attack
-            stream, answer = await _send(stream, host, port, ladder[index]["body"], timeout, tally)
+            stream, answer = await _send(stream, command, ladder[index]["body"], tally)
             if not probing:
                 continue
             if answer is not None and (answer.status == 503 or BUSY_CODES & set(answer.codes)):
@@ -173,7 +177,6 @@ async def flood(
     command: dict[str, Any], ready: asyncio.Event, stop: asyncio.Event
 ) -> dict[str, Any]:
     """Distinct validation-heavy documents, as fast as the server answers them."""
-    host, port, timeout = command["host"], command["port"], command["timeout"]
     numbers = itertools.count()
     tally = _Requests()
     started = time.perf_counter()
@@ -182,7 +185,7 @@ async def flood(
         stream: _Stream | None = None
         while not stop.is_set():
             body = flood_body(next(numbers), command["typenames"])
-            stream, _ = await _send(stream, host, port, body, timeout, tally)
+            stream, _ = await _send(stream, command, body, tally)
 
     clients = [asyncio.create_task(client()) for _ in range(command["clients"])]
     ready.set()

@@ -8,11 +8,12 @@ asks for), ~990 tokens and ~5 KB (under the default token and length limits, 13 
 of which 10 aliased, no repeated selection), and is sent once with its APQ hash, so each
 one lands in all four caches of query texts: parsed documents, validation results, plans
 and persisted documents. Seeds a small data set (on DATABASE_URL, an empty database, or an
-embedded PostgreSQL), starts the gateway contender alone as a uvicorn process, and samples
-its RSS every second. The verdict compares the RSS when the last document was answered with
-the RSS once --warmup documents were (the caches fill within the first hundred): FLAT when
-within 10 %. Writes cache_flood.md and cache_flood.json (every sample) to --output
-(benchmarks/results).
+embedded PostgreSQL), starts the gateway contender alone as a uvicorn process (every request
+carries the contender's admin bearer token: the documents ask for admin-only fields), and
+samples its RSS every second. The verdict compares the RSS when the last document was
+answered with the RSS once --warmup documents were (the caches fill within the first
+hundred): FLAT when within 10 %. Writes cache_flood.md and cache_flood.json (every sample)
+to --output (benchmarks/results).
 
 Every answer must be a 200 without GraphQL errors; a failed request voids the run (status 1).
 """
@@ -41,7 +42,7 @@ from benchmarks.contenders import CONTENDERS, REFERENCE
 from benchmarks.database import SeedSize, seeded_database
 from benchmarks.environment import machine, software
 from benchmarks.rss import Sample, sampling_rss
-from benchmarks.servers import running_servers
+from benchmarks.servers import Server, running_servers
 from gateway.http.persisted import sha256_hex
 
 __all__ = ["FloodRun", "Options", "flood_document", "main", "run", "verdict"]
@@ -166,7 +167,7 @@ def _log(message: str) -> None:
 
 
 async def _flood(
-    url: str, options: Options, samples: list[Sample], started: float
+    server: Server, options: Options, samples: list[Sample], started: float
 ) -> tuple[int, int, list[str], list[Progress]]:
     """Send every document once from `concurrency` workers; answered, failed, examples."""
     next_index = 0
@@ -181,7 +182,7 @@ async def _flood(
         while next_index < options.documents:
             index, next_index = next_index, next_index + 1
             try:
-                response = await client.post(url, json=flood_body(index))
+                response = await client.post(server.url, json=flood_body(index))
                 body = response.json()
                 ok = response.status_code == 200 and not body.get("errors")
                 problem = f"{response.status_code} {response.text[:300]}"
@@ -200,7 +201,8 @@ async def _flood(
                 rss = samples[-1].rss / MIB if samples else 0.0
                 _log(f"{done:,}/{options.documents:,} documents, RSS {rss:.1f} MiB")
 
-    async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
+    headers = dict(server.contender.headers)
+    async with httpx.AsyncClient(timeout=timeout, limits=limits, headers=headers) as client:
         await asyncio.gather(*(worker(client) for _ in range(options.concurrency)))
     return answered, failures, examples, progress
 
@@ -222,9 +224,7 @@ async def run(options: Options) -> FloodRun:
         _log(f"Gateway listening on port {server.port} (pid {server.process.pid})")
         started = time.monotonic()
         async with sampling_rss(server.process.pid, interval=SAMPLE_INTERVAL) as samples:
-            answered, failures, examples, progress = await _flood(
-                server.url, options, samples, started
-            )
+            answered, failures, examples, progress = await _flood(server, options, samples, started)
         elapsed = time.monotonic() - started
         if server.process.poll() is not None:
             raise RuntimeError(f"The gateway exited during the flood:\n{server.log_tail()}")

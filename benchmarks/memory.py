@@ -5,12 +5,13 @@
 
 Seeds the benchmark's data (on DATABASE_URL, an empty database, or an embedded PostgreSQL),
 starts the gateway contender alone as a uvicorn process, and drives it with the harness's
-load generator for --seconds: every worker sends one user by id, 50 users with their orders
-and payments, and placeOrder in turn (--nested-500 adds the 500-user query). Meanwhile the
-process's resident set size is sampled every second. The verdict compares the RSS at the end
-with the RSS at the end of the warm-up (--warmup, by default the first minute, or the first
-fifth of a run shorter than 5 minutes). Writes memory.md, memory.json (every sample) and
-memory.png to --output (benchmarks/results).
+load generator for --seconds, every request with the contender's admin bearer token: every
+worker sends one user by id, 50 users with their orders and payments, and placeOrder in turn
+(--nested-500 adds the 500-user query). Meanwhile the process's resident set size is
+sampled every second. The verdict compares the RSS at the end with the RSS at the end of
+the warm-up (--warmup, by default the first minute, or the first fifth of a run shorter
+than 5 minutes). Writes memory.md, memory.json (every sample) and memory.png to --output
+(benchmarks/results).
 
 Every answer must be a 200 without GraphQL errors; a failed request voids the run, which is
 reported as such and exits with status 1.
@@ -110,6 +111,7 @@ async def _drive(
             bodies=bodies[offset:] + bodies[:offset],
             concurrency=options.concurrency,
             duration=min(SLICE_SECONDS, remaining),
+            headers=server.contender.headers,
         )
         offset = (offset + result.completed) % len(bodies)
         await database.restore_seed()

@@ -4,8 +4,10 @@
 
 Starts an embedded PostgreSQL in a temporary directory (or uses DATABASE_URL), seeds N users
 with 2 orders and 1 payment each, runs the app in-process over ASGI (no network), and prints
-the median and p90 latency and the SQL statements per request for each size. Absolute
-numbers depend on the machine; compare sizes within one run.
+the median and p90 latency and the SQL statements per request for each size. Every request
+carries the benchmark's admin bearer token (benchmarks.contenders), verified per request: the
+shop answers `users` only to admins. Absolute numbers depend on the machine; compare sizes
+within one run.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import asyncpg
 import httpx
 
 import services
+from benchmarks.contenders import BENCHMARK_AUTH, BENCHMARK_HEADERS
 from gateway.app import create_app
 from gateway.db import count_statements
 from gateway.db.embedded import EmbeddedPostgres
@@ -63,13 +66,16 @@ async def measure(url: str, sizes: list[int], rounds: int) -> list[tuple[int, fl
         max_page_size=max(sizes),
         # The query's size is what is measured: no cost limit, no execution budget in the way.
         limits=Limits(max_cost=100_000_000, max_response_values=100_000_000),
+        auth=BENCHMARK_AUTH,
     )
     app = create_app(settings, services.SERVICES)
     results = []
     async with app.router.lifespan_context(app):
         await seed(url, max(sizes))
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://bench", headers=dict(BENCHMARK_HEADERS)
+        ) as client:
             for size in sizes:
                 payload = {"query": QUERY, "variables": {"first": size}}
                 await client.post("/graphql", json=payload)  # warm caches and connections

@@ -15,7 +15,9 @@ fresh `gateway serve` process:
   1,024 (the common default): whether a victim is served during and after, and how many
   bytes the server logged.
 
-Prints one JSON object; the numbers go into the README's Security section.
+Every `gateway serve` verifies tokens with the benchmark's key (GATEWAY_JWT_SECRET) and every
+query carries its admin bearer token (benchmarks.contenders): the shop answers `users` only
+to admins. Prints one JSON object; the numbers go into the README's Security section.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmarks.contenders import BENCHMARK_ENV, BENCHMARK_HEADERS
 from benchmarks.database import SeedSize, seeded_database
 
 GATEWAY = Path(sys.executable).parent / "gateway"
@@ -71,7 +74,7 @@ def _spawn(database_url: str, env: dict[str, str], prefix: Sequence[str]) -> Gat
     process = subprocess.Popen(
         [*prefix, str(GATEWAY), "serve", "--host", "127.0.0.1", "--port", str(port)],
         cwd=ROOT,
-        env=inherited | {"DATABASE_URL": database_url, **env},
+        env=inherited | BENCHMARK_ENV | {"DATABASE_URL": database_url, **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
@@ -104,9 +107,10 @@ async def gateway(
 
 
 def post(port: int, body: bytes) -> bytes:
+    auth = "".join(f"{name}: {value}\r\n" for name, value in BENCHMARK_HEADERS)
     return (
         f"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        f"Content-Type: application/json\r\n{auth}Content-Length: {len(body)}\r\n\r\n"
     ).encode() + body
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
+from gateway import Viewer
 from gateway.db import AsyncDatabaseManager
 from services.orders.data import OrderData
 from services.payments.data import PaymentData
@@ -34,7 +35,9 @@ async def load_demo_data(managers: Mapping[str, AsyncDatabaseManager]) -> None:
     payments = PaymentData(managers["payments"])
     for email, name in DEMO_USERS:
         user = await users.create(email, name)
+        payer = Viewer(subject=str(user.id))
         for number, items in enumerate(DEMO_ORDERS):
             order = await orders.place(user.id, items)
             if number == 0:
-                await payments.record(orders, order.id, order.total, "EUR")  # marks it PAID
+                # Paid by its user, as the recordPayment mutation would be; marks it PAID.
+                await payments.record(orders, payer, order.id, order.total, "EUR")

@@ -9,6 +9,8 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
+from tests.tokens import ADMIN_TOKEN, bearer
+
 __all__ = ["PREFLIGHTED", "serve"]
 
 # CSRF prevention: a GET that runs an operation must show it is no cross-site form.
@@ -16,11 +18,17 @@ PREFLIGHTED = {"apollo-require-preflight": "true"}
 
 
 @asynccontextmanager
-async def serve(app: FastAPI, *, timeout: float = 30) -> AsyncIterator[httpx.AsyncClient]:
-    """Run `app`'s lifespan (pool, migrations) and yield a client talking to it."""
+async def serve(
+    app: FastAPI, *, timeout: float = 30, token: str | None = ADMIN_TOKEN
+) -> AsyncIterator[httpx.AsyncClient]:
+    """Run `app`'s lifespan (pool, migrations) and yield a client talking to it, sending
+    `token` (an admin's unless told; None: anonymous) with every request."""
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
-            transport=transport, base_url="http://gateway", timeout=timeout
+            transport=transport,
+            base_url="http://gateway",
+            timeout=timeout,
+            headers=bearer(token) if token is not None else None,
         ) as client:
             yield client

@@ -15,11 +15,11 @@ import pytest
 
 import services
 from gateway.app import create_app
-from gateway.settings import Settings
 from services.demo import load_demo_data
 from tests.asgi import serve
 from tests.services import counted
 from tests.services.conftest import poster
+from tests.tokens import app_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -78,7 +78,7 @@ async def test_readme_query_returns_the_readme_answer_on_demo_data(database_url:
     query = blocks("graphql")[0]
     expected = json.loads(blocks("json")[0])
     app = create_app(
-        Settings(database_url=database_url), services.SERVICES, on_startup=load_demo_data
+        app_settings(database_url=database_url), services.SERVICES, on_startup=load_demo_data
     )
     async with serve(app) as client:
         response = await client.post("/graphql", json={"query": query})
@@ -114,7 +114,7 @@ async def test_readme_service_runs_with_one_statement_per_level(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reviews = readme_service(monkeypatch)
-    settings = Settings(database_url=database_url, migrations_dir=readme_migrations(tmp_path))
+    settings = app_settings(database_url=database_url, migrations_dir=readme_migrations(tmp_path))
     app = create_app(settings, [*services.SERVICES, reviews.service])
     async with serve(app) as client:
         db = app.state.managers["reviews"]

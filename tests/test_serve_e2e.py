@@ -4,6 +4,7 @@ PostgreSQL in GATEWAY_DATA_DIR, real HTTP, and a clean stop on SIGTERM."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,8 +51,16 @@ class Server(GatewayProcess):
             time.sleep(0.2)
         super().wait_until_ready()
 
+    def admin_token(self) -> str:
+        """The admin token the serve command printed for GraphiQL's Headers tab."""
+        printed = re.search(r'\{"Authorization": "Bearer ([\w.-]+)"\}', self.output)
+        assert printed, f"no admin token printed:\n{self.output}"
+        return printed.group(1)
+
     def query(self, query: str) -> dict[str, Any]:
-        response = httpx.post(self.url, json={"query": query}, timeout=30)
+        """`query`'s data, asked as the printed admin (the nested query lists users)."""
+        headers = {"authorization": f"Bearer {self.admin_token()}"}
+        response = httpx.post(self.url, json={"query": query}, headers=headers, timeout=30)
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         assert "errors" not in body, body

@@ -2,12 +2,17 @@
 
 - `floor`: hand-written SQL on raw asyncpg, orjson, a bare ASGI callable: the least work
   that produces the answer, the yardstick the others are divided by.
-- `gateway`: this project, `create_app(Settings(max_page_size=500), services.SERVICES)`.
+- `gateway`: this project, `create_app(Settings(max_page_size=500, auth=BENCHMARK_AUTH),
+  services.SERVICES)`; every request carries an HS256 admin bearer token, verified per
+  request (the shop's services answer most fields only to a signed-in owner or an admin).
 - `pgdbm`: the same schema shape in Strawberry with dataloaders, on the `pgdbm` package.
-- `gateway_auth`: the gateway with a bearer token verified on every request.
 - `naive`: the same schema shape in Strawberry, one query per row (N+1), raw asyncpg.
 
 Each reads DATABASE_URL and BENCH_POOL_SIZE when uvicorn calls its factory.
+
+Whatever else of the benchmarks starts this project's gateway (the nested query, the memory
+soak, the cache flood, the attack and overload runs) configures it with BENCHMARK_AUTH (in
+process) or BENCHMARK_ENV (`gateway serve`) and sends BENCHMARK_HEADERS with every request.
 """
 
 from __future__ import annotations
@@ -23,7 +28,11 @@ from gateway.identity.development import mint_token
 
 __all__ = [
     "BASELINE",
+    "BENCHMARK_AUTH",
+    "BENCHMARK_ENV",
+    "BENCHMARK_HEADERS",
     "BENCHMARK_SECRET",
+    "BENCHMARK_TOKEN",
     "CONTENDERS",
     "FLOOR",
     "REFERENCE",
@@ -37,11 +46,16 @@ __all__ = [
 FLOOR = "floor"
 REFERENCE = "gateway"  # whose answers the others must match
 BASELINE = "baseline"  # the gateway of another checkout, timed beside this one
-# The auth contender's key and the token every one of its requests carries (a day long).
+# The key the benchmarks' gateway verifies tokens with, and the token every request to it
+# carries (minted when this module is imported, valid for a day). An admin's: `users` is
+# admin-only and the orders and payments of a user only its own or an admin's to see, so
+# only an admin's answers hold the whole data the other contenders (no accounts) return.
 BENCHMARK_SECRET = "benchmark-secret-not-for-production-0123456789"
-BENCHMARK_TOKEN = mint_token(
-    AuthSettings(secret=BENCHMARK_SECRET), subject="1", roles=["admin"], ttl=86_400
-)
+BENCHMARK_AUTH = AuthSettings(secret=BENCHMARK_SECRET)
+BENCHMARK_TOKEN = mint_token(BENCHMARK_AUTH, subject="1", roles=["admin"], ttl=86_400)
+BENCHMARK_HEADERS: tuple[tuple[str, str], ...] = (("authorization", f"Bearer {BENCHMARK_TOKEN}"),)
+# The same key for a `gateway serve` process, which reads its settings from the environment.
+BENCHMARK_ENV: dict[str, str] = {"GATEWAY_JWT_SECRET": BENCHMARK_SECRET}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,18 +84,13 @@ CONTENDERS: list[Contender] = [
         key=REFERENCE,
         label="gateway",
         target="benchmarks.contenders.gateway_app:create",
-        description="create_app(Settings(max_page_size=500, ...), services.SERVICES); "
-        "the cost limit is raised to 5,000,000 fields (the default 5,000 refuses the nested "
-        "workloads) and the pool and statement timeouts to pgdbm's patience (see "
-        "gateway_app.py); every other default, limit and middleware is on",
-    ),
-    Contender(
-        key="gateway_auth",
-        label="gateway, a bearer token per request",
-        target="benchmarks.contenders.gateway_app:create_with_auth",
-        description="the gateway contender with GATEWAY_JWT_SECRET set; every request "
-        "carries an HS256 bearer token, verified per request (signature, exp, claims)",
-        headers=(("authorization", f"Bearer {BENCHMARK_TOKEN}"),),
+        description="create_app(Settings(max_page_size=500, auth=AuthSettings(secret=...), "
+        "...), services.SERVICES); every request carries an HS256 admin bearer token, "
+        "verified per request (signature, exp, claims), as the shop's services require one "
+        "(an admin sees all the data); the cost limit is raised to 5,000,000 fields (the "
+        "default 5,000 refuses the nested workloads) and the pool and statement timeouts to "
+        "pgdbm's patience (see gateway_app.py); every other default, limit and middleware is on",
+        headers=BENCHMARK_HEADERS,
     ),
     Contender(
         key="pgdbm",
@@ -116,10 +125,28 @@ def baseline_contender(root: Path) -> Contender:
     return Contender(
         key=BASELINE,
         label=f"gateway at {revision or root.name}",
-        target="benchmarks.contenders.gateway_app:create",
+        target=f"benchmarks.contenders.gateway_app:{_token_verifying_factory(root)}",
         description=f"the gateway contender of the checkout {root} (commit "
-        f"{revision or 'unknown'}), same settings as that checkout's gateway_app.py",
+        f"{revision or 'unknown'}), same settings as that checkout's gateway_app.py, "
+        "verifying the same admin bearer token on every request",
         root=root,
+        headers=BENCHMARK_HEADERS,
+    )
+
+
+def _token_verifying_factory(root: Path) -> str:
+    """The factory of `root`'s gateway_app.py that verifies BENCHMARK_TOKEN. A checkout from
+    before the shop required tokens has `create` verifying none (it would refuse the token,
+    401) and `create_with_auth` verifying it; one older still verifies no token at all."""
+    path = root / "benchmarks" / "contenders" / "gateway_app.py"
+    factory = path.read_text() if path.is_file() else ""
+    if "def create_with_auth(" in factory:
+        return "create_with_auth"
+    if "BENCHMARK_AUTH" in factory:
+        return "create"
+    raise ValueError(
+        f"{root}'s gateway contender verifies no bearer token, and every request of the "
+        "benchmark carries one (the shop requires it): choose a newer checkout"
     )
 
 

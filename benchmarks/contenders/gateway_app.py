@@ -1,22 +1,20 @@
-"""This project's gateway as a contender: `create_app` over the three services.
+"""This project's gateway as a contender: `create_app` over the three services, verifying
+the HS256 admin bearer token (BENCHMARK_TOKEN) every request of the harness carries.
 
 uvicorn benchmarks.contenders.gateway_app:create --factory
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from fastapi import FastAPI
 
 import services
-from benchmarks.contenders import BENCHMARK_SECRET, database_url, pool_size
+from benchmarks.contenders import BENCHMARK_AUTH, database_url, pool_size
 from gateway.app import create_app
-from gateway.identity.config import AuthSettings
 from gateway.limits.rules import Limits
 from gateway.settings import Settings
 
-__all__ = ["MAX_COST", "POOL_TIMEOUT", "STATEMENT_TIMEOUT_MS", "create", "create_with_auth"]
+__all__ = ["MAX_COST", "POOL_TIMEOUT", "STATEMENT_TIMEOUT_MS", "create"]
 
 # The nested workloads ask for up to 500 users x 20 orders x 20 payments by design; the
 # default cost limit (5,000 fields) would refuse them, so the benchmark raises it. Every
@@ -39,15 +37,9 @@ BUDGET = {
 
 
 def create() -> FastAPI:
-    """uvicorn's factory: the gateway for DATABASE_URL, pages of up to 500 rows."""
+    """uvicorn's factory: the gateway for DATABASE_URL, pages of up to 500 rows, bearer
+    tokens verified with the benchmark's key."""
     return create_app(_settings(), services.SERVICES)
-
-
-def create_with_auth() -> FastAPI:
-    """The same gateway verifying the bearer token every request of its contender sends."""
-    return create_app(
-        replace(_settings(), auth=AuthSettings(secret=BENCHMARK_SECRET)), services.SERVICES
-    )
 
 
 def _settings() -> Settings:
@@ -60,4 +52,5 @@ def _settings() -> Settings:
         limits=Limits(max_cost=MAX_COST, **BUDGET),
         pool_timeout=POOL_TIMEOUT,
         statement_timeout_ms=STATEMENT_TIMEOUT_MS,
+        auth=BENCHMARK_AUTH,
     )

@@ -19,6 +19,11 @@ gathers the parents of a level into the same single call. Either way one call, a
 statement, per level; and no per-row resolver, info or future on the planned path.
 
 The `info` a batch function gets is the first parent's (its `path` is that parent's field).
+
+`permission_classes` (Strawberry permissions, such as gateway.graphql.permissions') are
+checked per parent, on both paths: a parent they refuse gets the permission's error (null
+with FORBIDDEN at its path) and is not handed to the function; the others are served by the
+same one call. Each permission shows in the SDL as its directive, as with `guarded(...)`.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from typing import Any
 
 import strawberry
 from graphql import FieldNode
+from strawberry.permission import BasePermission
 from strawberry.types.field import StrawberryField
 
 from gateway.compat import field_nodes
@@ -55,9 +61,37 @@ class BatchSpec:
 
     function: BatchFunction
     info_name: str | None  # the function's Info parameter, if it has one
+    permissions: tuple[BasePermission, ...] = ()  # checked per parent, before the call
 
     async def call(self, parents: list[Any], info: Any, arguments: Mapping[str, Any]) -> list[Any]:
-        """One value per parent, or an error saying what the function got wrong."""
+        """One value per parent (a refused parent's is its permission's error), or an error
+        saying what the function got wrong."""
+        if not self.permissions:
+            return await self._call(parents, info, arguments)
+        refusals = [await self._refusal(parent, info, arguments) for parent in parents]
+        allowed = [
+            parent for parent, refusal in zip(parents, refusals, strict=True) if refusal is None
+        ]
+        values = iter(await self._call(allowed, info, arguments) if allowed else ())
+        return [next(values) if refusal is None else refusal for refusal in refusals]
+
+    async def _refusal(
+        self, parent: Any, info: Any, arguments: Mapping[str, Any]
+    ) -> Exception | None:
+        """The error of the first permission refusing `parent`, or None if all hold."""
+        for permission in self.permissions:
+            holds = permission.has_permission(parent, info, **arguments)
+            if inspect.isawaitable(holds):
+                holds = await holds
+            if not holds:
+                try:
+                    permission.on_unauthorized()
+                except Exception as error:
+                    return error
+                return PermissionError(permission.message or "Permission denied.")
+        return None
+
+    async def _call(self, parents: list[Any], info: Any, arguments: Mapping[str, Any]) -> list[Any]:
         keywords = dict(arguments)
         if self.info_name is not None:
             keywords[self.info_name] = info
@@ -75,19 +109,21 @@ def batch_field(
     name: str | None = None,
     description: str | None = None,
     deprecation_reason: str | None = None,
-    permission_classes: list[type[Any]] | None = None,
+    permission_classes: Sequence[type[BasePermission]] = (),
     metadata: Mapping[str, Any] | None = None,
 ) -> Callable[[BatchFunction], StrawberryField]:
     """Make `function(parents, [info], **arguments) -> list[T]` a field of type T;
-    `metadata` as strawberry.field's (e.g. gateway.limits.cost.max_items for a list)."""
+    `permission_classes` checked per parent (the field must then be nullable); `metadata`
+    as strawberry.field's (e.g. gateway.limits.cost.max_items for a list)."""
+    permissions = tuple(permission() for permission in permission_classes)
 
     def decorate(function: BatchFunction) -> StrawberryField:
-        spec, per_row = _per_row_resolver(function)
+        spec, per_row = _per_row_resolver(function, permissions)
         field: StrawberryField = strawberry.field(
             name=name,
             description=description,
             deprecation_reason=deprecation_reason,
-            permission_classes=permission_classes or [],
+            directives=list(dict.fromkeys(p.schema_directive for p in permissions)),
             metadata={**(metadata or {}), BATCH_METADATA_KEY: spec},
         )(per_row)
         return field
@@ -95,7 +131,9 @@ def batch_field(
     return decorate
 
 
-def _per_row_resolver(function: BatchFunction) -> tuple[BatchSpec, Callable[..., Any]]:
+def _per_row_resolver(
+    function: BatchFunction, permissions: tuple[BasePermission, ...]
+) -> tuple[BatchSpec, Callable[..., Any]]:
     """A resolver of one parent with the same GraphQL arguments as `function`."""
     signature = inspect.signature(function)
     parameters = list(signature.parameters.values())
@@ -118,7 +156,7 @@ def _per_row_resolver(function: BatchFunction) -> tuple[BatchSpec, Callable[...,
             )
         else:
             arguments.append(parameter.replace(kind=inspect.Parameter.KEYWORD_ONLY))
-    spec = BatchSpec(function=function, info_name=info_name)
+    spec = BatchSpec(function=function, info_name=info_name, permissions=permissions)
     element = _element_annotation(function, signature.return_annotation)
 
     name = function.__qualname__

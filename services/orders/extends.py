@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import strawberry
 
 from gateway import Connection, Info, batch_field
 from services.orders.data import OrderData
 from services.orders.types import Order
+from services.users.permissions import OwnUser
 from services.users.types import User
 
 
@@ -14,8 +17,11 @@ from services.users.types import User
 class UserOrders:
     """Added to User: the user's orders, a page at a time."""
 
-    @batch_field(description="The user's orders, ordered by id.")
+    @batch_field(
+        description="The user's orders, ordered by id: for that user and admins.",
+        permission_classes=[OwnUser],
+    )
     async def orders(
         users: list[User], info: Info, first: int | None = None, after: str | None = None
-    ) -> list[Connection[Order]]:
+    ) -> Sequence[Connection[Order] | None]:
         return await info.context.loaders(OrderData).of_user.pages_of(users, info, first, after)

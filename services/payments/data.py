@@ -5,15 +5,17 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from gateway import BadUserInput, ChildPageLoader, IdempotencyKey, NotFound
+from gateway import BadUserInput, ChildPageLoader, IdempotencyKey, NotFound, Viewer
 from gateway.db import AsyncDatabaseManager
 from services.orders.data import OrderData
+from services.orders.permissions import OwnOrder
 from services.orders.types import OrderStatus
 from services.payments import store
 from services.payments.types import Payment
 
 _CURRENCY = re.compile(r"[A-Z]{3}")
 MAX_AMOUNT = Decimal("10000000")
+_OWN_ORDER = OwnOrder()
 
 
 class PaymentData:
@@ -26,6 +28,7 @@ class PaymentData:
     async def record(
         self,
         orders: OrderData,
+        payer: Viewer,
         order_id: int,
         amount: Decimal,
         currency: str,
@@ -33,7 +36,8 @@ class PaymentData:
         idempotency_key: str | None = None,
     ) -> Payment:
         """Record a succeeded payment for an order, through `orders` (this request's orders
-        API), in one transaction: the order is locked, the payment must be in its currency
+        API), in one transaction: the order is locked, it must be `payer`'s (or `payer` an
+        admin; another's is NOT_FOUND, as if there were none), the payment must be in its currency
         and at most what is left to pay, and the order becomes PAID when it is fully paid.
         With the key of a payment recorded before: that payment (same arguments) or CONFLICT
         (other arguments), never a second payment."""
@@ -56,7 +60,7 @@ class PaymentData:
                 # Every payment of this order waits here until the one before has committed
                 # or rolled back: the balance read next is the whole truth.
                 order = await orders.lock_for_update(tx, order_id)
-                if order is None:
+                if order is None or not _OWN_ORDER.allows(payer, order, {}):
                     raise NotFound(f"There is no order with id {order_id}.")
                 paid, existing = await store.paid_and_payment_by_key(tx, order_id, key.value)
                 if existing is not None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import strawberry
 
 from gateway import Connection, Info, batch_field
+from services.orders.permissions import OwnOrder
 from services.orders.types import Order
 from services.payments.data import PaymentData
 from services.payments.types import Payment
@@ -14,8 +17,11 @@ from services.payments.types import Payment
 class OrderPayments:
     """Added to Order: the payments recorded for the order."""
 
-    @batch_field(description="Payments for the order, ordered by id.")
+    @batch_field(
+        description="Payments for the order, ordered by id: for its user and admins.",
+        permission_classes=[OwnOrder],
+    )
     async def payments(
         orders: list[Order], info: Info, first: int | None = None, after: str | None = None
-    ) -> list[Connection[Payment]]:
+    ) -> Sequence[Connection[Payment] | None]:
         return await info.context.loaders(PaymentData).of_order.pages_of(orders, info, first, after)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import strawberry
 
-from gateway import Connection, Info, make_connection
+from gateway import AdminOnly, Connection, Info, guarded, make_connection
 from services.users.data import UserData
+from services.users.permissions import UserNamedById
 from services.users.types import CreateUserInput, User
 
 MAX_USER_ID = 2**31 - 1  # users.id is an integer column
@@ -21,7 +22,10 @@ def user_id_of(subject: str | None) -> int | None:
 
 @strawberry.type
 class UsersQuery:
-    @strawberry.field(description="One user by id, or null.")
+    @strawberry.field(
+        description="One user by id, or null: the signed-in user's own, or any for an admin.",
+        extensions=[guarded(UserNamedById)],
+    )
     async def user(self, info: Info, id: int) -> User | None:
         return await info.context.loaders(UserData).by_id.load(id)
 
@@ -32,10 +36,13 @@ class UsersQuery:
         user_id = user_id_of(info.context.viewer.subject)
         return None if user_id is None else await info.context.loaders(UserData).by_id.load(user_id)
 
-    @strawberry.field(description="Users ordered by id, one page at a time.")
+    @strawberry.field(
+        description="Users ordered by id, one page at a time; for admins.",
+        extensions=[guarded(AdminOnly)],
+    )
     async def users(
         self, info: Info, first: int | None = None, after: str | None = None
-    ) -> Connection[User]:
+    ) -> Connection[User] | None:
         page = info.context.page(first, after)
         return make_connection(await info.context.loaders(UserData).page(page), page)
 

@@ -6,11 +6,17 @@ from datetime import datetime
 
 import strawberry
 
+from gateway import guarded
+from services.users.permissions import OwnUser
+
 
 @strawberry.type(description="A customer account.")
 class User:
     id: int
-    email: str
+    email: str | None = strawberry.field(
+        extensions=[guarded(OwnUser)],
+        description="Seen by the user it is and by admins; null with FORBIDDEN for others.",
+    )
     name: str
     created_at: datetime
 

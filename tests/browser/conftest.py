@@ -25,8 +25,9 @@ from starlette.types import ASGIApp
 
 import services
 from gateway.app import create_app
-from gateway.settings import PROJECT_ROOT, Settings
+from gateway.settings import PROJECT_ROOT
 from services.demo import load_demo_data
+from tests.tokens import app_settings
 
 ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"
 STARTUP_LIMIT = 60.0  # seconds for migrations and demo data; not a performance assertion
@@ -166,7 +167,7 @@ def gateway_app(database_url: str) -> Callable[..., FastAPI]:
     """`gateway_app(**settings)`: the real app on this test's database, with the demo data."""
 
     def make(**overrides: object) -> FastAPI:
-        settings = Settings(
+        settings = app_settings(
             **{"database_url": database_url, "min_connections": 1, "max_connections": 4} | overrides  # type: ignore[arg-type]
         )
         return create_app(settings, services.SERVICES, on_startup=load_demo_data)

@@ -22,7 +22,7 @@ from typing import Any
 import asyncpg
 import pytest
 from fastapi import FastAPI
-from playwright.async_api import expect
+from playwright.async_api import Page, expect
 from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
@@ -30,7 +30,7 @@ from starlette.types import ASGIApp
 
 from gateway.settings import PROJECT_ROOT
 from tests.browser.conftest import LiveServer, OpenPage, save_screenshot
-from tests.tokens import TEST_AUTH, token_for
+from tests.tokens import token_for
 
 FRONTEND = PROJECT_ROOT / "examples" / "frontend"
 PERSISTED_DOCUMENTS = FRONTEND / "src" / "gql" / "persisted-documents.json"  # written by codegen
@@ -75,6 +75,16 @@ def static_site(folder: Path) -> ASGIApp:
     return Starlette(routes=[Mount("/", app=StaticFiles(directory=folder, html=True))])
 
 
+# Ada Lovelace (user 1) with the admin role: the page lists every user only for an admin.
+ADA_AS_ADMIN = token_for(1, roles=["admin"])
+
+
+async def sign_in(page: Page, token: str) -> None:
+    """Paste `token` into the page's sign-in form and send it, as a person would."""
+    await page.get_by_label("Bearer token").fill(token)
+    await page.get_by_role("button", name="Sign in").click()
+
+
 async def test_example_frontend_lists_users_with_orders_and_places_an_order(
     frontend_dist: Path,
     gateway_app: Callable[..., FastAPI],
@@ -96,6 +106,8 @@ async def test_example_frontend_lists_users_with_orders_and_places_an_order(
     page.on("request", lambda request: sent.append(json.loads(request.post_data or "null")))
 
     await page.goto(f"{frontend.origin}/?endpoint={gateway.origin}/graphql")
+    await expect(page.locator("#users")).to_have_text("Sign in to see your orders.")
+    await sign_in(page, ADA_AS_ADMIN)
     await expect(page.locator("section.user")).to_have_count(5)
     ada = page.get_by_role("region", name="Ada Lovelace").get_by_role("listitem")
     await expect(ada).to_have_text(
@@ -131,7 +143,8 @@ async def test_example_frontend_lists_users_with_orders_and_places_an_order(
     assert [tuple(item) for item in items] == [("MUG-042", 2, "7.25")]
 
     operations = [body for body in sent if body is not None]
-    assert len(operations) == 4  # who is signed in, the list, the order, the list again
+    # who is signed in (anonymous, then Ada), the list, the order, the list again
+    assert len(operations) == 5
     hashes = {body["extensions"]["persistedQuery"]["sha256Hash"] for body in operations}
     assert hashes == set(json.loads(PERSISTED_DOCUMENTS.read_text()))
     assert not any("query" in body for body in operations)  # hashes only, no documents
@@ -150,6 +163,7 @@ async def test_example_frontend_sends_its_documents_to_a_gateway_without_its_man
     browser_page = await open_page(frontend.origin, gateway.origin)
 
     await browser_page.page.goto(f"{frontend.origin}/?endpoint={gateway.origin}/graphql")
+    await sign_in(browser_page.page, ADA_AS_ADMIN)
 
     await expect(browser_page.page.locator("section.user")).to_have_count(5)
     assert browser_page.errors == []
@@ -180,21 +194,26 @@ async def test_example_frontend_signs_in_with_a_development_token(
     open_page: OpenPage,
 ) -> None:
     frontend = live_server(static_site(frontend_dist))
-    gateway = live_server(gateway_app(cors_origins=(frontend.origin,), auth=TEST_AUTH))
+    gateway = live_server(gateway_app(cors_origins=(frontend.origin,)))
     browser_page = await open_page(frontend.origin, gateway.origin)
     page = browser_page.page
     viewer = page.locator("#viewer")
     await page.goto(f"{frontend.origin}/?endpoint={gateway.origin}/graphql")
     await expect(viewer).to_have_text("Not signed in")
 
-    # What `gateway token --sub 1` prints, signed with the key the gateway verifies with.
-    await page.get_by_label("Bearer token").fill(token_for(1))
-    await page.get_by_role("button", name="Sign in").click()
+    # What `gateway token --sub 1` prints, signed with the key the gateway verifies with: Ada,
+    # no admin, is refused the list of users and sees her own account and orders only.
+    await sign_in(page, token_for(1))
     await expect(viewer).to_have_text("Signed in as Ada Lovelace")
+    await expect(page.locator("section.user")).to_have_count(1)
+    ada = page.get_by_role("region", name="Ada Lovelace")
+    await expect(ada.locator(".email")).to_have_text("ada@example.com")
+    await expect(ada.get_by_role("listitem")).to_have_count(2)
+    await expect(page.get_by_label("Customer").locator("option")).to_have_text(["Ada Lovelace"])
 
-    await page.get_by_label("Bearer token").fill(token_for(1)[:-3] + "AAA")  # forged
-    await page.get_by_role("button", name="Sign in").click()
+    await sign_in(page, token_for(1)[:-3] + "AAA")  # forged
     await expect(page.get_by_role("alert")).to_contain_text("(UNAUTHENTICATED")
     await expect(viewer).to_have_text("Not signed in")
+    await expect(page.locator("section.user")).to_have_count(0)
     await page.reload()  # the refused token was not kept
     await expect(viewer).to_have_text("Not signed in")

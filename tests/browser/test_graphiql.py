@@ -15,7 +15,7 @@ from playwright.async_api import Page, expect
 from gateway.settings import PROJECT_ROOT
 from services.users import EXAMPLE_QUERY
 from tests.browser.conftest import LiveServer, OpenPage, save_screenshot
-from tests.tokens import TEST_AUTH, token_for
+from tests.tokens import token_for
 
 README = (PROJECT_ROOT / "README.md").read_text()
 README_ANSWER = json.loads(re.findall(r"```json\n(.*?)```", README, flags=re.DOTALL)[0])
@@ -40,6 +40,19 @@ async def response_json(page: Page) -> Any:
     return json.loads(await editor_text(page, RESPONSE))
 
 
+# What `./scripts/serve` prints for the Headers tab: an admin token for user 1 (Ada). The
+# README's query lists users, which only an admin may.
+ADMIN_HEADERS = json.dumps({"Authorization": f"Bearer {token_for(1, roles=['admin'])}"})
+
+
+async def fill_headers(page: Page, headers: str) -> None:
+    """Open GraphiQL's Headers tab and put `headers` (JSON) in it, as the README says."""
+    await page.locator('.graphiql-editor-tools button[data-name="headers"]').click()
+    headers_editor = page.locator(HEADERS_EDITOR)
+    await expect(headers_editor).to_be_visible()
+    await headers_editor.evaluate("(element, text) => element.CodeMirror.setValue(text)", headers)
+
+
 async def test_graphiql_loads_from_the_gateway_alone_and_runs_the_readme_query(
     gateway_app: Callable[..., FastAPI],
     live_server: Callable[[FastAPI], LiveServer],
@@ -52,6 +65,7 @@ async def test_graphiql_loads_from_the_gateway_alone_and_runs_the_readme_query(
     await page.goto(f"{server.origin}/graphql")
     await expect(page.locator(QUERY_EDITOR)).to_be_visible()
     assert await editor_text(page, QUERY_EDITOR) == EXAMPLE_QUERY
+    await fill_headers(page, ADMIN_HEADERS)
 
     await page.get_by_role("button", name="Show GraphiQL Explorer").click()
     explorer = page.locator(".graphiql-explorer-root")
@@ -86,6 +100,8 @@ async def test_a_query_typed_into_graphiql_runs_and_its_result_shows(
     browser_page = await open_page(server.origin)
     page = browser_page.page
     await page.goto(f"{server.origin}/graphql")
+    await expect(page.locator(QUERY_EDITOR)).to_be_visible()
+    await fill_headers(page, ADMIN_HEADERS)
 
     await page.locator(QUERY_EDITOR).click()
     await page.keyboard.press("Control+A")
@@ -117,9 +133,7 @@ async def test_a_token_pasted_into_the_headers_tab_signs_graphiql_in(
     live_server: Callable[[FastAPI], LiveServer],
     open_page: OpenPage,
 ) -> None:
-    # What `./scripts/serve` prints: {"Authorization": "Bearer <an admin token for user 1>"}
-    headers = json.dumps({"Authorization": f"Bearer {token_for(1, roles=['admin'])}"})
-    server = live_server(gateway_app(auth=TEST_AUTH))
+    server = live_server(gateway_app())
     browser_page = await open_page(server.origin)
     page = browser_page.page
     await page.goto(f"{server.origin}/graphql")
@@ -131,10 +145,7 @@ async def test_a_token_pasted_into_the_headers_tab_signs_graphiql_in(
     await page.get_by_role("button", name="Execute query (Ctrl-Enter)").click()
     await expect(page.locator(RESPONSE)).to_contain_text('"me": null')  # anonymous
 
-    await page.locator('.graphiql-editor-tools button[data-name="headers"]').click()
-    headers_editor = page.locator(HEADERS_EDITOR)
-    await expect(headers_editor).to_be_visible()
-    await headers_editor.evaluate("(element, text) => element.CodeMirror.setValue(text)", headers)
+    await fill_headers(page, ADMIN_HEADERS)
     await page.get_by_role("button", name="Execute query (Ctrl-Enter)").click()
 
     await expect(page.locator(RESPONSE)).to_contain_text('"name": "Ada Lovelace"')

@@ -11,6 +11,7 @@ import pytest
 from gateway.settings import PROJECT_ROOT
 from tests.gateway import extra_service
 from tests.gateway_process import GatewayFactory, GatewayProcess
+from tests.tokens import TEST_SECRET
 
 REAL_SERVICES = ("users", "orders", "payments")
 
@@ -36,11 +37,12 @@ def migrations_with_test_services(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def gateway_process() -> Iterator[GatewayFactory]:
-    """Start `gateway serve` with an environment and wait until it answers."""
+    """Start `gateway serve` with an environment (and the tests' key) until it answers."""
     started: list[GatewayProcess] = []
 
     def start(env: Mapping[str, str]) -> GatewayProcess:
-        server = GatewayProcess(env)
+        # The tests' key, so that ADMIN_HEADERS verify (the shop answers most to an admin).
+        server = GatewayProcess({"GATEWAY_JWT_SECRET": TEST_SECRET, **env})
         started.append(server)
         server.wait_until_ready()
         return server

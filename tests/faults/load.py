@@ -24,6 +24,8 @@ from typing import Any
 
 import httpx
 
+from tests.tokens import ADMIN_HEADERS
+
 NESTED = """
 query ($after: String) {
   users(first: 5, after: $after) {
@@ -110,7 +112,7 @@ class LoadClient:
         self.amounts = amounts
         self.sent = 0
         self.cursor: str | None = None
-        self.http = httpx.AsyncClient(timeout=REQUEST_TIMEOUT, verify=tls)
+        self.http = httpx.AsyncClient(timeout=REQUEST_TIMEOUT, verify=tls, headers=ADMIN_HEADERS)
 
     async def run(self, deadline: float, max_requests: int) -> None:
         operations: dict[str, Callable[[], Awaitable[None]]] = {

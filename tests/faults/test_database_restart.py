@@ -25,10 +25,10 @@ from fastapi import FastAPI
 
 from gateway.app import create_app
 from gateway.db.embedded import EmbeddedPostgres, kill_server_on
-from gateway.settings import Settings
 from tests.asgi import serve
 from tests.faults.support import SLEEPING_STATEMENTS, assert_no_sql, count, error_codes, wait_until
 from tests.gateway.extra_service.app import SERVICES
+from tests.tokens import app_settings
 
 REQUEST_LIMIT = 15.0  # seconds for any one request: a hang fails the test, nothing is timed
 RECOVERY_ATTEMPTS = 100  # requests (0.1s apart) the gateway may need once the server is back
@@ -133,7 +133,7 @@ async def first_answer(
 async def test_gateway_answers_service_unavailable_while_the_database_is_down_and_recovers(
     postgres: DedicatedPostgres, migrations_with_test_services: Path
 ) -> None:
-    settings = Settings(
+    settings = app_settings(
         database_url=postgres.url,
         migrations_dir=migrations_with_test_services,
         min_connections=2,

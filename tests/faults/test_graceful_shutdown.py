@@ -25,6 +25,7 @@ from tests.faults.support import (
     wait_until,
 )
 from tests.gateway_process import GatewayFactory, GatewayProcess, accepts_connections
+from tests.tokens import ADMIN_HEADERS
 
 CREATE_USER = """
 mutation ($email: String!) { createUser(input: {email: $email, name: "Ada"}) { id } }
@@ -90,7 +91,7 @@ def items(tag: str) -> list[dict[str, Any]]:
 async def test_sigterm_lets_the_mutation_in_flight_commit_and_answer_then_exits_zero(
     serve: GatewayProcess, raw_connection: asyncpg.Connection
 ) -> None:
-    async with httpx.AsyncClient(timeout=60) as client:
+    async with httpx.AsyncClient(timeout=60, headers=ADMIN_HEADERS) as client:
         user = await post(client, serve.url, CREATE_USER, {"email": "ada@example.com"})
         user_id = user["createUser"]["id"]
         # Inserts its review, then sleeps 3s before committing: in flight across the SIGTERM.
@@ -144,7 +145,7 @@ async def test_sigterm_lets_the_mutation_in_flight_commit_and_answer_then_exits_
 async def test_order_cut_off_mid_transaction_by_a_killed_server_leaves_no_order_and_no_items(
     serve: GatewayProcess, raw_connection: asyncpg.Connection
 ) -> None:
-    async with httpx.AsyncClient(timeout=60) as client:
+    async with httpx.AsyncClient(timeout=60, headers=ADMIN_HEADERS) as client:
         user = await post(client, serve.url, CREATE_USER, {"email": "ada@example.com"})
         user_id = user["createUser"]["id"]
         placed = await post(

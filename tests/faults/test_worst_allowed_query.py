@@ -18,6 +18,7 @@ import httpx
 import orjson
 
 from tests.gateway_process import GatewayFactory
+from tests.tokens import ADMIN_HEADERS
 
 ATTACK = """
 { users(first: 100) { nodes { orders(first: 95) { nodes {
@@ -54,7 +55,7 @@ async def seed(conn: asyncpg.Connection) -> None:
 
 async def attack(url: str, codes: list[str]) -> None:
     """ATTACKS_EACH attacks one after the other; the code each was answered with."""
-    async with httpx.AsyncClient(timeout=60) as client:
+    async with httpx.AsyncClient(timeout=60, headers=ADMIN_HEADERS) as client:
         for _ in range(ATTACKS_EACH):
             for query in (LARGEST_ALLOWED, LARGEST_ON_GRAPHQL_CORE):
                 largest = await client.post(url, json={"query": query})

@@ -15,9 +15,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import services
 from gateway.app import create_app
-from gateway.settings import PROJECT_ROOT, Settings
+from gateway.settings import PROJECT_ROOT
 from tests.gateway import extra_service
-from tests.tokens import TEST_AUTH
+from tests.tokens import TEST_AUTH, app_settings
 
 REPO_MIGRATIONS = PROJECT_ROOT / "migrations"
 
@@ -33,7 +33,7 @@ def app_for(database_url: str, *, with_reviews: bool = False, **overrides: Any) 
         "auth": TEST_AUTH,
     }
     extra = [extra_service.service] if with_reviews else []
-    return create_app(Settings(**(values | overrides)), [*services.SERVICES, *extra])
+    return create_app(app_settings(**(values | overrides)), [*services.SERVICES, *extra])
 
 
 def migrations_with_reviews(tmp_path: Path) -> Path:

@@ -26,7 +26,7 @@ from gateway.settings import PROJECT_ROOT, Settings
 from tests.asgi import PREFLIGHTED, serve
 from tests.gateway import extra_service
 from tests.gateway.extra_service.resolvers import DIGEST_FAILURE
-from tests.tokens import TEST_AUTH
+from tests.tokens import TEST_AUTH, app_settings
 
 REPO_MIGRATIONS = PROJECT_ROOT / "migrations"
 REAL_SERVICES = ("users", "orders", "payments")
@@ -56,7 +56,7 @@ def make_settings(database_url: str) -> SettingsFactory:
             "max_connections": 4,
             "auth": TEST_AUTH,
         }
-        return Settings(**(values | overrides))
+        return app_settings(**(values | overrides))
 
     return make
 
@@ -252,7 +252,7 @@ async def test_failing_startup_hook_closes_the_pool_and_raises(
 
 
 def test_create_app_refuses_a_service_without_a_migrations_folder() -> None:
-    settings = Settings(migrations_dir=REPO_MIGRATIONS)
+    settings = app_settings(migrations_dir=REPO_MIGRATIONS)
 
     with pytest.raises(ServiceConfigurationError) as raised:
         create_app(settings, [*services.SERVICES, extra_service.service])

@@ -37,6 +37,7 @@ from tests.faults.support import SLEEPING_STATEMENTS, count, wait_until
 from tests.gateway.extra_service.app import SERVICES
 from tests.gateway.serving import migrations_with_reviews, sample, scrape
 from tests.services import is_asyncpg_introspection
+from tests.tokens import app_settings
 
 SLOW_COUNT = "query ($seconds: Float!) { slowReviewCount(seconds: $seconds) }"
 # __schema sends the operation down graphql-core's own path (the planned executor's fallback).
@@ -77,7 +78,7 @@ def migrations(tmp_path: Path) -> Path:
 async def running(
     database_url: str, migrations: Path, **limits: int
 ) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(
+    settings = app_settings(
         database_url=database_url,
         migrations_dir=migrations,
         min_connections=1,

@@ -20,10 +20,11 @@ import services
 from gateway.app import create_app, migrate_services
 from gateway.db import AsyncDatabaseManager, SharedPool, count_statements
 from gateway.graphql.context import Context
-from gateway.settings import PROJECT_ROOT, Settings
+from gateway.settings import PROJECT_ROOT
 from services.orders import OrderData
 from services.users import UserData
 from tests.asgi import serve
+from tests.tokens import app_settings
 
 SELECT_USERS_BY_IDS = 'FROM "users".users WHERE id = ANY'
 
@@ -39,7 +40,7 @@ class UnregisteredLoaders:
 async def users_db(shared_pool: SharedPool, database_url: str) -> AsyncDatabaseManager:
     """The users service's manager, migrated, with users 1 (Ada) and 2 (Grace)."""
     db = AsyncDatabaseManager(pool=shared_pool, schema="users")
-    settings = Settings(database_url=database_url, migrations_dir=PROJECT_ROOT / "migrations")
+    settings = app_settings(database_url=database_url, migrations_dir=PROJECT_ROOT / "migrations")
     await migrate_services({"users": db}, settings)
     await db.execute(
         "INSERT INTO {{tables.users}} (email, name) "
@@ -109,7 +110,7 @@ async def test_loaders_of_an_unregistered_class_raise_lookup_error_naming_it(
 
 @asynccontextmanager
 async def gateway_client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(
+    settings = app_settings(
         database_url=database_url,
         migrations_dir=PROJECT_ROOT / "migrations",
         min_connections=1,

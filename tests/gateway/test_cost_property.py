@@ -32,9 +32,9 @@ from gateway.app import create_app
 from gateway.graphql.schema import build_schema
 from gateway.limits.cost import SchemaCosts
 from gateway.limits.rules import Limits, operation_cost
-from gateway.settings import Settings
 from tests.asgi import serve
 from tests.gateway.answers import count_values
+from tests.tokens import app_settings
 
 PAGE = 5  # the largest page: with 6 users, `users` pages are full
 UNLIMITED = Limits(
@@ -84,7 +84,7 @@ async def seed(client: httpx.AsyncClient) -> None:
 @pytest.fixture
 async def seeded(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(
-        Settings(
+        app_settings(
             database_url=database_url, max_connections=5, max_page_size=PAGE, limits=UNLIMITED
         ),
         services.SERVICES,

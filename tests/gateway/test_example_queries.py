@@ -9,9 +9,10 @@ import re
 import pytest
 
 import services
-from gateway import Service, ServiceConfigurationError, Settings, build_schema, create_app
+from gateway import Service, ServiceConfigurationError, build_schema, create_app
 from services import orders, payments, users
 from tests.asgi import serve
+from tests.tokens import app_settings
 
 HTML = {"accept": "text/html"}
 
@@ -75,7 +76,7 @@ async def test_graphiql_opens_with_the_example_or_with_its_own_text_when_none(
 ) -> None:
     configs = []
     for example in (users.EXAMPLE_QUERY, None):
-        app = create_app(Settings(database_url=database_url), _with_examples(users=example))
+        app = create_app(app_settings(database_url=database_url), _with_examples(users=example))
         async with serve(app) as client:
             page = (await client.get("/graphql", headers=HTML)).text
         block = re.search(r'id="graphiql-config">(.*?)</script>', page, flags=re.DOTALL)

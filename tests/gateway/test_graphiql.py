@@ -22,8 +22,9 @@ from fastapi import FastAPI
 import services
 from gateway.app import create_app
 from gateway.http.graphiql import STATIC_DIR
-from gateway.settings import PROJECT_ROOT, Settings
+from gateway.settings import PROJECT_ROOT
 from services.users import EXAMPLE_QUERY
+from tests.tokens import app_settings
 
 VENDORED = STATIC_DIR / "graphiql"
 MANIFEST = json.loads((VENDORED / "manifest.json").read_text())
@@ -81,7 +82,7 @@ def test_the_example_query_graphiql_opens_with_is_the_readme_query() -> None:
 
 
 async def test_a_browser_gets_the_page_and_every_file_it_references_from_the_gateway() -> None:
-    app = create_app(Settings(), services.SERVICES)
+    app = create_app(app_settings(), services.SERVICES)
     async with client_of(app) as client:
         page = await client.get("/graphql", headers=HTML)
         references = page_references(page.text)
@@ -108,7 +109,7 @@ async def test_a_browser_gets_the_page_and_every_file_it_references_from_the_gat
 
 
 async def test_graphql_requests_on_the_page_path_still_reach_the_api(database_url: str) -> None:
-    app = create_app(Settings(database_url=database_url), services.SERVICES)
+    app = create_app(app_settings(database_url=database_url), services.SERVICES)
     async with client_of(app, lifespan=True) as client:
         get = await client.get(
             "/graphql",
@@ -130,7 +131,7 @@ async def test_graphql_requests_on_the_page_path_still_reach_the_api(database_ur
 
 
 async def test_no_page_and_no_files_when_graphiql_is_off(database_url: str) -> None:
-    app = create_app(Settings(database_url=database_url, graphiql=False), services.SERVICES)
+    app = create_app(app_settings(database_url=database_url, graphiql=False), services.SERVICES)
     async with client_of(app, lifespan=True) as client:
         page = await client.get("/graphql", headers=HTML)
         script = await client.get("/graphql/static/graphiql-page.js")

@@ -22,7 +22,7 @@ from gateway.db import count_statements
 from gateway.limits.rules import Limits
 from gateway.settings import Settings
 from tests.asgi import PREFLIGHTED, serve
-from tests.tokens import TEST_AUTH
+from tests.tokens import TEST_AUTH, app_settings
 
 ClientFactory = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 NORMAL = "{ users(first: 2) { nodes { email } } }"
@@ -34,7 +34,7 @@ def client_factory(database_url: str) -> ClientFactory:
 
     @asynccontextmanager
     async def start(**overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
-        settings = Settings(
+        settings = app_settings(
             database_url=database_url, max_connections=5, **({"auth": TEST_AUTH} | overrides)
         )
         async with serve(create_app(settings, services.SERVICES)) as client:

@@ -26,10 +26,10 @@ from gateway.graphql.context import Info
 from gateway.graphql.service import Service
 from gateway.http.json_fast_path import JsonFastPath
 from gateway.http.request_guard import RequestGuard
-from gateway.settings import Settings
 from tests.asgi import PREFLIGHTED, serve
 from tests.gateway import extra_service
 from tests.gateway.serving import migrations_with_reviews
+from tests.tokens import app_settings
 
 background_runs: list[str] = []
 
@@ -98,7 +98,7 @@ def _app(database_url: str, migrations: Path, *, fast_path: bool) -> FastAPI:
     `fast_path`, so that every request takes FastAPI's route."""
     # One connection: asyncpg's type introspection (counted statements) then happens at the
     # same requests in both apps, whichever connection a query would otherwise have got.
-    settings = Settings(
+    settings = app_settings(
         database_url=database_url, migrations_dir=migrations, min_connections=1, max_connections=1
     )
     app = create_app(settings, [*services.SERVICES, extra_service.service, PROBE])

@@ -13,6 +13,7 @@ import pytest
 import strawberry
 
 from gateway.execution.executor import FALLBACKS
+from gateway.graphql.batch_field import batch_field
 from gateway.graphql.context import Context
 from gateway.graphql.permissions import AdminOnly, OwnerOrAdmin, SignedIn, guarded
 from gateway.graphql.schema import build_schema
@@ -26,11 +27,19 @@ class OwnAccount(OwnerOrAdmin):
         return source.id
 
 
+BATCH_CALLS: list[list[int]] = []  # the parents each call of Account.secrets got
+
+
 @strawberry.type
 class Account:
     id: int
     name: str
     email: str | None = strawberry.field(extensions=[guarded(OwnAccount)])
+
+    @batch_field(permission_classes=[OwnAccount])
+    async def secrets(parents: list[Account]) -> list[str | None]:
+        BATCH_CALLS.append([parent.id for parent in parents])
+        return [f"secret of {parent.name}" for parent in parents]
 
 
 ACCOUNTS = [
@@ -47,6 +56,10 @@ class AccountsQuery:
 
     @strawberry.field(extensions=[guarded(AdminOnly)], metadata=max_items(10))
     def accounts(self) -> list[Account] | None:
+        return ACCOUNTS
+
+    @strawberry.field(metadata=max_items(10))
+    def everyone(self) -> list[Account]:
         return ACCOUNTS
 
     @strawberry.field
@@ -108,4 +121,37 @@ def test_the_permissions_show_in_the_sdl_as_directives() -> None:
     assert "account(id: Int!): Account @signedIn" in sdl
     assert "accounts: [Account!] @adminOnly" in sdl
     assert "email: String @ownAccount" in sdl
+    assert "secrets: String @ownAccount" in sdl  # a batch field's permission too
     assert "greeting: String!\n" in sdl  # an unguarded field has none
+
+
+@pytest.mark.parametrize(
+    "fallback", ["", "__schema { queryType { name } }"], ids=["planned", "graphql-core"]
+)
+async def test_a_batch_field_checks_each_parent_and_serves_the_allowed_in_one_call(
+    fallback: str,
+) -> None:
+    BATCH_CALLS.clear()
+    data, errors = await run(f"{{ {fallback} everyone {{ id secrets }} }}", ADA)
+
+    assert data["everyone"] == [{"id": 1, "secrets": "secret of Ada"}, {"id": 2, "secrets": None}]
+    assert errors == [("FORBIDDEN", ["everyone", 1, "secrets"])]
+    assert BATCH_CALLS == [[1]]  # Bob's row never reached the function
+
+
+async def test_a_batch_field_refused_for_every_parent_is_never_called() -> None:
+    BATCH_CALLS.clear()
+    data, errors = await run("{ everyone { secrets } }", ANONYMOUS)
+
+    assert data["everyone"] == [{"secrets": None}, {"secrets": None}]
+    assert [code for code, _ in errors] == ["FORBIDDEN", "FORBIDDEN"]
+    assert BATCH_CALLS == []
+
+
+async def test_an_admin_gets_every_parent_of_a_batch_field_in_one_call() -> None:
+    BATCH_CALLS.clear()
+    data, errors = await run("{ everyone { secrets } }", ADMIN)
+
+    assert errors == []
+    assert data["everyone"] == [{"secrets": "secret of Ada"}, {"secrets": "secret of Bob"}]
+    assert BATCH_CALLS == [[1, 2]]

@@ -18,6 +18,7 @@ from gateway.graphql.schema import build_schema
 from gateway.limits.selection_dedup import deduplicate_selections
 from tests.asgi import serve
 from tests.gateway.serving import app_for
+from tests.tokens import ADMIN_VIEWER
 
 
 def deduplicated(query: str) -> str:
@@ -128,7 +129,7 @@ async def client_and_reference(
         await seed(raw_connection)
 
         async def answer(query: str) -> dict[str, Any]:
-            context = Context(app.state.managers_by_loader_set)
+            context = Context(app.state.managers_by_loader_set, viewer=ADMIN_VIEWER)
             result = execute(reference._schema, parse(query), context_value=context)
             done = await result if is_awaitable(result) else result
             assert isinstance(done, ExecutionResult)

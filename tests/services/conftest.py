@@ -16,9 +16,9 @@ import pytest
 
 import services
 from gateway.app import create_app
-from gateway.settings import Settings
 from tests.asgi import serve
 from tests.services import GraphQL
+from tests.tokens import app_settings
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def database_url(migrated_database_url: str) -> str:
 async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client over the started app (migrations applied, pool open)."""
     app = create_app(
-        Settings(database_url=database_url, min_connections=1, max_connections=5),
+        app_settings(database_url=database_url, min_connections=1, max_connections=5),
         services.SERVICES,
     )
     async with serve(app) as client:

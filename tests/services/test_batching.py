@@ -20,9 +20,9 @@ import pytest
 import services
 from gateway.app import create_app
 from gateway.limits.rules import Limits
-from gateway.settings import Settings
 from tests.asgi import serve
 from tests.services import GraphQL, counted
+from tests.tokens import app_settings
 
 NESTED = """
 query ($first: Int, $after: String) {
@@ -50,7 +50,7 @@ GENEROUS = Limits(max_cost=1_000_000, max_response_values=1_000_000)
 @pytest.fixture
 async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     """The app with a cost limit that admits these large pages."""
-    settings = Settings(database_url=database_url, max_connections=5, limits=GENEROUS)
+    settings = app_settings(database_url=database_url, max_connections=5, limits=GENEROUS)
     async with serve(create_app(settings, services.SERVICES)) as client:
         yield client
 
@@ -155,7 +155,7 @@ async def test_every_page_of_many_users_costs_the_same_three_statements(
 async def test_a_raised_page_limit_serves_500_users_in_three_statements(
     database_url: str, raw_connection: asyncpg.Connection
 ) -> None:
-    settings = Settings(database_url=database_url, max_page_size=500, limits=GENEROUS)
+    settings = app_settings(database_url=database_url, max_page_size=500, limits=GENEROUS)
     async with serve(create_app(settings, services.SERVICES)) as client:
         await seed(raw_connection, users=500)
 

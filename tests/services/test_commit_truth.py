@@ -14,11 +14,11 @@ import pytest
 
 import services
 from gateway.app import create_app
-from gateway.settings import Settings
 from tests.asgi import serve
 from tests.gateway.db.commit_cutter import CommitCutter, Cut
 from tests.services import error_codes
 from tests.services.conftest import poster
+from tests.tokens import app_settings
 
 Post = Callable[..., Awaitable[dict[str, Any]]]
 
@@ -49,7 +49,7 @@ async def cutter(database_url: str) -> AsyncIterator[CommitCutter]:
 
 @pytest.fixture
 async def post(cutter: CommitCutter) -> AsyncIterator[Post]:
-    settings = Settings(database_url=cutter.url, min_connections=1, max_connections=4)
+    settings = app_settings(database_url=cutter.url, min_connections=1, max_connections=4)
     async with serve(create_app(settings, services.SERVICES)) as client:
         yield poster(client)
 

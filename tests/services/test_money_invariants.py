@@ -21,9 +21,9 @@ import pytest
 
 import services
 from gateway.app import create_app
-from gateway.settings import Settings
 from tests.asgi import serve
 from tests.services import error_codes
+from tests.tokens import app_settings
 
 Post = Callable[..., Awaitable[dict[str, Any]]]
 
@@ -52,7 +52,7 @@ _emails = itertools.count()
 @pytest.fixture
 async def post(database_url: str) -> AsyncIterator[Post]:
     """`await post(query, **variables)` against the app, whose pool has 12 connections."""
-    settings = Settings(
+    settings = app_settings(
         database_url=database_url,
         min_connections=2,
         max_connections=12,

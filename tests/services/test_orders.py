@@ -84,7 +84,7 @@ async def test_an_order_for_an_unknown_user_is_not_found_and_writes_nothing(
     body = await graphql(PLACE_ORDER, userId=4242, items=[item()])
 
     assert error_codes(body) == ["NOT_FOUND"]
-    assert body["data"] is None
+    assert body["data"] == {"placeOrder": None}
     assert await rows_written(raw_connection) == (0, 0)
 
 
@@ -191,7 +191,7 @@ async def test_invalid_items_are_bad_user_input_and_write_nothing(
     body = await graphql(PLACE_ORDER, userId=user_id, items=items)
 
     assert error_codes(body) == ["BAD_USER_INPUT"]
-    assert body["data"] is None
+    assert body["data"] == {"placeOrder": None}
     assert await rows_written(raw_connection) == (0, 0)
 
 

@@ -80,7 +80,7 @@ async def test_a_payment_for_an_unknown_order_is_not_found_and_writes_nothing(
     body = await graphql(RECORD_PAYMENT, orderId=777, amount="10.00", currency="EUR")
 
     assert error_codes(body) == ["NOT_FOUND"]
-    assert body["data"] is None
+    assert body["data"] == {"recordPayment": None}
     assert await raw_connection.fetchval("SELECT count(*) FROM payments.payments") == 0
 
 

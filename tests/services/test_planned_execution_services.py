@@ -30,8 +30,8 @@ from gateway.graphql.context import Context
 from gateway.graphql.pagination import MAX_PAGE_SIZE
 from gateway.graphql.schema import GatewaySchema, build_schema
 from gateway.limits.rules import Limits
-from gateway.settings import Settings
 from tests.services import is_asyncpg_introspection
+from tests.tokens import ADMIN_VIEWER, app_settings
 
 FALLBACKS: list[str] = []  # the operations graphql-core's executor ran for the planned schema
 
@@ -123,7 +123,7 @@ async def gateways(
 ) -> Gateways:
     """Both schemas over this test's migrated, seeded database."""
     managers = {service.name: manager_factory(service.name) for service in services.SERVICES}
-    await migrate_services(managers, Settings(database_url=database_url))
+    await migrate_services(managers, app_settings(database_url=database_url))
     await seed(raw_connection)
     by_loader_set = {
         loader_set: managers[service.name]
@@ -138,7 +138,11 @@ async def gateways(
     assert planned.execution_context_class is PlannedExecutor
     assert not issubclass(standard.execution_context_class, PlannedExecutor)
     planned.execution_context_class = ObservedPlannedExecutor
-    return Gateways(planned=planned, standard=standard, new_context=lambda: Context(by_loader_set))
+    return Gateways(
+        planned=planned,
+        standard=standard,
+        new_context=lambda: Context(by_loader_set, viewer=ADMIN_VIEWER),
+    )
 
 
 EVERYTHING = """
@@ -275,15 +279,17 @@ async def test_a_page_size_or_cursor_refused_gives_the_same_errors(
     assert codes == {"BAD_USER_INPUT"}
 
 
-async def test_a_nested_page_above_the_maximum_nulls_the_data_with_one_error(
+async def test_a_nested_page_above_the_maximum_nulls_each_users_orders_with_its_error(
     gateways: Gateways,
 ) -> None:
     planned = await gateways.agree(TOO_MANY_ORDERS)
 
-    # orders is non-null up to the root: the first user's error nulls the data.
-    assert planned.data is None
-    assert [json.loads(error)["path"] for error in planned.errors] == [
-        ["users", "nodes", 0, "orders"]
+    # orders is nullable (it is guarded): each user's is null, with the error at its path.
+    assert planned.data is not None
+    users = planned.data["users"]["nodes"]
+    assert [user["orders"] for user in users] == [None] * len(users)
+    assert sorted(json.loads(error)["path"] for error in planned.errors) == [
+        ["users", "nodes", index, "orders"] for index in range(len(users))
     ]
 
 

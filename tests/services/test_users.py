@@ -162,7 +162,7 @@ async def test_first_outside_zero_to_one_hundred_is_bad_user_input(
     body = await graphql(USERS, first=first)
 
     assert error_codes(body) == ["BAD_USER_INPUT"]
-    assert body["data"] is None
+    assert body["data"] == {"users": None}
 
 
 @pytest.mark.parametrize(
@@ -188,7 +188,7 @@ async def test_an_after_value_that_is_not_a_returned_cursor_is_bad_user_input(
     body = await graphql(USERS, first=5, after=after)
 
     assert error_codes(body) == ["BAD_USER_INPUT"]
-    assert body["data"] is None
+    assert body["data"] == {"users": None}
 
 
 @pytest.mark.parametrize(

@@ -1,11 +1,12 @@
-// Lists users with their orders, and places an order through the form.
+// Signs in with a bearer token, lists what the viewer may see (an admin: every user; a user:
+// their own account) with the orders, and places an order through the form.
 import { execute, GatewayError, signIn, signOut } from "./api";
-import type { UsersWithOrdersQuery } from "./gql/graphql";
+import type { UserSectionFragment } from "./gql/graphql";
 import { Me, PlaceOrder, UsersWithOrders } from "./operations";
 
 declare const GATEWAY_URL: string; // set at build time by build.mjs
 
-type User = UsersWithOrdersQuery["users"]["nodes"][number];
+type User = UserSectionFragment;
 
 const endpoint = new URLSearchParams(location.search).get("endpoint") ?? GATEWAY_URL;
 const form = document.querySelector<HTMLFormElement>("#place-order")!;
@@ -33,11 +34,11 @@ function renderUsers(users: readonly User[]): void {
       element(
         "section",
         { class: "user", "aria-label": user.name, "data-user-id": String(user.id) },
-        element("h3", {}, user.name, " ", element("span", { class: "email" }, user.email)),
+        element("h3", {}, user.name, " ", element("span", { class: "email" }, user.email ?? "")),
         element(
           "ul",
           { class: "orders" },
-          ...user.orders.nodes.map((order) =>
+          ...(user.orders?.nodes ?? []).map((order) =>
             element(
               "li",
               { "data-order-id": String(order.id) },
@@ -65,14 +66,28 @@ function showError(error: unknown): void {
       : `Could not reach the gateway at ${endpoint}: ${String(error)}`;
 }
 
-async function refresh(): Promise<void> {
-  const data = await execute(endpoint, UsersWithOrders, { first: 5 });
-  renderUsers(data.users.nodes);
-}
+let viewer: User | null = null; // the signed-in user, from `me`
 
 async function showViewer(): Promise<void> {
   const { me } = await execute(endpoint, Me, {});
-  viewerView.textContent = me ? `Signed in as ${me.name}` : "Not signed in";
+  viewer = me ?? null;
+  viewerView.textContent = viewer ? `Signed in as ${viewer.name}` : "Not signed in";
+}
+
+// An admin sees every user; anyone else is refused the list (FORBIDDEN) and sees their own.
+async function refresh(): Promise<void> {
+  if (viewer === null) {
+    customer.replaceChildren();
+    usersView.textContent = "Sign in to see your orders.";
+    return;
+  }
+  try {
+    const { users } = await execute(endpoint, UsersWithOrders, { first: 5 });
+    renderUsers(users?.nodes ?? []);
+  } catch (error) {
+    if (!(error instanceof GatewayError && error.code === "FORBIDDEN")) throw error;
+    renderUsers([viewer]);
+  }
 }
 
 signInForm.addEventListener("submit", async (event) => {
@@ -83,9 +98,11 @@ signInForm.addEventListener("submit", async (event) => {
     await showViewer();
   } catch (error) {
     signOut(); // a refused token is not kept
+    viewer = null;
     viewerView.textContent = "Not signed in";
     showError(error);
   }
+  await refresh().catch(showError);
 });
 
 form.addEventListener("submit", async (event) => {
@@ -106,14 +123,17 @@ form.addEventListener("submit", async (event) => {
         ],
       },
     });
-    statusView.textContent =
-      `Order #${placeOrder.id} placed for ${placeOrder.user?.name ?? "?"}: ` +
-      `${placeOrder.total} (${placeOrder.status})`;
+    if (placeOrder) {
+      statusView.textContent =
+        `Order #${placeOrder.id} placed for ${placeOrder.user?.name ?? "?"}: ` +
+        `${placeOrder.total} (${placeOrder.status})`;
+    }
     await refresh();
   } catch (error) {
     showError(error);
   }
 });
 
-showViewer().catch(showError);
-refresh().catch(showError);
+showViewer()
+  .then(refresh)
+  .catch(showError);

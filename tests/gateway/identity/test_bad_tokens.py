@@ -126,7 +126,7 @@ def auth(tmp_path: Path) -> AuthSettings:
 
 @pytest.fixture
 async def client(database_url: str, auth: AuthSettings) -> AsyncIterator[httpx.AsyncClient]:
-    async with serve(app_for(database_url, auth=auth)) as client:
+    async with serve(app_for(database_url, auth=auth), token=None) as client:
         yield client
 
 

@@ -76,7 +76,7 @@ async def _me(client: httpx.AsyncClient, token: str) -> httpx.Response:
 async def test_keys_are_fetched_at_startup_and_again_for_a_rotated_key_only_once(
     database_url: str, key_server: KeyServer
 ) -> None:
-    async with serve(app_for(database_url, auth=_auth(key_server.url))) as client:
+    async with serve(app_for(database_url, auth=_auth(key_server.url)), token=None) as client:
         assert key_server.requests == 1  # at startup
         old = await _me(client, OLD.sign(claims()))
         key_server.document = jwks(OLD, NEW)  # the issuer rotates
@@ -103,7 +103,7 @@ async def test_a_key_the_issuer_withdrew_stops_verifying_once_the_keys_are_stale
     database_url: str, key_server: KeyServer
 ) -> None:
     auth = replace(_auth(key_server.url), jwks_max_age=0.2)
-    async with serve(app_for(database_url, auth=auth)) as client:
+    async with serve(app_for(database_url, auth=auth), token=None) as client:
         before = await _me(client, OLD.sign(claims()))
         key_server.document = jwks(NEW)  # OLD withdrawn (compromised, say)
         await asyncio.sleep(0.3)  # past the keys' max age
