@@ -31,7 +31,14 @@ if TYPE_CHECKING:
     )
     from gateway.graphql.idempotency import IdempotencyKey
     from gateway.graphql.pagination import Connection, PageArgs, PageInfo, make_connection
-    from gateway.graphql.permissions import AdminOnly, OwnerOrAdmin, Permission, SignedIn, guarded
+    from gateway.graphql.permissions import (
+        AdminOnly,
+        InTenant,
+        OwnerOrAdmin,
+        Permission,
+        SignedIn,
+        guarded,
+    )
     from gateway.graphql.row_objects import RowObjects
     from gateway.graphql.schema import build_schema
     from gateway.graphql.service import LoaderSet, Service
@@ -55,6 +62,7 @@ _HOMES = {
     "Forbidden": "gateway.graphql.errors",
     "GatewayError": "gateway.graphql.errors",
     "IdempotencyKey": "gateway.graphql.idempotency",
+    "InTenant": "gateway.graphql.permissions",
     "Info": "gateway.graphql.context",
     "LoaderSet": "gateway.graphql.service",
     "NotFound": "gateway.graphql.errors",
@@ -94,6 +102,7 @@ __all__ = [
     "Forbidden",
     "GatewayError",
     "IdempotencyKey",
+    "InTenant",
     "Info",
     "LoaderSet",
     "NotFound",

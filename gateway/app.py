@@ -2,7 +2,8 @@
 
 The lifespan opens the pool, gives every service `AsyncDatabaseManager(pool=..., schema=
 <service>)`, applies each service's migrations under `module_name=<service>`, and closes the
-pool on shutdown, or when startup fails halfway.
+pool on shutdown, or when startup fails halfway. A tenant-scoped service's manager is the
+request's tenant's instead (gateway.tenancy), over the same pool.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import asynccontextmanager, nullcontext
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 
@@ -33,8 +35,9 @@ from gateway.identity.tokens import TokenVerifier
 from gateway.identity.viewer import ANONYMOUS
 from gateway.metrics import metrics_router
 from gateway.settings import Settings
+from gateway.tenancy import TenantServices
 
-__all__ = ["StartupHook", "create_app", "migrate_services"]
+__all__ = ["StartupHook", "create_app", "migrate_services", "service_managers"]
 
 logger = logging.getLogger("gateway")
 
@@ -81,14 +84,23 @@ def create_app(
         pool = await AsyncDatabaseManager.create_shared_pool(settings.database_config())
         health = HealthConnection(settings.database_config())  # opened by the first probe
         try:
-            managers = {s.name: AsyncDatabaseManager(pool=pool, schema=s.name) for s in services}
+            managers = service_managers(pool, services)
             await migrate_services(managers, settings)
+            tenancy = TenantServices(
+                pool,
+                services,
+                settings.migrations_dir,
+                auto_provision=settings.tenant_auto_provision,
+            )
+            await tenancy.start()
             app.state.pool = pool
             app.state.managers = managers
+            app.state.tenancy = tenancy
             app.state.health_connection = health
             app.state.managers_by_loader_set = {
                 loader_set: managers[service.name]
                 for service in services
+                if not service.tenant_scoped
                 for loader_set in service.loaders
             }
             if on_startup is not None:
@@ -101,10 +113,16 @@ def create_app(
 
     async def get_context(request: Request) -> Context:
         # async: FastAPI would run a plain function in a worker thread, per request.
+        state = request.app.state
+        viewer = request.scope.get(VIEWER_KEY, ANONYMOUS)
+        managers, unavailable = await state.tenancy.for_request(
+            state.managers_by_loader_set, viewer
+        )
         return Context(
-            request.app.state.managers_by_loader_set,
+            managers,
             max_page_size=settings.max_page_size,
-            viewer=request.scope.get(VIEWER_KEY, ANONYMOUS),
+            viewer=viewer,
+            unavailable=unavailable,
         )
 
     # No OpenAPI document, Swagger UI or ReDoc: the gateway has no REST API to describe, and
@@ -164,6 +182,18 @@ def create_app(
             max_age=600,
         )
     return app
+
+
+def service_managers(
+    pool: asyncpg.Pool, services: Sequence[Service]
+) -> dict[str, AsyncDatabaseManager]:
+    """A manager of its own schema for every service but the tenant-scoped ones (whose
+    manager is each request's tenant's: gateway.tenancy)."""
+    return {
+        service.name: AsyncDatabaseManager(pool=pool, schema=service.name)
+        for service in services
+        if not service.tenant_scoped
+    }
 
 
 async def migrate_services(

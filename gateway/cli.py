@@ -1,7 +1,8 @@
 """The `gateway` command: serve, migrate, export-schema, check-schema.
 
 gateway serve            # embedded PostgreSQL + demo data when DATABASE_URL is unset
-gateway migrate          # apply every service's migrations, print each one's status
+gateway migrate [--tenants]   # every service's migrations (and every tenant's), a status each
+gateway tenants create acme [globex ...] | list | drop acme --yes   # tenant-scoped services
 gateway export-schema -o schema.graphql
 gateway check-schema     # breaking changes against schema.graphql exit non-zero
 gateway token --sub 1 [--role admin] [--tenant acme] [--ttl 3600]   # a bearer token
@@ -51,7 +52,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="serve the API with GraphiQL at /graphql")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
-    commands.add_parser("migrate", help="apply every service's pending migrations")
+    migrate = commands.add_parser("migrate", help="apply every service's pending migrations")
+    migrate.add_argument(
+        "--tenants", action="store_true", help="and then every provisioned tenant's"
+    )
+    tenants = commands.add_parser("tenants", help="provision, list or drop tenants")
+    tenants.add_argument("action", choices=["create", "list", "drop"])
+    tenants.add_argument("tenant", nargs="*", help="tenant ids (create, drop)")
+    tenants.add_argument("--yes", action="store_true", help="drop: yes, delete their data")
     export = commands.add_parser("export-schema", help="print the SDL (or write it with -o)")
     export.add_argument("-o", "--output", type=Path)
     check = commands.add_parser("check-schema", help="compare the live schema with a SDL file")
@@ -77,7 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             services,
         )
     if args.command == "migrate":
-        return _with_database(settings, lambda s: asyncio.run(_migrate(s, services)))
+        return _with_database(settings, lambda s: asyncio.run(_migrate(s, services, args.tenants)))
+    if args.command == "tenants":
+        return _tenants(settings, services, args.action, args.tenant, confirmed=args.yes)
     sdl = build_schema(services).as_str() + "\n"
     if args.command == "export-schema":
         if args.output:
@@ -172,12 +182,37 @@ def _metrics_port(app: FastAPI, settings: Settings) -> AbstractContextManager[ob
     return serving_metrics(app, host=settings.host, port=settings.metrics_port)
 
 
-async def _migrate(settings: Settings, services: list[Service]) -> int:
-    from gateway.app import migrate_services
+def _tenants(
+    settings: Settings,
+    services: list[Service],
+    action: str,
+    tenant_ids: list[str],
+    *,
+    confirmed: bool,
+) -> int:
+    from gateway.tenancy.commands import tenants_command
+
+    if action != "list" and not tenant_ids:
+        print(f"gateway tenants {action}: name at least one tenant id.", file=sys.stderr)
+        return 2
+    if action == "drop" and not confirmed:
+        print(
+            "gateway tenants drop deletes each tenant's schema and all its data: add --yes.",
+            file=sys.stderr,
+        )
+        return 2
+    return _with_database(
+        settings, lambda s: asyncio.run(tenants_command(s, services, action, tenant_ids))
+    )
+
+
+async def _migrate(settings: Settings, services: list[Service], tenants: bool) -> int:
+    from gateway.app import migrate_services, service_managers
+    from gateway.tenancy.commands import migrate_tenants
 
     pool = await AsyncDatabaseManager.create_shared_pool(settings.database_config())
     try:
-        managers = {s.name: AsyncDatabaseManager(pool=pool, schema=s.name) for s in services}
+        managers = service_managers(pool, services)  # tenant-scoped ones: --tenants
         for name, result in (await migrate_services(managers, settings)).items():
             applied = ", ".join(m["filename"] for m in result["applied"]) or "nothing new"
             print(
@@ -185,7 +220,7 @@ async def _migrate(settings: Settings, services: list[Service]) -> int:
             )
     finally:
         await pool.close()
-    return 0
+    return await migrate_tenants(settings, services) if tenants else 0
 
 
 def _check_schema(live_sdl: str, file: Path) -> int:

@@ -34,6 +34,8 @@ class Settings:
     min_connections: int = 2
     max_connections: int = 20
     demo_data: bool = False
+    # A verified token naming a tenant not provisioned yet provisions it (else FORBIDDEN).
+    tenant_auto_provision: bool = False
     persisted_queries: PersistedMode = "apq"  # "off", "apq" or "allowlist" (gateway.http.persisted)
     persisted_manifest: Path | None = None  # {sha256: document} JSON; allowlist needs one
     pool_warning_interval: float = 60.0  # seconds between two "pool nearly full" warnings
@@ -84,6 +86,7 @@ class Settings:
             min_connections=int(env.get("GATEWAY_POOL_MIN", defaults.min_connections)),
             max_connections=int(env.get("GATEWAY_POOL_MAX", defaults.max_connections)),
             demo_data=env.get("GATEWAY_DEMO_DATA", "") in {"1", "true", "yes"},
+            tenant_auto_provision=_flag(env.get("GATEWAY_TENANT_AUTO_PROVISION")) is True,
             persisted_queries=persisted_mode(
                 env.get("GATEWAY_PERSISTED_QUERIES", defaults.persisted_queries)
             ),

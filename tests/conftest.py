@@ -27,7 +27,7 @@ import asyncpg
 import pytest
 
 import services
-from gateway.app import migrate_services
+from gateway.app import migrate_services, service_managers
 from gateway.db import AsyncDatabaseManager, DatabaseConfig, SharedPool
 from gateway.db.embedded import EmbeddedPostgres, kill_server_on, with_database
 from gateway.settings import Settings
@@ -116,11 +116,9 @@ async def _migrate_demo_services(url: str) -> None:
         DatabaseConfig(connection_string=url, min_connections=1, max_connections=1)
     )
     try:
-        managers = {
-            service.name: AsyncDatabaseManager(pool=pool, schema=service.name)
-            for service in services.SERVICES
-        }
-        await migrate_services(managers, Settings(database_url=url))
+        await migrate_services(
+            service_managers(pool, services.SERVICES), Settings(database_url=url)
+        )
     finally:
         await pool.close()
 

@@ -6,6 +6,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import asyncpg
@@ -15,13 +16,17 @@ GATEWAY = Path(sys.executable).parent / "gateway"  # the [project.scripts] entry
 COMMITTED_SCHEMA = ROOT / "schema.graphql"
 
 
-def gateway(*args: str, database_url: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Run `gateway *args` with no GATEWAY_* settings and only the given DATABASE_URL."""
+def gateway(
+    *args: str, database_url: str | None = None, settings: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `gateway *args` with no GATEWAY_* settings but `settings`, and only the given
+    DATABASE_URL."""
     env = {
         name: value
         for name, value in os.environ.items()
         if not name.startswith("GATEWAY_") and name != "DATABASE_URL"
     }
+    env.update(settings or {})
     if database_url is not None:
         env["DATABASE_URL"] = database_url
     return subprocess.run(

@@ -31,7 +31,9 @@ def blocks(language: str) -> list[str]:
 
 
 def shell_commands() -> list[str]:
-    return [line.strip() for block in blocks("sh") for line in block.splitlines() if line.strip()]
+    """Every command of the README's sh blocks, without its trailing `# comment`."""
+    lines = [line.split("  #")[0] for block in blocks("sh") for line in block.splitlines()]
+    return [line.strip() for line in lines if line.strip()]
 
 
 def test_every_shell_command_in_the_readme_is_covered() -> None:
@@ -47,6 +49,16 @@ def test_every_shell_command_in_the_readme_is_covered() -> None:
             "run small by tests/test_benchmark_cache_flood.py"
         ),
         ".venv/bin/python -m benchmarks.attack": "run small by tests/test_benchmark_attack.py",
+        **dict.fromkeys(
+            [
+                ".venv/bin/gateway tenants create acme globex",
+                ".venv/bin/gateway tenants list",
+                ".venv/bin/gateway tenants drop acme --yes",
+                ".venv/bin/gateway migrate --tenants",
+                ".venv/bin/gateway token --sub 1 --tenant acme",
+            ],
+            "run by tests/test_tenants_cli.py",
+        ),
     }
     run_here = {"gateway export-schema -o schema.graphql", "gateway check-schema"}
     assert set(shell_commands()) == set(covered_elsewhere) | run_here
@@ -58,6 +70,15 @@ def test_every_shell_command_in_the_readme_is_covered() -> None:
     tests = ROOT / "tests"
     assert "benchmarks.cache_flood" in (tests / "test_benchmark_cache_flood.py").read_text()
     assert "benchmarks.attack" in (tests / "test_benchmark_attack.py").read_text()
+    tenants_cli = (tests / "test_tenants_cli.py").read_text()
+    for words in (
+        '"tenants", "create", "acme", "globex"',
+        '"tenants", "list"',
+        '"tenants", "drop", "acme", "--yes"',
+        '"migrate", "--tenants"',
+        '"token", "--sub", "1", "--tenant", "acme"',
+    ):
+        assert words in tenants_cli, words
 
 
 def test_readme_export_schema_command_writes_the_committed_sdl(tmp_path: Path) -> None:
@@ -102,7 +123,7 @@ def readme_service(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
 
 def readme_migrations(root: Path) -> Path:
     """A migrations folder: the demo services' own, and the README's reviews migration."""
-    for name in ("users", "orders", "payments"):
+    for name in ("users", "orders", "payments", "projects"):
         (root / name).symlink_to(ROOT / "migrations" / name, target_is_directory=True)
     (root / "reviews").mkdir()
     sql = next(block for block in blocks("sql") if "001_create_reviews.sql" in block)

@@ -4,6 +4,7 @@ PostgreSQL in GATEWAY_DATA_DIR, real HTTP, and a clean stop on SIGTERM."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -51,11 +52,16 @@ class Server(GatewayProcess):
             time.sleep(0.2)
         super().wait_until_ready()
 
-    def admin_token(self) -> str:
-        """The admin token the serve command printed for GraphiQL's Headers tab."""
-        printed = re.search(r'\{"Authorization": "Bearer ([\w.-]+)"\}', self.output)
+    def printed_headers(self) -> str:
+        """The line the serve command printed to paste into GraphiQL's Headers tab."""
+        printed = re.search(r'^\s*(\{"Authorization": "Bearer [\w.-]+"\})$', self.output, re.M)
         assert printed, f"no admin token printed:\n{self.output}"
         return printed.group(1)
+
+    def admin_token(self) -> str:
+        """The admin token in the printed headers."""
+        token: str = json.loads(self.printed_headers())["Authorization"].removeprefix("Bearer ")
+        return token
 
     def query(self, query: str) -> dict[str, Any]:
         """`query`'s data, asked as the printed admin (the nested query lists users)."""

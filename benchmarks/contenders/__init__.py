@@ -5,6 +5,8 @@
 - `gateway`: this project, `create_app(Settings(max_page_size=500, auth=BENCHMARK_AUTH),
   services.SERVICES)`; every request carries an HS256 admin bearer token, verified per
   request (the shop's services answer most fields only to a signed-in owner or an admin).
+- `gateway_unverified`: the same, the token looked up instead of verified: the gateway's
+  ratio to it is what verification costs.
 - `pgdbm`: the same schema shape in Strawberry with dataloaders, on the `pgdbm` package.
 - `naive`: the same schema shape in Strawberry, one query per row (N+1), raw asyncpg.
 
@@ -36,6 +38,7 @@ __all__ = [
     "CONTENDERS",
     "FLOOR",
     "REFERENCE",
+    "UNVERIFIED",
     "Contender",
     "baseline_contender",
     "database_url",
@@ -46,6 +49,7 @@ __all__ = [
 FLOOR = "floor"
 REFERENCE = "gateway"  # whose answers the others must match
 BASELINE = "baseline"  # the gateway of another checkout, timed beside this one
+UNVERIFIED = "gateway_unverified"  # the gateway without the cost of verifying its token
 # The key the benchmarks' gateway verifies tokens with, and the token every request to it
 # carries (minted when this module is imported, valid for a day). An admin's: `users` is
 # admin-only and the orders and payments of a user only its own or an admin's to see, so
@@ -90,6 +94,16 @@ CONTENDERS: list[Contender] = [
         "(an admin sees all the data); the cost limit is raised to 5,000,000 fields (the "
         "default 5,000 refuses the nested workloads) and the pool and statement timeouts to "
         "pgdbm's patience (see gateway_app.py); every other default, limit and middleware is on",
+        headers=BENCHMARK_HEADERS,
+    ),
+    Contender(
+        key=UNVERIFIED,
+        label="gateway, token looked up, not verified",
+        target="benchmarks.contenders.gateway_app:create_unverified",
+        description="the gateway contender, but the one token the harness sends is looked up "
+        "instead of verified (a benchmark-only patch, never a deployment): the gateway's "
+        "speed were verification free, so that the gateway's ratio to it is what verifying "
+        "a token costs",
         headers=BENCHMARK_HEADERS,
     ),
     Contender(

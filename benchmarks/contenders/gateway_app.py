@@ -2,6 +2,9 @@
 the HS256 admin bearer token (BENCHMARK_TOKEN) every request of the harness carries.
 
 uvicorn benchmarks.contenders.gateway_app:create --factory
+
+`create_unverified` is the same gateway with the verification of that one token replaced by
+a lookup, to measure what verifying costs: a benchmark's instrument, never a deployment.
 """
 
 from __future__ import annotations
@@ -9,12 +12,14 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 import services
-from benchmarks.contenders import BENCHMARK_AUTH, database_url, pool_size
+from benchmarks.contenders import BENCHMARK_AUTH, BENCHMARK_HEADERS, database_url, pool_size
 from gateway.app import create_app
+from gateway.identity.tokens import TokenVerifier
+from gateway.identity.viewer import Viewer
 from gateway.limits.rules import Limits
 from gateway.settings import Settings
 
-__all__ = ["MAX_COST", "POOL_TIMEOUT", "STATEMENT_TIMEOUT_MS", "create"]
+__all__ = ["MAX_COST", "POOL_TIMEOUT", "STATEMENT_TIMEOUT_MS", "create", "create_unverified"]
 
 # The nested workloads ask for up to 500 users x 20 orders x 20 payments by design; the
 # default cost limit (5,000 fields) would refuse them, so the benchmark raises it. Every
@@ -40,6 +45,22 @@ def create() -> FastAPI:
     """uvicorn's factory: the gateway for DATABASE_URL, pages of up to 500 rows, bearer
     tokens verified with the benchmark's key."""
     return create_app(_settings(), services.SERVICES)
+
+
+def create_unverified() -> FastAPI:
+    """uvicorn's factory: `create()`'s gateway, but the harness's token (BENCHMARK_TOKEN) is
+    taken for its admin without checking its signature or claims; any other header is still
+    verified. This process's TokenVerifier is patched, and only this process's."""
+    [(_, authorization)] = BENCHMARK_HEADERS
+    expected = authorization.encode()
+    admin = Viewer(subject="1", roles=frozenset({"admin"}))  # the token's claims
+    verify = TokenVerifier.viewer
+
+    async def looked_up(self: TokenVerifier, header: bytes | None) -> Viewer:
+        return admin if header == expected else await verify(self, header)
+
+    TokenVerifier.viewer = looked_up  # type: ignore[method-assign,assignment]
+    return create()
 
 
 def _settings() -> Settings:

@@ -2,12 +2,18 @@
 
 tenants = TenantManager(shared_pool, migrations_path="tenant_migrations")
 tenant_db = await tenants.get_tenant_db("customer_123")   # schema tenant_customer_123
+
+Its migrations are tracked under module `tenant_<id>`, as the seed's pattern has it;
+`module_name_for` names them otherwise, so that several migration folders (the gateway's
+tenant-scoped services) can share one tenant's schema.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -30,10 +36,15 @@ class TenantManager:
     """
 
     def __init__(
-        self, shared_pool: asyncpg.Pool, migrations_path: str | Path = "tenant_migrations"
+        self,
+        shared_pool: asyncpg.Pool,
+        migrations_path: str | Path = "tenant_migrations",
+        *,
+        module_name_for: Callable[[str], str] = lambda tenant_id: f"tenant_{tenant_id}",
     ) -> None:
         self.shared_pool = shared_pool
         self.migrations_path = Path(migrations_path)
+        self.module_name_for = module_name_for
         self.tenant_dbs: dict[str, AsyncDatabaseManager] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._admin = AsyncDatabaseManager(pool=shared_pool)
@@ -59,15 +70,31 @@ class TenantManager:
         async with lock:
             if (db := self.tenant_dbs.get(tenant_id)) is not None:
                 return db
-            # Another process may create the schema at the same moment: not an error.
-            async with self._admin.acquire() as conn:
-                await create_schema_if_missing(conn, schema)
-            db = AsyncDatabaseManager(pool=self.shared_pool, schema=schema)
-            await AsyncMigrationManager(
-                db, self.migrations_path, module_name=f"tenant_{tenant_id}"
-            ).apply_pending_migrations()
+            db, _ = await self._migrate(tenant_id, schema)
             self.tenant_dbs[tenant_id] = db
             return db
+
+    async def migrate_tenant(self, tenant_id: str) -> dict[str, Any]:
+        """Create the tenant's schema if missing and apply its pending migrations now (also
+        when this process has its manager already); returns the migrations' status dict.
+        A failing migration raises MigrationError, the migrations before it kept."""
+        schema = self.schema_for(tenant_id)
+        async with self._locks.setdefault(tenant_id, asyncio.Lock()):
+            db, result = await self._migrate(tenant_id, schema)
+            self.tenant_dbs.setdefault(tenant_id, db)
+            return result
+
+    async def _migrate(
+        self, tenant_id: str, schema: str
+    ) -> tuple[AsyncDatabaseManager, dict[str, Any]]:
+        # Another process may create the schema at the same moment: not an error.
+        async with self._admin.acquire() as conn:
+            await create_schema_if_missing(conn, schema)
+        db = AsyncDatabaseManager(pool=self.shared_pool, schema=schema)
+        result = await AsyncMigrationManager(
+            db, self.migrations_path, module_name=self.module_name_for(tenant_id)
+        ).apply_pending_migrations()
+        return db, result
 
     async def list_tenants(self) -> list[str]:
         """Every tenant with a schema in the database, sorted."""
@@ -92,5 +119,5 @@ class TenantManager:
                 if await tx.fetch_value("SELECT to_regclass($1) IS NOT NULL", tracking):
                     await tx.execute(
                         f"DELETE FROM {tracking} WHERE module_name = $1",
-                        f"tenant_{tenant_id}",
+                        self.module_name_for(tenant_id),
                     )

@@ -30,10 +30,14 @@ class Context(BaseContext):
         *,
         max_page_size: int = MAX_PAGE_SIZE,
         viewer: Viewer = ANONYMOUS,
+        unavailable: Mapping[type[Any], Exception] | None = None,
     ) -> None:
         super().__init__()
         self.viewer = viewer
         self._managers = managers_by_loader_set
+        # Loader sets this request cannot have, with the error their fields answer (a
+        # tenant-scoped service's, for a viewer without a provisioned tenant).
+        self._unavailable = unavailable or {}
         self._loaders: dict[type[Any], Any] = {}
         self._pages: dict[tuple[int | None, str | None], PageArgs] = {}
         self.max_page_size = max_page_size
@@ -54,6 +58,8 @@ class Context(BaseContext):
             try:
                 db = self._managers[loader_set]
             except KeyError:
+                if (error := self._unavailable.get(loader_set)) is not None:
+                    raise error from None
                 raise LookupError(
                     f"{loader_set.__name__} is not registered by any service; add it to its "
                     "Service(loaders=[...])."

@@ -27,7 +27,7 @@ from strawberry.permission import BasePermission, PermissionExtension
 from gateway.graphql.errors import Forbidden
 from gateway.identity.viewer import Viewer
 
-__all__ = ["AdminOnly", "OwnerOrAdmin", "Permission", "SignedIn", "guarded"]
+__all__ = ["AdminOnly", "InTenant", "OwnerOrAdmin", "Permission", "SignedIn", "guarded"]
 
 
 def guarded(*permissions: type[Permission]) -> PermissionExtension:
@@ -58,6 +58,16 @@ class SignedIn(Permission):
 
     def allows(self, viewer: Viewer, source: Any, arguments: Mapping[str, Any]) -> bool:
         return not viewer.is_anonymous
+
+
+class InTenant(Permission):
+    """A viewer whose verified token names a tenant: what a tenant-scoped service's fields
+    need (whether that tenant is provisioned is checked when its data is read)."""
+
+    message = "This needs a token naming your tenant."
+
+    def allows(self, viewer: Viewer, source: Any, arguments: Mapping[str, Any]) -> bool:
+        return viewer.tenant is not None
 
 
 class AdminOnly(Permission):

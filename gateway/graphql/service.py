@@ -13,6 +13,10 @@
 A service owns schema `name` and the migrations in `migrations/<name>/`. Its resolvers reach
 data only through loader sets (`info.context.loaders(UserData)`), each built per request
 around the manager of the service that registered it.
+
+A tenant-scoped service (`tenant_scoped=True`) has no schema of its own: its manager comes
+per request from the tenant its viewer's verified token names (gateway.tenancy), schema
+`tenant_<id>`, where its migrations run once per tenant.
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ class Service:
     extends: Mapping[str, type[Any]] = field(default_factory=dict)
     # An operation GraphiQL opens with; checked against the schema (graphql/example_queries).
     example_query: str | None = None
+    # Its data lives in each tenant's schema, reached with the request's tenant only.
+    tenant_scoped: bool = False
 
     def __post_init__(self) -> None:
         validate_identifier(self.name, kind="service")

@@ -13,7 +13,7 @@ from tests.gateway import extra_service
 from tests.gateway_process import GatewayFactory, GatewayProcess
 from tests.tokens import TEST_SECRET
 
-REAL_SERVICES = ("users", "orders", "payments")
+REAL_SERVICES = ("users", "orders", "payments", "projects")
 
 
 @pytest.fixture

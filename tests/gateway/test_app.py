@@ -29,7 +29,8 @@ from tests.gateway.extra_service.resolvers import DIGEST_FAILURE
 from tests.tokens import TEST_AUTH, app_settings
 
 REPO_MIGRATIONS = PROJECT_ROOT / "migrations"
-REAL_SERVICES = ("users", "orders", "payments")
+REAL_SERVICES = ("users", "orders", "payments")  # each in a schema of its own
+TENANT_SCOPED = ("projects",)  # in each tenant's schema, none at startup
 
 GATEWAY_BACKENDS = (
     "SELECT count(*) FROM pg_stat_activity "
@@ -65,7 +66,7 @@ def migrations_dir_with(tmp_path: Path, **extra_folders: Path) -> Path:
     """A migrations folder with the real services' folders plus `extra_folders` by name."""
     root = tmp_path / "migrations"
     root.mkdir()
-    for name in REAL_SERVICES:
+    for name in (*REAL_SERVICES, *TENANT_SCOPED):
         (root / name).symlink_to(REPO_MIGRATIONS / name, target_is_directory=True)
     for name, folder in extra_folders.items():
         (root / name).symlink_to(folder, target_is_directory=True)

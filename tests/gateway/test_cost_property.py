@@ -34,7 +34,7 @@ from gateway.limits.cost import SchemaCosts
 from gateway.limits.rules import Limits, operation_cost
 from tests.asgi import serve
 from tests.gateway.answers import count_values
-from tests.tokens import app_settings
+from tests.tokens import app_settings, token_for
 
 PAGE = 5  # the largest page: with 6 users, `users` pages are full
 UNLIMITED = Limits(
@@ -79,6 +79,22 @@ async def seed(client: httpx.AsyncClient) -> None:
             order = (await run(place_order, i={"userId": owner, "items": items}))["placeOrder"]
             for _ in range(payments):
                 await run(pay, i={"orderId": order["id"], "amount": "1.00", "currency": "EUR"})
+    # The tenant's projects: two, of 3 tasks each, assigned to the first users.
+    create_project = "mutation ($i: CreateProjectInput!) { createProject(input: $i) { id } }"
+    create_task = "mutation ($i: CreateTaskInput!) { createTask(input: $i) { id } }"
+    for name in ("Rocket", "Anvil"):
+        project = (await run(create_project, i={"name": name}))["createProject"]
+        for number in range(3):
+            task = {
+                "projectId": project["id"],
+                "title": f"T{number}",
+                "assigneeId": user_ids[number],
+            }
+            await run(create_task, i=task)
+
+
+TENANT = "acme"
+ADMIN_IN_TENANT = token_for("admin", roles=["admin"], tenant=TENANT)
 
 
 @pytest.fixture
@@ -89,7 +105,9 @@ async def seeded(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
         ),
         services.SERVICES,
     )
-    async with serve(app) as client:
+    # An admin of tenant acme: every field of the schema answers it.
+    async with serve(app, token=ADMIN_IN_TENANT) as client:
+        await app.state.tenancy.provision(TENANT)
         await seed(client)
         yield client
 

@@ -1,0 +1,18 @@
+"""projects: a tenant's projects and tasks, tenant-scoped (a schema per tenant, the tenant
+from the verified token); a task's assignee is a user of the users service."""
+
+from gateway import Service
+from services.projects.data import ProjectData
+from services.projects.resolvers import ProjectsMutation, ProjectsQuery
+from services.projects.types import Project, Task
+
+service = Service(
+    name="projects",
+    query=ProjectsQuery,
+    mutation=ProjectsMutation,
+    types=[Project, Task],
+    loaders=[ProjectData],
+    tenant_scoped=True,
+)
+
+__all__ = ["Project", "ProjectData", "Task", "service"]
