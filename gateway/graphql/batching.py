@@ -19,6 +19,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from aiodataloader import DataLoader
 
+from gateway.db.identifiers import validate_identifier
 from gateway.db.queries import QueryRunner
 from gateway.execution.budget import charge_rows
 from gateway.graphql.pagination import Connection, PageArgs, make_connection
@@ -108,6 +109,30 @@ class ChildPages(Generic[RowT]):
     parent: str
     sql: Callable[[str], str]
     _rendered: dict[RowObjects[RowT], str] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def of_table(cls, rows: RowObjects[RowT], *, table: str, parent: str) -> ChildPages[RowT]:
+        """The usual statement: the first $3 rows after $2 of `{{tables.<table>}}` for every
+        parent in $1 (`parent` its column), by a window over (parent, id), which an index
+        on (parent, id) serves.
+
+            TASKS_OF_PROJECTS = ChildPages.of_table(TASK_ROWS, table="tasks", parent="project_id")
+        """
+        validate_identifier(table, kind="table")
+        validate_identifier(parent, kind="column")
+
+        def sql(columns: str) -> str:
+            return f"""
+SELECT {columns} FROM (
+    SELECT {columns}, row_number() OVER (PARTITION BY {parent} ORDER BY id) AS position
+    FROM {{{{tables.{table}}}}}
+    WHERE {parent} = ANY($1::int[]) AND ($2::int IS NULL OR id > $2)
+) ranked
+WHERE position <= $3
+ORDER BY {parent}, id
+"""
+
+        return cls(rows, parent=parent, sql=sql)
 
     def statement(self, rows: RowObjects[RowT]) -> str:
         """The statement selecting `rows.columns` (`rows`: `self.rows`, or it narrowed)."""

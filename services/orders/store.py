@@ -25,21 +25,9 @@ _ORDER_COLUMNS = ORDER_ROWS.columns
 ORDERS_BY_IDS = f"SELECT {_ORDER_COLUMNS} FROM {{{{tables.orders}}}} WHERE id = ANY($1::int[])"
 
 
-def _orders_of_users(columns: str) -> str:
-    return f"""
-SELECT {columns} FROM (
-    SELECT {columns}, row_number() OVER (PARTITION BY user_id ORDER BY id) AS position
-    FROM {{{{tables.orders}}}}
-    WHERE user_id = ANY($1::int[]) AND ($2::int IS NULL OR id > $2)
-) ranked
-WHERE position <= $3
-ORDER BY user_id, id
-"""
-
-
 # The first $3 orders after $2 of every user in $1, in one statement, reading only the
 # columns a query selects (the framework hands them over).
-ORDERS_OF_USERS = ChildPages(ORDER_ROWS, parent="user_id", sql=_orders_of_users)
+ORDERS_OF_USERS = ChildPages.of_table(ORDER_ROWS, table="orders", parent="user_id")
 ITEMS_OF_ORDERS = (
     f"SELECT {LINE_ITEM_ROWS.columns} FROM {{{{tables.line_items}}}} "
     "WHERE order_id = ANY($1::int[]) ORDER BY order_id, id"

@@ -17,21 +17,9 @@ PAYMENT_ROWS = RowObjects(
 _COLUMNS = PAYMENT_ROWS.columns
 
 
-def _payments_of_orders(columns: str) -> str:
-    return f"""
-SELECT {columns} FROM (
-    SELECT {columns}, row_number() OVER (PARTITION BY order_id ORDER BY id) AS position
-    FROM {{{{tables.payments}}}}
-    WHERE order_id = ANY($1::int[]) AND ($2::int IS NULL OR id > $2)
-) ranked
-WHERE position <= $3
-ORDER BY order_id, id
-"""
-
-
 # The first $3 payments after $2 of every order in $1, in one statement, reading only the
 # columns a query selects (the framework hands them over).
-PAYMENTS_OF_ORDERS = ChildPages(PAYMENT_ROWS, parent="order_id", sql=_payments_of_orders)
+PAYMENTS_OF_ORDERS = ChildPages.of_table(PAYMENT_ROWS, table="payments", parent="order_id")
 # A recorded payment has succeeded (the column's default): clients do not choose a status.
 # No row when a payment with the idempotency key $4 exists (ON CONFLICT waits for a
 # transaction still inserting it, so it is committed and a next statement sees it).

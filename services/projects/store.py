@@ -24,20 +24,8 @@ PROJECTS_PAGE = (
 )
 
 
-def _tasks_of_projects(columns: str) -> str:
-    return f"""
-SELECT {columns} FROM (
-    SELECT {columns}, row_number() OVER (PARTITION BY project_id ORDER BY id) AS position
-    FROM {{{{tables.tasks}}}}
-    WHERE project_id = ANY($1::int[]) AND ($2::int IS NULL OR id > $2)
-) ranked
-WHERE position <= $3
-ORDER BY project_id, id
-"""
-
-
 # The first $3 tasks after $2 of every project in $1, in one statement.
-TASKS_OF_PROJECTS = ChildPages(TASK_ROWS, parent="project_id", sql=_tasks_of_projects)
+TASKS_OF_PROJECTS = ChildPages.of_table(TASK_ROWS, table="tasks", parent="project_id")
 # No row when the key $2 was used before (ON CONFLICT waits for a transaction still inserting
 # it, so the row it finds next is committed).
 INSERT_PROJECT = (
