@@ -4,8 +4,9 @@ A cross-site `<form>` or `fetch()` may send a GET, or a POST with a "simple" Con
 without asking the server first (no CORS preflight), and the browser attaches the user's
 cookies. As Apollo Router does, an operation must therefore prove that it was preflighted:
 a POST with a non-simple Content-Type (`application/json`), or any request with an
-`apollo-require-preflight` or `x-apollo-operation-name` header. A GET that runs nothing
-(GraphiQL's page) passes.
+`apollo-require-preflight` or `x-apollo-operation-name` header, or with an `Authorization`
+header (not CORS-safelisted either: a browser asks before sending one cross-site). A GET
+that runs nothing (GraphiQL's page) passes.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ __all__ = ["check_csrf"]
 
 # Content types a cross-site <form> or fetch() may send without a CORS preflight.
 _SIMPLE_CONTENT_TYPES = {"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"}
-_PREFLIGHT_HEADERS = (b"apollo-require-preflight", b"x-apollo-operation-name")
+_PREFLIGHT_HEADERS = (b"apollo-require-preflight", b"x-apollo-operation-name", b"authorization")
 
 
 def check_csrf(scope: Scope, headers: dict[bytes, bytes]) -> None:
@@ -34,12 +35,21 @@ def check_csrf(scope: Scope, headers: dict[bytes, bytes]) -> None:
     media_type = content_type.split(";", 1)[0].strip().lower()
     if media_type and media_type not in _SIMPLE_CONTENT_TYPES:
         return
+    if scope["method"] == "GET":
+        advice = (
+            "send it with an `apollo-require-preflight: true` header (urql: `fetchOptions: "
+            "{ headers: { 'apollo-require-preflight': 'true' } }`), or as a POST of "
+            "Content-Type: application/json (urql: `preferGetMethod: false`)."
+        )
+    else:
+        advice = (
+            "send it with Content-Type: application/json, or with an "
+            "`apollo-require-preflight: true` header."
+        )
     raise Refusal(
         400,
         "CSRF_PREVENTED",
-        "This operation has been blocked as a potential cross-site request forgery: send "
-        "it with Content-Type: application/json, or with an `apollo-require-preflight: "
-        "true` header.",
+        "This operation has been blocked as a potential cross-site request forgery: " + advice,
     )
 
 

@@ -32,6 +32,7 @@ from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gateway.http.media_types import GRAPHQL_RESPONSE, JSON, negotiate
 from gateway.http.refusal import error_body
 
 __all__ = [
@@ -50,28 +51,36 @@ SERVER_BUSY = "SERVER_BUSY"
 HEALTH_PATHS = ("/health/",)  # the exempt prefixes: probes must reach a busy server
 RETRY_AFTER_SECONDS = 1  # a refused client should come back soon, not hammer at once
 
-# Rendered once: a busy server answers many of these, and each must cost next to nothing.
-_BODY = error_body(
-    SERVER_BUSY, "The server is busy; retry after the delay in the Retry-After header."
-)
-_HEADERS = [
-    (b"content-type", b"application/json"),
-    (b"content-length", str(len(_BODY)).encode()),
-    (b"retry-after", str(RETRY_AFTER_SECONDS).encode()),
-]
+_MESSAGE = "The server is busy; retry after the delay in the Retry-After header."
+
+
+def _busy_answer(media_type: str) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    body = error_body(SERVER_BUSY, _MESSAGE, media_type)
+    return body, [
+        (b"content-type", media_type.encode()),
+        (b"content-length", str(len(body)).encode()),
+        (b"retry-after", str(RETRY_AFTER_SECONDS).encode()),
+    ]
+
+
+# Rendered once per media type: a busy server answers many of these, each next to free.
+_ANSWERS = {media_type: _busy_answer(media_type) for media_type in (JSON, GRAPHQL_RESPONSE)}
 
 
 async def server_busy(scope: Scope, receive: Receive, send: Send) -> None:
     """Answer an HTTP request with the coded 503, without reading its body, and close the
     connection after it (for a connection past the connection limit)."""
     if scope["type"] == "http":  # a websocket or lifespan scope has no HTTP answer
-        await _send_busy(send, close=True)
+        await _send_busy(send, scope, close=True)
 
 
-async def _send_busy(send: Send, *, close: bool) -> None:
-    headers = [*_HEADERS, (b"connection", b"close")] if close else _HEADERS
+async def _send_busy(send: Send, scope: Scope, *, close: bool) -> None:
+    accept = b",".join(value for name, value in scope["headers"] if name.lower() == b"accept")
+    body, headers = _ANSWERS[negotiate(accept or None) or JSON]
+    if close:
+        headers = [*headers, (b"connection", b"close")]
     await send({"type": "http.response.start", "status": 503, "headers": headers})
-    await send({"type": "http.response.body", "body": _BODY})
+    await send({"type": "http.response.body", "body": body})
 
 
 class InFlightGauge:
@@ -110,7 +119,7 @@ class InFlightLimit:
             await self.app(scope, receive, send)
             return
         if self.gauge.full:
-            await _refuse(send, self.gauge)
+            await _refuse(send, scope, self.gauge)
             return
         self.gauge.in_flight += 1
         try:
@@ -135,12 +144,12 @@ class RefuseWhenFull:
             and scope["type"] == "http"
             and not scope["path"].startswith(self.exempt_prefixes)
         ):
-            await _refuse(send, self.gauge)
+            await _refuse(send, scope, self.gauge)
             return
         await self.app(scope, receive, send)
 
 
-async def _refuse(send: Send, gauge: InFlightGauge) -> None:
+async def _refuse(send: Send, scope: Scope, gauge: InFlightGauge) -> None:
     # WARNING on purpose: the log throttle (gateway.http.log_throttle) keeps a flood of these to
     # a few lines per interval, with the count of those it dropped.
     logger.warning(
@@ -148,4 +157,4 @@ async def _refuse(send: Send, gauge: InFlightGauge) -> None:
         gauge.max_in_flight,
     )
     # The connection stays open: the server reads past a body the app left unread.
-    await _send_busy(send, close=False)
+    await _send_busy(send, scope, close=False)

@@ -9,6 +9,9 @@ message, headers) from where it is decided to where it is answered, and `send_re
 
     {"data": null, "errors": [{"message": "...", "extensions": {"code": "REQUEST_TOO_LARGE"}}]}
 
+in the media type the request negotiated (gateway.http.media_types): without `data` in
+application/graphql-response+json.
+
 The request checks (gateway.http.request_guard) raise one; Strawberry's HTTP view raises its
 own HTTPException, which `refusal_from` turns into one by the type of its cause (a mutation
 over GET, an unknown operation name, no query) and by its status otherwise, never by its
@@ -26,6 +29,8 @@ from starlette.types import Send
 from strawberry.exceptions import MissingQueryError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
+
+from gateway.http.media_types import GRAPHQL_RESPONSE, JSON
 
 __all__ = ["Refusal", "error_body", "refusal_from", "refusal_response", "send_refusal"]
 
@@ -67,16 +72,19 @@ class Refusal(Exception):
         return f"Refusal({self.status}, {self.code!r}, {self.message!r})"
 
 
-def error_body(code: str, message: str) -> bytes:
-    """The JSON of a response that is one GraphQL error and no data."""
-    return orjson.dumps(
-        {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}
-    )
+def error_body(code: str, message: str, media_type: str = JSON) -> bytes:
+    """The JSON of a response that is one GraphQL error and no data: `"data": null` in
+    application/json, no `data` at all in application/graphql-response+json (nothing was
+    executed)."""
+    errors = [{"message": message, "extensions": {"code": code}}]
+    if media_type == GRAPHQL_RESPONSE:
+        return orjson.dumps({"errors": errors})
+    return orjson.dumps({"data": None, "errors": errors})
 
 
-def _raw_headers(refusal: Refusal, body: bytes) -> list[tuple[bytes, bytes]]:
+def _raw_headers(refusal: Refusal, body: bytes, media_type: str) -> list[tuple[bytes, bytes]]:
     headers = [
-        (b"content-type", b"application/json"),
+        (b"content-type", media_type.encode()),
         (b"content-length", str(len(body)).encode()),
     ]
     headers.extend(
@@ -87,19 +95,20 @@ def _raw_headers(refusal: Refusal, body: bytes) -> list[tuple[bytes, bytes]]:
     return headers
 
 
-async def send_refusal(send: Send, refusal: Refusal) -> None:
-    """Answer with `refusal` through an ASGI `send` (a middleware, before any app answered)."""
-    body = error_body(refusal.code, refusal.message)
-    headers = _raw_headers(refusal, body)
+async def send_refusal(send: Send, refusal: Refusal, media_type: str = JSON) -> None:
+    """Answer with `refusal` through an ASGI `send` (a middleware, before any app answered),
+    in `media_type` (gateway.http.media_types)."""
+    body = error_body(refusal.code, refusal.message, media_type)
+    headers = _raw_headers(refusal, body, media_type)
     await send({"type": "http.response.start", "status": refusal.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
-def refusal_response(refusal: Refusal) -> Response:
-    """`refusal` as a Starlette response (a route's answer)."""
-    body = error_body(refusal.code, refusal.message)
+def refusal_response(refusal: Refusal, media_type: str = JSON) -> Response:
+    """`refusal` as a Starlette response (a route's answer), in `media_type`."""
+    body = error_body(refusal.code, refusal.message, media_type)
     response = Response(body, status_code=refusal.status)
-    response.raw_headers = _raw_headers(refusal, body)
+    response.raw_headers = _raw_headers(refusal, body, media_type)
     return response
 
 

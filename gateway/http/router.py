@@ -43,6 +43,7 @@ from gateway.db.releases import releasing_in_background
 from gateway.execution.budget import ResponseTooLarge
 from gateway.graphql.batching import observing_batches
 from gateway.http.json_depth import loads_within_depth
+from gateway.http.media_types import GRAPHQL_RESPONSE, JSON, media_type_of
 from gateway.http.persisted import PersistedQueries, PersistedQueryError
 from gateway.http.refusal import error_body, refusal_from, refusal_response
 from gateway.http.request_log import (
@@ -60,6 +61,10 @@ if TYPE_CHECKING:
     from gateway.settings import Settings
 
 __all__ = ["GatewayRouter", "RouterState"]
+
+# Automatic persisted queries' own answers stay 200: a client's persisted-queries link (Apollo,
+# urql) sends the document next, and reads a 400 as "this server has no persisted queries".
+_SENT_AGAIN_WITH_ITS_DOCUMENT = frozenset({"PERSISTED_QUERY_NOT_FOUND"})
 
 
 @dataclass(frozen=True)
@@ -192,6 +197,7 @@ class GatewayRouter(GraphQLRouter[Any, None]):
         """`respond()` inside the request's scope (correlation id, statements counted,
         batches observed, connections released in the background), then measured and logged."""
         state = self.state
+        media_type = media_type_of(request.scope)
         pool = getattr(request.app.state, "pool", None)
         if pool is not None:
             state.pool_watch.check(pool)
@@ -204,11 +210,13 @@ class GatewayRouter(GraphQLRouter[Any, None]):
             except HTTPException as error:  # Strawberry's view refused the request
                 refusal = refusal_from(error)
                 record.error_codes.append(refusal.code)
-                response = refusal_response(refusal)
+                response = refusal_response(refusal, media_type)
             except BaseException:
                 record.status = 500  # cancelled, or a bug: no awaiting on the way out
                 _finish(record, started, statements, state)
                 raise
+        if media_type == GRAPHQL_RESPONSE:
+            response = _as_graphql_response(response, record)
         duration = time.perf_counter() - started
         record.status = response.status_code
         await asyncio.sleep(0)  # asyncpg reports statements on the next loop iteration
@@ -261,6 +269,30 @@ class GatewayRouter(GraphQLRouter[Any, None]):
         return "extensions" not in request.query_params and super().should_render_graphql_ide(
             request
         )
+
+
+def _as_graphql_response(response: Response, record: RequestRecord) -> Response:
+    """`response` (an application/json GraphQL answer) in application/graphql-response+json:
+    a request that was not executed (parse, validation, variables, limits) is a 400 without
+    `data`, as the GraphQL-over-HTTP specification asks; an executed one keeps its 200."""
+    if response.headers.get("content-type") != JSON:
+        return response  # a refusal written in the negotiated type already, or GraphiQL's page
+    if not (
+        record.executed
+        and not record.reached_execution
+        and response.status_code == 200
+        and record.error_codes
+        and not _SENT_AGAIN_WITH_ITS_DOCUMENT.intersection(record.error_codes)
+    ):
+        response.headers["content-type"] = GRAPHQL_RESPONSE
+        return response
+    body = orjson.loads(bytes(response.body))  # small: errors only, no data was computed
+    body.pop("data", None)
+    refused = Response(orjson.dumps(body), status_code=400, media_type=GRAPHQL_RESPONSE)
+    for name, value in response.headers.items():
+        if name not in ("content-type", "content-length"):
+            refused.headers.append(name, value)
+    return refused
 
 
 def _describe(record: RequestRecord, request_data: GraphQLRequestData) -> None:

@@ -2,19 +2,15 @@
 schema.graphql, tsc, esbuild), served from its own origin, calling the gateway through CORS
 with persisted operations (codegen's persisted-documents.json as the gateway's allow-list).
 
-`npm ci` runs only when node_modules does not match package-lock.json (a marker file holds the
-lock's sha256); codegen and the build run every time, so a schema change that breaks the
-client's operations fails here.
+`npm ci` runs only when node_modules does not match package-lock.json (tests/browser/npm.py);
+codegen and the build run every time, so a schema change that breaks the client's
+operations fails here.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import re
-import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,44 +26,18 @@ from starlette.types import ASGIApp
 
 from gateway.settings import PROJECT_ROOT
 from tests.browser.conftest import LiveServer, OpenPage, save_screenshot
+from tests.browser.npm import install, npm
 from tests.tokens import token_for
 
 FRONTEND = PROJECT_ROOT / "examples" / "frontend"
 PERSISTED_DOCUMENTS = FRONTEND / "src" / "gql" / "persisted-documents.json"  # written by codegen
-INSTALLED_LOCK = FRONTEND / "node_modules" / ".installed-lock-sha256"
-NPM_LIMIT = 600  # seconds for `npm ci` on a slow network; not a performance assertion
-MISSING_NODE = (
-    "Node.js and npm are needed to build examples/frontend, and `{missing}` is not on PATH: "
-    "`sudo apt-get install nodejs npm` (scripts/setup-browser does it when run as root, and "
-    "./scripts/test runs scripts/setup-browser)."
-)
-
-
-def npm(*args: str) -> None:
-    env = {name: value for name, value in os.environ.items() if name != "GATEWAY_URL"}
-    result = subprocess.run(
-        ["npm", *args],
-        cwd=FRONTEND,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=NPM_LIMIT,
-        check=False,
-    )
-    assert result.returncode == 0, f"npm {' '.join(args)} failed:\n{result.stdout}{result.stderr}"
 
 
 @pytest.fixture(scope="session")
 def frontend_dist() -> Path:
     """examples/frontend/dist, built now (dependencies installed only when the lock changed)."""
-    for tool in ("node", "npm"):
-        if shutil.which(tool) is None:
-            pytest.fail(MISSING_NODE.format(missing=tool), pytrace=False)
-    lock = hashlib.sha256((FRONTEND / "package-lock.json").read_bytes()).hexdigest()
-    if not INSTALLED_LOCK.is_file() or INSTALLED_LOCK.read_text() != lock:
-        npm("ci", "--no-audit", "--no-fund")
-        INSTALLED_LOCK.write_text(lock)
-    npm("run", "build")
+    install(FRONTEND)
+    npm(FRONTEND, "run", "build")
     return FRONTEND / "dist"
 
 

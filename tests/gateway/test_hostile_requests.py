@@ -22,22 +22,26 @@ from gateway.db import count_statements
 from gateway.limits.rules import Limits
 from gateway.settings import Settings
 from tests.asgi import PREFLIGHTED, serve
-from tests.tokens import TEST_AUTH, app_settings
+from tests.tokens import ADMIN_TOKEN, TEST_AUTH, app_settings, bearer
 
 ClientFactory = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 NORMAL = "{ users(first: 2) { nodes { email } } }"
+ANONYMOUS_QUERY = "{ me { id } }"  # what an anonymous client may ask (null, no error)
 
 
 @pytest.fixture
 def client_factory(database_url: str) -> ClientFactory:
-    """`async with client_factory(**settings) as client`: the app started with those settings."""
+    """`async with client_factory(**settings) as client`: the app started with those settings,
+    asked as an admin (`token=None`: anonymously)."""
 
     @asynccontextmanager
-    async def start(**overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+    async def start(
+        token: str | None = ADMIN_TOKEN, **overrides: Any
+    ) -> AsyncIterator[httpx.AsyncClient]:
         settings = app_settings(
             database_url=database_url, max_connections=5, **({"auth": TEST_AUTH} | overrides)
         )
-        async with serve(create_app(settings, services.SERVICES)) as client:
+        async with serve(create_app(settings, services.SERVICES), token=token) as client:
             yield client
 
     return start
@@ -401,33 +405,42 @@ async def test_hostile_requests_do_not_stop_normal_ones_served_alongside(
     ],
 )
 async def test_csrf_prevention_refuses_requests_a_browser_sends_without_preflight(
-    client: httpx.AsyncClient, method: str, headers: dict[str, str], content: str
+    client_factory: ClientFactory, method: str, headers: dict[str, str], content: str
 ) -> None:
-    response = await client.request(method, "/graphql", headers=headers, content=content)
+    async with client_factory(token=None) as client:  # no Authorization header either
+        response = await client.request(method, "/graphql", headers=headers, content=content)
     assert response.status_code == 400
     assert codes(response) == ["CSRF_PREVENTED"]
 
 
 async def test_csrf_prevention_lets_json_and_preflighted_requests_through(
-    client: httpx.AsyncClient,
+    client_factory: ClientFactory,
 ) -> None:
-    plain_get = await client.get("/graphql", params={"query": NORMAL})
+    async with client_factory(token=None) as client:
+        plain_get = await client.get("/graphql", params={"query": ANONYMOUS_QUERY})
+        preflighted = await client.get(
+            "/graphql",
+            params={"query": ANONYMOUS_QUERY},
+            headers={"apollo-require-preflight": "true"},
+        )
+        named = await client.get(
+            "/graphql", params={"query": ANONYMOUS_QUERY}, headers={"x-apollo-operation-name": "Me"}
+        )
+        as_json = await client.post("/graphql", json={"query": ANONYMOUS_QUERY})
+        # A browser preflights an Authorization header cross-site, as it does these others.
+        signed_in = await client.get(
+            "/graphql", params={"query": NORMAL}, headers=bearer(ADMIN_TOKEN)
+        )
     assert codes(plain_get) == ["CSRF_PREVENTED"]
-    preflighted = await client.get(
-        "/graphql", params={"query": NORMAL}, headers={"apollo-require-preflight": "true"}
-    )
-    named = await client.get(
-        "/graphql", params={"query": NORMAL}, headers={"x-apollo-operation-name": "Users"}
-    )
-    as_json = await client.post("/graphql", json={"query": NORMAL})
-    for response in (preflighted, named, as_json):
+    assert "apollo-require-preflight" in plain_get.json()["errors"][0]["message"]
+    for response in (preflighted, named, as_json, signed_in):
         assert response.status_code == 200
         assert "errors" not in response.json()
 
 
 async def test_csrf_prevention_can_be_turned_off(client_factory: ClientFactory) -> None:
-    async with client_factory(csrf_prevention=False) as client:
-        response = await client.get("/graphql", params={"query": NORMAL})
+    async with client_factory(token=None, csrf_prevention=False) as client:
+        response = await client.get("/graphql", params={"query": ANONYMOUS_QUERY})
     assert response.status_code == 200
 
 

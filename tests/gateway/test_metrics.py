@@ -225,7 +225,7 @@ async def test_refused_requests_count_as_refused_and_take_no_label_slot(database
 async def test_requests_the_guard_refuses_count_as_refused_with_their_codes(
     database_url: str,
 ) -> None:
-    async with serve(app_for(database_url)) as client:
+    async with serve(app_for(database_url), token=None) as client:
         await client.get("/graphql", params={"query": "{ __typename }"})  # no preflight: CSRF
         await client.post(
             "/graphql", content=b"[" * 1000, headers={"content-type": "application/json"}
