@@ -11,7 +11,7 @@ import base64
 import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import strawberry
 
@@ -21,6 +21,7 @@ __all__ = [
     "DEFAULT_PAGE_SIZE",
     "MAX_PAGE_SIZE",
     "Connection",
+    "Edge",
     "PageArgs",
     "PageInfo",
     "make_connection",
@@ -34,21 +35,69 @@ NodeT = TypeVar("NodeT")
 _CURSOR_PREFIX = "cursor:"
 
 
-@strawberry.type(description="Where a page ends and whether another follows.")
+def _has_previous_page(root: PageInfo) -> bool:
+    return root.after_id is not None
+
+
+def _start_cursor(root: PageInfo) -> str | None:
+    return None if root.first_id is None else encode_cursor(root.first_id)
+
+
+def _end_cursor(root: PageInfo) -> str | None:
+    # Encoded only when asked for: most nested pages never select it.
+    return None if root.last_id is None else encode_cursor(root.last_id)
+
+
+@strawberry.type(description="Where a page starts and ends, and whether others are around it.")
 class PageInfo:
     has_next_page: bool
+    has_previous_page: bool = strawberry.field(
+        resolver=_has_previous_page,
+        description=(
+            "Whether rows come before this page: true after a cursor (its row at least), "
+            "false on the first page."
+        ),
+    )
+    start_cursor: str | None = strawberry.field(
+        resolver=_start_cursor, description="The cursor of the page's first node, or null."
+    )
+    end_cursor: str | None = strawberry.field(
+        resolver=_end_cursor,
+        description="The cursor of the page's last node: `after` for the next.",
+    )
     last_id: strawberry.Private[int | None]
+    first_id: strawberry.Private[int | None]
+    after_id: strawberry.Private[int | None]
 
-    @strawberry.field
-    def end_cursor(self) -> str | None:
-        # Encoded only when asked for: most nested pages never select it.
-        return None if self.last_id is None else encode_cursor(self.last_id)
+
+def _cursor(root: Edge[Any]) -> str:
+    return encode_cursor(root.node.id)
+
+
+@strawberry.type(description="A node of a page with its cursor (Relay's connection shape).")
+class Edge(Generic[NodeT]):
+    node: NodeT
+    cursor: str = strawberry.field(
+        resolver=_cursor, description="Where this node is: `after` to go on from it."
+    )
+
+
+def _edges(root: Connection[NodeT]) -> list[Edge[NodeT]]:
+    edges = []
+    for node in root.nodes:
+        edge: Edge[NodeT] = _new(Edge)
+        edge.node = node
+        edges.append(edge)
+    return edges
 
 
 @strawberry.type(description="One page of a list, ordered by id.")
 class Connection(Generic[NodeT]):
     nodes: list[NodeT]
     page_info: PageInfo
+    edges: list[Edge[NodeT]] = strawberry.field(
+        resolver=_edges, description="The page's nodes with their cursors, as Relay reads a page."
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +154,8 @@ def make_connection(rows: Sequence[RowT], page: PageArgs) -> Connection[RowT]:
     page_info = _new(PageInfo)
     page_info.has_next_page = has_next_page
     page_info.last_id = nodes[-1].id if nodes else None
+    page_info.first_id = nodes[0].id if nodes else None
+    page_info.after_id = page.after_id
     connection: Connection[RowT] = _new(Connection)
     connection.nodes = nodes
     connection.page_info = page_info

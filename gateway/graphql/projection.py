@@ -19,16 +19,24 @@ __all__ = ["node_fields", "plain_fields"]
 
 
 def node_fields(info: Any) -> frozenset[str]:
-    """The GraphQL names of the fields selected on `nodes` by the field `info` resolves,
-    through fragments and aliases. @skip and @include are not evaluated: a field they
-    leave out still counts, which costs a column, never an answer."""
+    """The GraphQL names of the fields selected on the page's nodes (`nodes { ... }` and
+    `edges { node { ... } }`) by the field `info` resolves, through fragments and aliases.
+    @skip and @include are not evaluated: a field they leave out still counts, which costs
+    a column, never an answer."""
     return frozenset(
         field.name
         for connection in _fields(info.selected_fields)  # the field itself, once per node
-        for part in _fields(connection.selections)
-        if part.name == "nodes"
-        for field in _fields(part.selections)
+        for nodes in _node_selections(connection.selections)
+        for field in _fields(nodes)
     )
+
+
+def _node_selections(selections: Iterable[Selection]) -> Iterator[Iterable[Selection]]:
+    for part in _fields(selections):
+        if part.name == "nodes":
+            yield part.selections
+        elif part.name == "edges":
+            yield from (edge.selections for edge in _fields(part.selections) if edge.name == "node")
 
 
 def plain_fields(kind: type, name_converter: Any) -> dict[str, str]:
