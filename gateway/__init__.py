@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         Timeout,
     )
     from gateway.graphql.idempotency import IdempotencyKey
+    from gateway.graphql.nodes import Node, NodeLoad
     from gateway.graphql.pagination import Connection, PageArgs, PageInfo, make_connection
     from gateway.graphql.permissions import (
         AdminOnly,
@@ -65,6 +66,8 @@ _HOMES = {
     "InTenant": "gateway.graphql.permissions",
     "Info": "gateway.graphql.context",
     "LoaderSet": "gateway.graphql.service",
+    "Node": "gateway.graphql.nodes",
+    "NodeLoad": "gateway.graphql.nodes",
     "NotFound": "gateway.graphql.errors",
     "OutcomeUnknown": "gateway.graphql.errors",
     "OwnerOrAdmin": "gateway.graphql.permissions",
@@ -105,6 +108,8 @@ __all__ = [
     "InTenant",
     "Info",
     "LoaderSet",
+    "Node",
+    "NodeLoad",
     "NotFound",
     "OutcomeUnknown",
     "OwnerOrAdmin",

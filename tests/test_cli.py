@@ -86,7 +86,7 @@ def test_check_schema_accepts_the_committed_file() -> None:
 def test_check_schema_fails_on_a_field_the_live_schema_no_longer_has(tmp_path: Path) -> None:
     old = tmp_path / "old.graphql"
     sdl = live_sdl()
-    marker = "type User {\n"
+    marker = "type User implements Node {\n"
     assert marker in sdl
     old.write_text(sdl.replace(marker, marker + "  nickname: String\n"))
 

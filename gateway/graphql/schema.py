@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import strawberry
+from graphql import GraphQLObjectType, GraphQLSchema
 from strawberry.extensions import DisableIntrospection
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.name_converter import NameConverter
@@ -29,6 +30,7 @@ from gateway.execution.validation_cache import BoundedValidation, ValidatedTexts
 from gateway.graphql.error_codes import ErrorCodes
 from gateway.graphql.errors import ServiceConfigurationError
 from gateway.graphql.example_queries import example_document
+from gateway.graphql.nodes import node_query
 from gateway.graphql.pagination import MAX_PAGE_SIZE
 from gateway.graphql.service import Service
 from gateway.limits.cost import SchemaCosts
@@ -106,7 +108,9 @@ def build_schema(
     config = StrawberryConfig()
     names = config.name_converter
     types = _collect_types(services)
-    query = _merge_roots("Query", services, lambda s: s.query, names)
+    loads = {kind: load for service in services for kind, load in service.nodes.items()}
+    roots = [*services, Service(name="nodes", query=node_query(loads))] if loads else services
+    query = _merge_roots("Query", roots, lambda s: s.query, names)
     if query is None:
         raise ServiceConfigurationError("No service defines a Query type; at least one must.")
     mutation = _merge_roots("Mutation", services, lambda s: s.mutation, names)
@@ -125,6 +129,8 @@ def build_schema(
     # directives): point it at definitions that keep the fields added during the build.
     for type_name, definition in extended_types.items():
         strawberry_type_map(schema)[type_name].definition = definition
+    if loads:
+        _leave_node_types_to_resolve_type(graphql_schema(schema))
     # Fails the build for a list field without a bound (see gateway/limits/cost.py).
     costs.append(SchemaCosts.of_schema(graphql_schema(schema), max_page_size=max_page_size))
     schema.execution_limits = limits
@@ -164,6 +170,18 @@ def _collect_types(services: Sequence[Service]) -> dict[str, tuple[type[Any], Se
                 )
             types[name] = (cls, service)
     return types
+
+
+def _leave_node_types_to_resolve_type(built: GraphQLSchema) -> None:
+    """Drop the `is_type_of` check Strawberry gives every type implementing an interface.
+
+    The `Node` interface's own resolve_type already tells which type a node is; the check
+    would only re-test `isinstance` on every object of those types, and it keeps the planned
+    executor off them (it plans types without such checks, as all the others are)."""
+    node = built.get_type("Node")
+    for named in built.type_map.values():
+        if isinstance(named, GraphQLObjectType) and node in named.interfaces:
+            named.is_type_of = None
 
 
 def _merge_roots(

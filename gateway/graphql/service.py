@@ -23,10 +23,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gateway.db import AsyncDatabaseManager
 from gateway.db.identifiers import validate_identifier
+
+if TYPE_CHECKING:
+    from gateway.graphql.nodes import NodeLoad
 
 __all__ = ["LoaderSet", "Service"]
 
@@ -51,6 +54,9 @@ class Service:
     example_query: str | None = None
     # Its data lives in each tenant's schema, reached with the request's tenant only.
     tenant_scoped: bool = False
+    # Its types that implement gateway.graphql.nodes.Node, each with how to load them by
+    # id for node(id:) / nodes(ids:), under the service's own rules on who may see them.
+    nodes: Mapping[type[Any], NodeLoad] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         validate_identifier(self.name, kind="service")

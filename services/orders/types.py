@@ -8,7 +8,7 @@ from enum import Enum
 
 import strawberry
 
-from gateway import Info, max_items
+from gateway import Info, Node, max_items
 from services.users.data import UserData
 from services.users.types import User
 
@@ -33,7 +33,7 @@ class LineItem:
 
 
 @strawberry.type(description="An order placed by a user.")
-class Order:
+class Order(Node):
     id: int
     status: OrderStatus
     total: Decimal

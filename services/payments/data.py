@@ -5,7 +5,16 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from gateway import BadUserInput, ChildPageLoader, IdempotencyKey, NotFound, Viewer
+from aiodataloader import DataLoader
+
+from gateway import (
+    BadUserInput,
+    ChildPageLoader,
+    IdempotencyKey,
+    NotFound,
+    Viewer,
+    by_id_loader,
+)
 from gateway.db import AsyncDatabaseManager
 from services.orders.data import OrderData
 from services.orders.permissions import OwnOrder
@@ -23,6 +32,9 @@ class PaymentData:
 
     def __init__(self, db: AsyncDatabaseManager) -> None:
         self._db = db
+        self.by_id: DataLoader[int, Payment | None] = by_id_loader(
+            lambda ids: store.payments_by_ids(db, ids)
+        )
         self.of_order = ChildPageLoader(db, store.PAYMENTS_OF_ORDERS)
 
     async def record(

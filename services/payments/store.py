@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 
 from gateway import ChildPages, RowObjects
@@ -15,6 +16,7 @@ PAYMENT_ROWS = RowObjects(
     as_text={"amount": Decimal},  # Decimal(text) costs half asyncpg's numeric decoding
 )
 _COLUMNS = PAYMENT_ROWS.columns
+PAYMENTS_BY_IDS = f"SELECT {_COLUMNS} FROM {{{{tables.payments}}}} WHERE id = ANY($1::int[])"
 
 
 # The first $3 payments after $2 of every order in $1, in one statement, reading only the
@@ -42,6 +44,10 @@ LEFT JOIN LATERAL (
     SELECT {_COLUMNS}, request_digest FROM {{{{tables.payments}}}} WHERE idempotency_key = $2
 ) existing ON true
 """
+
+
+async def payments_by_ids(db: QueryRunner, ids: Sequence[int]) -> list[Payment]:
+    return PAYMENT_ROWS.build_all(await db.fetch_records(PAYMENTS_BY_IDS, list(ids)))
 
 
 async def paid_and_payment_by_key(

@@ -8,7 +8,7 @@ from enum import Enum
 
 import strawberry
 
-from gateway import Info
+from gateway import Info, Node
 from services.orders.data import OrderData
 from services.orders.types import Order
 
@@ -22,7 +22,7 @@ class PaymentStatus(Enum):
 
 
 @strawberry.type(description="Money received (or attempted) for an order.")
-class Payment:
+class Payment(Node):
     id: int
     amount: Decimal
     currency: str

@@ -37,6 +37,9 @@ class ProjectData:
         self.by_id: DataLoader[int, Project | None] = by_id_loader(
             lambda ids: store.projects_by_ids(db, ids)
         )
+        self.task_by_id: DataLoader[int, Task | None] = by_id_loader(
+            lambda ids: store.tasks_by_ids(db, ids)
+        )
         self.tasks_of = ChildPageLoader(db, store.TASKS_OF_PROJECTS)
 
     async def page(self, page: PageArgs) -> list[Project]:

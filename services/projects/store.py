@@ -18,6 +18,7 @@ _TASK_COLUMNS = TASK_ROWS.columns
 PROJECTS_BY_IDS = (
     f"SELECT {_PROJECT_COLUMNS} FROM {{{{tables.projects}}}} WHERE id = ANY($1::int[])"
 )
+TASKS_BY_IDS = f"SELECT {_TASK_COLUMNS} FROM {{{{tables.tasks}}}} WHERE id = ANY($1::int[])"
 PROJECTS_PAGE = (
     f"SELECT {_PROJECT_COLUMNS} FROM {{{{tables.projects}}}} "
     "WHERE ($1::int IS NULL OR id > $1) ORDER BY id LIMIT $2"
@@ -51,6 +52,10 @@ COMPLETE_TASK = (
 
 async def projects_by_ids(db: AsyncDatabaseManager, ids: Sequence[int]) -> list[Project]:
     return PROJECT_ROWS.build_all(await db.fetch_records(PROJECTS_BY_IDS, list(ids)))
+
+
+async def tasks_by_ids(db: AsyncDatabaseManager, ids: Sequence[int]) -> list[Task]:
+    return TASK_ROWS.build_all(await db.fetch_records(TASKS_BY_IDS, list(ids)))
 
 
 async def projects_page(db: AsyncDatabaseManager, page: PageArgs) -> list[Project]:

@@ -7,13 +7,13 @@ from datetime import datetime
 
 import strawberry
 
-from gateway import Connection, Info, batch_field
+from gateway import Connection, Info, Node, batch_field
 from services.users.data import UserData
 from services.users.types import User
 
 
 @strawberry.type(description="A task of a project; its tenant's only.")
-class Task:
+class Task(Node):
     id: int
     title: str
     done: bool
@@ -35,7 +35,7 @@ class Task:
 
 
 @strawberry.type(description="A project of the viewer's tenant.")
-class Project:
+class Project(Node):
     id: int
     name: str
     created_at: datetime

@@ -2,6 +2,7 @@
 
 from gateway import Service
 from services.users.data import UserData
+from services.users.nodes import users_by_id
 from services.users.resolvers import UsersMutation, UsersQuery
 from services.users.types import User
 
@@ -33,6 +34,7 @@ EXAMPLE_QUERY = """\
 """
 
 service = Service(
+    nodes={User: users_by_id},
     name="users",
     query=UsersQuery,
     mutation=UsersMutation,

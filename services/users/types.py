@@ -6,12 +6,12 @@ from datetime import datetime
 
 import strawberry
 
-from gateway import guarded
+from gateway import Node, guarded
 from services.users.permissions import OwnUser
 
 
 @strawberry.type(description="A customer account.")
-class User:
+class User(Node):
     id: int
     email: str | None = strawberry.field(
         extensions=[guarded(OwnUser)],

@@ -18,8 +18,10 @@ import httpx
 import pytest
 from graphql import (
     GraphQLField,
+    GraphQLID,
     GraphQLInterfaceType,
     GraphQLNamedType,
+    GraphQLNonNull,
     GraphQLObjectType,
     get_named_type,
     parse,
@@ -29,6 +31,7 @@ from hypothesis import strategies as st
 
 import services
 from gateway.app import create_app
+from gateway.graphql.nodes import MAX_NODE_IDS, encode_global_id
 from gateway.graphql.schema import build_schema
 from gateway.limits.cost import SchemaCosts
 from gateway.limits.rules import Limits, operation_cost
@@ -47,6 +50,7 @@ UNLIMITED = Limits(
 )
 SCHEMA = build_schema(services.SERVICES, max_page_size=PAGE)._schema
 COSTS = SchemaCosts.of_schema(SCHEMA, max_page_size=PAGE)
+NODE_TYPES = sorted(t.name for t in SCHEMA.get_possible_types(SCHEMA.get_type("Node")))
 MAX_NESTING = 5  # object levels below the root: users > nodes > orders > nodes > items
 
 
@@ -137,6 +141,11 @@ class _Builder:
                 choices.extend([name] * 3)
         picked = self.draw(st.lists(st.sampled_from(choices), min_size=1, max_size=4))
         body = " ".join(self.field(parent, name, nesting) for name in picked)
+        if isinstance(parent, GraphQLInterfaceType):  # and what its possible types add
+            for possible in self.draw(
+                st.lists(st.sampled_from(SCHEMA.get_possible_types(parent)), max_size=2)
+            ):
+                body += f" ... on {possible.name} {{ {self.selection(possible, nesting)} }}"
         wrap = self.draw(st.sampled_from(["plain", "inline", "bare-inline", "named"]))
         if wrap == "inline":
             return f"... on {parent.name} {{ {body} }}"
@@ -164,12 +173,24 @@ class _Builder:
     def arguments(self, definition: GraphQLField) -> str:
         given = []
         if "id" in definition.args:
-            given.append(f"id: {self.draw(st.integers(1, 8))}")
+            given.append(f"id: {self.identifier(definition.args['id'].type)}")
+        if "ids" in definition.args:
+            ids = self.draw(st.lists(st.just(None), min_size=0, max_size=MAX_NODE_IDS))
+            global_ids = [self.identifier(GraphQLNonNull(GraphQLID)) for _ in ids]
+            given.append(f"ids: [{', '.join(global_ids)}]")
         if "first" in definition.args:
             first = self.first()
             if first is not None:
                 given.append(f"first: {first}")
         return f"({', '.join(given)})" if given else ""
+
+    def identifier(self, kind: Any) -> str:
+        """A row id, or for an `ID` a global id of a type that has nodes."""
+        row_id = self.draw(st.integers(1, 8))
+        if get_named_type(kind) is GraphQLID:
+            type_name = self.draw(st.sampled_from(NODE_TYPES))
+            return json.dumps(encode_global_id(type_name, row_id))
+        return str(row_id)
 
     def first(self) -> str | None:
         """`first` as a literal, null, a variable given or not, or with a default; or absent."""
@@ -198,7 +219,7 @@ class _Builder:
 
 
 def _is_object(definition: GraphQLField) -> bool:
-    return isinstance(get_named_type(definition.type), GraphQLObjectType)
+    return isinstance(get_named_type(definition.type), GraphQLObjectType | GraphQLInterfaceType)
 
 
 @st.composite
