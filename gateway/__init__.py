@@ -31,7 +31,13 @@ if TYPE_CHECKING:
     )
     from gateway.graphql.idempotency import IdempotencyKey
     from gateway.graphql.nodes import Node, NodeLoad
-    from gateway.graphql.pagination import Connection, PageArgs, PageInfo, make_connection
+    from gateway.graphql.pagination import (
+        Connection,
+        PageArgs,
+        PageInfo,
+        make_connection,
+        table_pages,
+    )
     from gateway.graphql.permissions import (
         AdminOnly,
         InTenant,
@@ -89,6 +95,7 @@ _HOMES = {
     "guarded": "gateway.graphql.permissions",
     "is_storable_text": "gateway.graphql.text_input",
     "make_connection": "gateway.graphql.pagination",
+    "table_pages": "gateway.graphql.pagination",
     "max_items": "gateway.limits.cost",
 }
 
@@ -132,6 +139,7 @@ __all__ = [
     "is_storable_text",
     "make_connection",
     "max_items",
+    "table_pages",
 ]
 
 

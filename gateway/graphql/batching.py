@@ -22,6 +22,7 @@ from aiodataloader import DataLoader
 from gateway.db.identifiers import validate_identifier
 from gateway.db.queries import QueryRunner
 from gateway.execution.budget import charge_rows
+from gateway.graphql.errors import BadUserInput
 from gateway.graphql.pagination import Connection, PageArgs, make_connection
 from gateway.graphql.row_objects import RowObjects
 
@@ -108,7 +109,10 @@ class ChildPages(Generic[RowT]):
     rows: RowObjects[RowT]
     parent: str
     sql: Callable[[str], str]
-    _rendered: dict[RowObjects[RowT], str] = field(default_factory=dict, repr=False)
+    # The same for a page backward (before the cursor $2, the last $3 rows by descending id,
+    # ordered by parent then descending id); without it, the list pages forward only.
+    backward_sql: Callable[[str], str] | None = None
+    _rendered: dict[tuple[RowObjects[RowT], bool], str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def of_table(cls, rows: RowObjects[RowT], *, table: str, parent: str) -> ChildPages[RowT]:
@@ -121,24 +125,34 @@ class ChildPages(Generic[RowT]):
         validate_identifier(table, kind="table")
         validate_identifier(parent, kind="column")
 
-        def sql(columns: str) -> str:
+        def window(columns: str, compare: str, order: str) -> str:
             return f"""
 SELECT {columns} FROM (
-    SELECT {columns}, row_number() OVER (PARTITION BY {parent} ORDER BY id) AS position
+    SELECT {columns}, row_number() OVER (PARTITION BY {parent} ORDER BY id {order}) AS position
     FROM {{{{tables.{table}}}}}
-    WHERE {parent} = ANY($1::int[]) AND ($2::int IS NULL OR id > $2)
+    WHERE {parent} = ANY($1::int[]) AND ($2::int IS NULL OR id {compare} $2)
 ) ranked
 WHERE position <= $3
-ORDER BY {parent}, id
+ORDER BY {parent}, id {order}
 """
 
-        return cls(rows, parent=parent, sql=sql)
+        return cls(
+            rows,
+            parent=parent,
+            sql=lambda columns: window(columns, ">", "ASC"),
+            backward_sql=lambda columns: window(columns, "<", "DESC"),
+        )
 
-    def statement(self, rows: RowObjects[RowT]) -> str:
-        """The statement selecting `rows.columns` (`rows`: `self.rows`, or it narrowed)."""
-        sql = self._rendered.get(rows)
+    def statement(self, rows: RowObjects[RowT], *, backward: bool = False) -> str:
+        """The statement selecting `rows.columns` (`rows`: `self.rows`, or it narrowed),
+        forward or backward; BadUserInput for a backward page of a forward-only list."""
+        key = (rows, backward)
+        sql = self._rendered.get(key)
         if sql is None:
-            sql = self._rendered[rows] = self.sql(rows.columns)
+            render = self.backward_sql if backward else self.sql
+            if render is None:
+                raise BadUserInput("This list pages forward only: use `first` and `after`.")
+            sql = self._rendered[key] = render(rows.columns)
         return sql
 
 
@@ -166,11 +180,18 @@ class ChildPageLoader(Generic[RowT]):
         return self._loader.load((parent_id, page, self._rows_for(info)))
 
     async def pages_of(
-        self, parents: Sequence[_HasId], info: Any, first: int | None, after: str | None
+        self,
+        parents: Sequence[_HasId],
+        info: Any,
+        first: int | None,
+        after: str | None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> list[Connection[RowT]]:
         """The page of each parent's children (parents by their `id`), for a batch field's
-        `first`/`after`, validated against the request's maximum page size."""
-        page = info.context.page(first, after)
+        `first`/`after` (or `last`/`before`), validated against the request's maximum page
+        size."""
+        page = info.context.page(first, after, last, before)
         return await self.pages([parent.id for parent in parents], page, info)
 
     async def pages(
@@ -190,7 +211,10 @@ class ChildPageLoader(Generic[RowT]):
         self, parent_ids: list[int], page: PageArgs, rows: RowObjects[RowT]
     ) -> list[RowT]:
         records = await self._db.fetch_records(
-            self._query.statement(rows), parent_ids, page.after_id, page.limit
+            self._query.statement(rows, backward=page.backward),
+            parent_ids,
+            page.cursor_id,
+            page.limit,
         )
         return rows.build_all(records)
 

@@ -39,16 +39,25 @@ class Context(BaseContext):
         # tenant-scoped service's, for a viewer without a provisioned tenant).
         self._unavailable = unavailable or {}
         self._loaders: dict[type[Any], Any] = {}
-        self._pages: dict[tuple[int | None, str | None], PageArgs] = {}
+        self._pages: dict[tuple[int | None, str | None, int | None, str | None], PageArgs] = {}
         self.max_page_size = max_page_size
 
-    def page(self, first: int | None, after: str | None) -> PageArgs:
-        """A list field's `first`/`after`, validated against the configured maximum page size."""
+    def page(
+        self,
+        first: int | None,
+        after: str | None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> PageArgs:
+        """A list field's `first`/`after` (or `last`/`before`), validated against the
+        configured maximum page size."""
         # Every row of a nested list asks with the same arguments: validate them once.
-        key = (first, after)
+        key = (first, after, last, before)
         page = self._pages.get(key)
         if page is None:
-            page = self._pages[key] = page_args(first, after, max_size=self.max_page_size)
+            page = self._pages[key] = page_args(
+                first, after, last, before, max_size=self.max_page_size
+            )
         return page
 
     def loaders(self, loader_set: type[LoadersT]) -> LoadersT:

@@ -4,7 +4,8 @@
     async def items(self, info: Info) -> list[LineItem]: ...
 
 Every list field must be bounded, one of three ways, or the schema build fails saying so:
-- its own `first` argument (a page): at most `first` items, capped by the largest page;
+- its own `first` argument (a page): at most `first` (or `last`, backward) items, capped by
+  the largest page;
 - it sits on a page type (a connection): a type that only fields with a `first` argument
   return; that `first` bounds the type's lists (`users(first: 5) { nodes }`: 5 nodes);
 - a declared maximum, `metadata=max_items(n)`, which the service must keep true.
@@ -50,6 +51,7 @@ __all__ = ["MAX_ITEMS_KEY", "PAGE_ARGUMENT", "SchemaCosts", "list_depth", "max_i
 
 MAX_ITEMS_KEY = "gateway.max_items"
 PAGE_ARGUMENT = "first"
+BACKWARD_PAGE_ARGUMENT = "last"  # a page backward, bounded as `first` is
 # Where Strawberry keeps the StrawberryField (and its metadata) behind a GraphQLField.
 _STRAWBERRY_FIELD = GraphQLCoreConverter.DEFINITION_BACKREF
 
@@ -151,23 +153,41 @@ class SchemaCosts:
         variables: Mapping[str, Any],
         variable_defaults: Mapping[str, ValueNode],
     ) -> int | None:
-        """The items a field's `first` allows, or None for a field without `first`."""
-        argument = field.args.get(PAGE_ARGUMENT)
-        if argument is None:
+        """The items a field's `first` (or `last`, paging backward) allows, or None for a
+        field without `first`. Both given count as the larger (the resolver refuses them)."""
+        if PAGE_ARGUMENT not in field.args:
             return None
-        given = next((a.value for a in node.arguments or () if a.name.value == PAGE_ARGUMENT), None)
+        first = self._argument(field, node, PAGE_ARGUMENT, variables, variable_defaults)
+        last = self._argument(field, node, BACKWARD_PAGE_ARGUMENT, variables, variable_defaults)
+        if last is None or last is Undefined:
+            return self._page_size(first)
+        if first is None or first is Undefined:
+            return self._page_size(last)
+        return max(self._page_size(first), self._page_size(last))
+
+    @staticmethod
+    def _argument(
+        field: GraphQLField,
+        node: FieldNode,
+        name: str,
+        variables: Mapping[str, Any],
+        variable_defaults: Mapping[str, ValueNode],
+    ) -> Any:
+        """An Int argument's value as the resolver reads it (Undefined when not a field's)."""
+        argument = field.args.get(name)
+        if argument is None:
+            return Undefined
+        given = next((a.value for a in node.arguments or () if a.name.value == name), None)
         value: Any = Undefined
         if isinstance(given, VariableNode):
-            name = given.name.value
-            if name in variables:
-                value = variables[name]
-            elif name in variable_defaults:
-                value = _literal(variable_defaults[name])
+            variable = given.name.value
+            if variable in variables:
+                value = variables[variable]
+            elif variable in variable_defaults:
+                value = _literal(variable_defaults[variable])
         elif given is not None:
             value = _literal(given)
-        if value is Undefined:
-            value = argument.default_value
-        return self._page_size(value)
+        return argument.default_value if value is Undefined else value
 
     def items(
         self, parent: GraphQLNamedType | None, name: str, page: int | None, own_page: int | None

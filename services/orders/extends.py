@@ -22,6 +22,12 @@ class UserOrders:
         permission_classes=[OwnUser],
     )
     async def orders(
-        users: list[User], info: Info, first: int | None = None, after: str | None = None
+        users: list[User],
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Sequence[Connection[Order] | None]:
-        return await info.context.loaders(OrderData).of_user.pages_of(users, info, first, after)
+        loader = info.context.loaders(OrderData).of_user
+        return await loader.pages_of(users, info, first, after, last, before)

@@ -22,6 +22,12 @@ class OrderPayments:
         permission_classes=[OwnOrder],
     )
     async def payments(
-        orders: list[Order], info: Info, first: int | None = None, after: str | None = None
+        orders: list[Order],
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Sequence[Connection[Payment] | None]:
-        return await info.context.loaders(PaymentData).of_order.pages_of(orders, info, first, after)
+        loader = info.context.loaders(PaymentData).of_order
+        return await loader.pages_of(orders, info, first, after, last, before)

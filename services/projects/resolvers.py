@@ -18,9 +18,14 @@ class ProjectsQuery:
         extensions=[guarded(InTenant)],
     )
     async def projects(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[Project] | None:
-        page = info.context.page(first, after)
+        page = info.context.page(first, after, last, before)
         return make_connection(await info.context.loaders(ProjectData).page(page), page)
 
     @strawberry.field(

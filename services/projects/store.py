@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gateway import ChildPages, NotFound, PageArgs, RowObjects
+from gateway import ChildPages, NotFound, PageArgs, RowObjects, table_pages
 from gateway.db import AsyncDatabaseManager, QueryError
 from gateway.db.queries import QueryRunner
 from services.projects.types import Project, Task
@@ -19,10 +19,7 @@ PROJECTS_BY_IDS = (
     f"SELECT {_PROJECT_COLUMNS} FROM {{{{tables.projects}}}} WHERE id = ANY($1::int[])"
 )
 TASKS_BY_IDS = f"SELECT {_TASK_COLUMNS} FROM {{{{tables.tasks}}}} WHERE id = ANY($1::int[])"
-PROJECTS_PAGE = (
-    f"SELECT {_PROJECT_COLUMNS} FROM {{{{tables.projects}}}} "
-    "WHERE ($1::int IS NULL OR id > $1) ORDER BY id LIMIT $2"
-)
+PROJECTS_PAGE, PROJECTS_PAGE_BACKWARD = table_pages(_PROJECT_COLUMNS, "projects")
 
 
 # The first $3 tasks after $2 of every project in $1, in one statement.
@@ -59,7 +56,8 @@ async def tasks_by_ids(db: AsyncDatabaseManager, ids: Sequence[int]) -> list[Tas
 
 
 async def projects_page(db: AsyncDatabaseManager, page: PageArgs) -> list[Project]:
-    return PROJECT_ROWS.build_all(await db.fetch_records(PROJECTS_PAGE, page.after_id, page.limit))
+    sql = PROJECTS_PAGE_BACKWARD if page.backward else PROJECTS_PAGE
+    return PROJECT_ROWS.build_all(await db.fetch_records(sql, page.cursor_id, page.limit))
 
 
 async def insert_project(db: AsyncDatabaseManager, name: str, key: str, digest: str) -> bool:

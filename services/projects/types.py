@@ -42,12 +42,17 @@ class Project(Node):
 
     @batch_field(description="The project's tasks, ordered by id.")
     async def tasks(
-        projects: list[Project], info: Info, first: int | None = None, after: str | None = None
+        projects: list[Project],
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Sequence[Connection[Task]]:
         from services.projects.data import ProjectData
 
         loader = info.context.loaders(ProjectData).tasks_of
-        return await loader.pages_of(projects, info, first, after)
+        return await loader.pages_of(projects, info, first, after, last, before)
 
 
 _IDEMPOTENCY = (

@@ -41,9 +41,14 @@ class UsersQuery:
         extensions=[guarded(AdminOnly)],
     )
     async def users(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[User] | None:
-        page = info.context.page(first, after)
+        page = info.context.page(first, after, last, before)
         return make_connection(await info.context.loaders(UserData).page(page), page)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gateway import Conflict, PageArgs, RowObjects
+from gateway import Conflict, PageArgs, RowObjects, table_pages
 from gateway.db import AsyncDatabaseManager, QueryError
 from services.users.types import User
 
@@ -12,10 +12,7 @@ USER_ROWS = RowObjects(User, "id, email, name, created_at")
 _COLUMNS = USER_ROWS.columns
 
 USERS_BY_IDS = f"SELECT {_COLUMNS} FROM {{{{tables.users}}}} WHERE id = ANY($1::int[])"
-USERS_PAGE = (
-    f"SELECT {_COLUMNS} FROM {{{{tables.users}}}} "
-    "WHERE ($1::int IS NULL OR id > $1) ORDER BY id LIMIT $2"
-)
+USERS_PAGE, USERS_PAGE_BACKWARD = table_pages(_COLUMNS, "users")
 INSERT_USER = f"INSERT INTO {{{{tables.users}}}} (email, name) VALUES ($1, $2) RETURNING {_COLUMNS}"
 
 
@@ -24,7 +21,8 @@ async def users_by_ids(db: AsyncDatabaseManager, ids: Sequence[int]) -> list[Use
 
 
 async def users_page(db: AsyncDatabaseManager, page: PageArgs) -> list[User]:
-    return USER_ROWS.build_all(await db.fetch_records(USERS_PAGE, page.after_id, page.limit))
+    sql = USERS_PAGE_BACKWARD if page.backward else USERS_PAGE
+    return USER_ROWS.build_all(await db.fetch_records(sql, page.cursor_id, page.limit))
 
 
 async def insert_user(db: AsyncDatabaseManager, email: str, name: str) -> User:

@@ -179,9 +179,10 @@ class _Builder:
             global_ids = [self.identifier(GraphQLNonNull(GraphQLID)) for _ in ids]
             given.append(f"ids: [{', '.join(global_ids)}]")
         if "first" in definition.args:
+            direction = self.draw(st.sampled_from(["first", "last"]))  # forward or backward
             first = self.first()
             if first is not None:
-                given.append(f"first: {first}")
+                given.append(f"{direction}: {first}")
         return f"({', '.join(given)})" if given else ""
 
     def identifier(self, kind: Any) -> str:
