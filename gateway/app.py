@@ -157,7 +157,12 @@ def create_app(
     # Inside RequestGuard: a client slow to send its body holds no slot (the body timeout
     # bounds it); health probes are never refused.
     app.state.in_flight = InFlightGauge(settings.max_in_flight)  # gateway.http.server too
-    app.add_middleware(InFlightLimit, gauge=app.state.in_flight, exempt_prefixes=HEALTH_PATHS)
+    app.add_middleware(
+        InFlightLimit,
+        gauge=app.state.in_flight,
+        exempt_prefixes=HEALTH_PATHS,
+        on_refusal=router_state.metrics.observe_refusal,
+    )
     app.add_middleware(
         RequestGuard,
         path="/graphql",

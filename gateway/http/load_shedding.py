@@ -28,12 +28,15 @@ ready, not dead. `server_busy` also answers a connection past the connection lim
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+import uuid
+from collections.abc import Callable, Sequence
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.http.media_types import GRAPHQL_RESPONSE, JSON, negotiate
 from gateway.http.refusal import error_body
+from gateway.http.request_log import CORRELATION_HEADER
 
 __all__ = [
     "HEALTH_PATHS",
@@ -77,6 +80,8 @@ async def server_busy(scope: Scope, receive: Receive, send: Send) -> None:
 async def _send_busy(send: Send, scope: Scope, *, close: bool) -> None:
     accept = b",".join(value for name, value in scope["headers"] if name.lower() == b"accept")
     body, headers = _ANSWERS[negotiate(accept or None) or JSON]
+    # Every answer carries a correlation id, this one too (a uuid costs about a microsecond).
+    headers = [*headers, (CORRELATION_HEADER.encode(), uuid.uuid4().hex.encode())]
     if close:
         headers = [*headers, (b"connection", b"close")]
     await send({"type": "http.response.start", "status": 503, "headers": headers})
@@ -104,22 +109,31 @@ class InFlightGauge:
 class InFlightLimit:
     """Count HTTP requests on `gauge`, refusing one that finds it full with SERVER_BUSY.
 
-    Paths starting with one of `exempt_prefixes` are neither counted nor refused.
+    Paths starting with one of `exempt_prefixes` are neither counted nor refused. Each
+    refusal carries a correlation id and is reported to `on_refusal(code, seconds)` (the
+    app's metrics); its log line is the throttled warning below, not a request line each (a
+    flood of them would fill the disk).
     """
 
     def __init__(
-        self, app: ASGIApp, *, gauge: InFlightGauge, exempt_prefixes: Sequence[str] = ()
+        self,
+        app: ASGIApp,
+        *,
+        gauge: InFlightGauge,
+        exempt_prefixes: Sequence[str] = (),
+        on_refusal: Callable[[str, float], None] | None = None,
     ) -> None:
         self.app = app
         self.gauge = gauge
         self.exempt_prefixes = tuple(exempt_prefixes)
+        self.on_refusal = on_refusal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(self.exempt_prefixes):
             await self.app(scope, receive, send)
             return
         if self.gauge.full:
-            await _refuse(send, scope, self.gauge)
+            await _refuse(send, scope, self.gauge, self.on_refusal)
             return
         self.gauge.in_flight += 1
         try:
@@ -129,14 +143,21 @@ class InFlightLimit:
 
 
 class RefuseWhenFull:
-    """Around the whole app: refuse HTTP requests while `gauge` is full, counting none."""
+    """Around the whole app: refuse HTTP requests while `gauge` is full, counting none in
+    flight (each refusal is reported to `on_refusal`, as InFlightLimit's are)."""
 
     def __init__(
-        self, app: ASGIApp, *, gauge: InFlightGauge, exempt_prefixes: Sequence[str] = ()
+        self,
+        app: ASGIApp,
+        *,
+        gauge: InFlightGauge,
+        exempt_prefixes: Sequence[str] = (),
+        on_refusal: Callable[[str, float], None] | None = None,
     ) -> None:
         self.app = app
         self.gauge = gauge
         self.exempt_prefixes = tuple(exempt_prefixes)
+        self.on_refusal = on_refusal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -144,12 +165,18 @@ class RefuseWhenFull:
             and scope["type"] == "http"
             and not scope["path"].startswith(self.exempt_prefixes)
         ):
-            await _refuse(send, scope, self.gauge)
+            await _refuse(send, scope, self.gauge, self.on_refusal)
             return
         await self.app(scope, receive, send)
 
 
-async def _refuse(send: Send, scope: Scope, gauge: InFlightGauge) -> None:
+async def _refuse(
+    send: Send,
+    scope: Scope,
+    gauge: InFlightGauge,
+    on_refusal: Callable[[str, float], None] | None,
+) -> None:
+    started = time.perf_counter()
     # WARNING on purpose: the log throttle (gateway.http.log_throttle) keeps a flood of these to
     # a few lines per interval, with the count of those it dropped.
     logger.warning(
@@ -158,3 +185,5 @@ async def _refuse(send: Send, scope: Scope, gauge: InFlightGauge) -> None:
     )
     # The connection stays open: the server reads past a body the app left unread.
     await _send_busy(send, scope, close=False)
+    if on_refusal is not None:  # counted in the app's metrics
+        on_refusal(SERVER_BUSY, time.perf_counter() - started)

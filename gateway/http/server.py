@@ -53,7 +53,12 @@ def run_http_server(app: FastAPI, settings: Settings) -> bool:
     gauge: InFlightGauge = app.state.in_flight
     config = uvicorn.Config(
         # Requests refused while the app is full never reach its middleware stack.
-        RefuseWhenFull(app, gauge=gauge, exempt_prefixes=HEALTH_PATHS),
+        RefuseWhenFull(
+            app,
+            gauge=gauge,
+            exempt_prefixes=HEALTH_PATHS,
+            on_refusal=app.state.gateway_router.metrics.observe_refusal,
+        ),
         host=settings.host,
         port=settings.port,
         log_level="info",

@@ -66,15 +66,28 @@ async def test_past_the_in_flight_limit_requests_get_server_busy_at_once_health_
         await wait_until(both_sleeping, "two slow requests holding the in-flight limit")
         async with httpx.AsyncClient(timeout=ANSWER_LIMIT) as impatient:
             refused = await impatient.post(server.url, json={"query": "{ __typename }"})
+            modern = await impatient.post(
+                server.url,
+                json={"query": "{ __typename }"},
+                headers={"accept": "application/graphql-response+json"},
+            )
             ready = await impatient.get(f"{base}/health/ready")
             live = await impatient.get(f"{base}/health/live")
         finished = await asyncio.gather(*held)
         after = await client.post(server.url, json={"query": "{ __typename }"})
+        metrics = (await client.get(f"{base}/metrics")).text
 
     assert refused.status_code == 503, refused.text
     assert refused.headers["retry-after"] == "1"
     assert refused.headers["content-type"] == "application/json"
     assert error_codes(refused.json()) == ["SERVER_BUSY"]
+    # In the negotiated media type too, each with a correlation id, and counted.
+    assert modern.status_code == 503
+    assert modern.headers["content-type"] == "application/graphql-response+json"
+    assert "data" not in modern.json()
+    assert error_codes(modern.json()) == ["SERVER_BUSY"]
+    assert refused.headers["x-correlation-id"] != modern.headers["x-correlation-id"]
+    assert 'gateway_graphql_errors_total{code="SERVER_BUSY"} 2.0' in metrics
     assert (ready.status_code, live.status_code) == (200, 200)
     assert [response.status_code for response in finished] == [200, 200]
     assert after.status_code == 200  # the slots are given back
