@@ -46,3 +46,12 @@ def install(folder: Path) -> None:
     if not marker.is_file() or marker.read_text() != lock:
         npm(folder, "ci", "--no-audit", "--no-fund")
         marker.write_text(lock)
+
+
+def node(folder: Path, *args: str) -> str:
+    """Run `node *args` in `folder` (failing the test with its output); its stdout."""
+    result = subprocess.run(
+        ["node", *args], cwd=folder, capture_output=True, text=True, timeout=NPM_LIMIT, check=False
+    )
+    assert result.returncode == 0, f"node {' '.join(args)} failed:\n{result.stdout}{result.stderr}"
+    return result.stdout

@@ -8,7 +8,6 @@ pages; they are bundled here by esbuild."""
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from starlette.types import ASGIApp
 
 from gateway.settings import PROJECT_ROOT
 from tests.browser.conftest import LiveServer, OpenPage
-from tests.browser.npm import NPM_LIMIT, install
+from tests.browser.npm import install, node
 from tests.browser.test_frontend import static_site
 from tests.tokens import token_for
 
@@ -36,15 +35,7 @@ CSRF_ADVICE = "apollo-require-preflight"
 def client_pages() -> Path:
     """tests/browser/clients/dist: both pages, bundled now."""
     install(CLIENTS)
-    result = subprocess.run(
-        ["node", "build.mjs"],
-        cwd=CLIENTS,
-        capture_output=True,
-        text=True,
-        timeout=NPM_LIMIT,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    node(CLIENTS, "build.mjs")
     return CLIENTS / "dist"
 
 

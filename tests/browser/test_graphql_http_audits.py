@@ -9,7 +9,6 @@ teams"), which three MAY audits send.
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Callable
 
 from fastapi import FastAPI
@@ -17,7 +16,7 @@ from starlette.types import ASGIApp
 
 from gateway.settings import PROJECT_ROOT
 from tests.browser.conftest import LiveServer
-from tests.browser.npm import NPM_LIMIT, install
+from tests.browser.npm import install, node
 
 AUDITS = PROJECT_ROOT / "tests" / "browser" / "graphql_http_audits"
 # MAY audits sending a GET without a preflight header: refused as a possible CSRF.
@@ -26,16 +25,8 @@ REFUSED_AS_CSRF = {"5A70", "D6D5", "6A70"}
 
 def run_audits(url: str) -> list[dict[str, str | None]]:
     install(AUDITS)
-    result = subprocess.run(
-        ["node", "audit.mjs", url],
-        cwd=AUDITS,
-        capture_output=True,
-        text=True,
-        timeout=NPM_LIMIT,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    audits: list[dict[str, str | None]] = json.loads(result.stdout.splitlines()[-1])
+    output = node(AUDITS, "audit.mjs", url)
+    audits: list[dict[str, str | None]] = json.loads(output.splitlines()[-1])
     return audits
 
 

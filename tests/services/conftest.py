@@ -16,8 +16,10 @@ import pytest
 
 import services
 from gateway.app import create_app
+from services.demo import load_demo_data
 from tests.asgi import serve
 from tests.services import GraphQL
+from tests.services.shop import Shop
 from tests.tokens import app_settings
 
 
@@ -36,6 +38,18 @@ async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     )
     async with serve(app) as client:
         yield client
+
+
+@pytest.fixture
+async def shop(migrated_database_url: str) -> AsyncIterator[Shop]:
+    """The app on the demo data, asked anonymously unless a call names a token."""
+    app = create_app(
+        app_settings(database_url=migrated_database_url, min_connections=1, max_connections=5),
+        services.SERVICES,
+        on_startup=load_demo_data,
+    )
+    async with serve(app, token=None) as client:
+        yield Shop(client)
 
 
 @pytest.fixture

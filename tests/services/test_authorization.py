@@ -7,20 +7,13 @@ viewer's rows into another's request."""
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
-import httpx
-import pytest
 
-import services
-from gateway.app import create_app
-from services.demo import load_demo_data
-from tests.asgi import serve
 from tests.services import counted, error_codes
-from tests.tokens import ADMIN_TOKEN, app_settings, bearer, token_for
+from tests.services.shop import Shop
+from tests.tokens import ADMIN_TOKEN, token_for
 
 ADA, GRACE = token_for(1), token_for(2)
 OWN_ACCOUNT = """
@@ -44,35 +37,6 @@ mutation ($orderId: Int!) {
 }
 """
 COUNT_ROWS = "SELECT (SELECT count(*) FROM orders.orders), (SELECT count(*) FROM payments.payments)"
-
-
-class Shop:
-    """The app on the demo data, asked as whoever a test names (anonymous by default)."""
-
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self.client = client
-
-    async def ask(self, query: str, token: str | None = None, **variables: Any) -> Any:
-        response = await self.client.post(
-            "/graphql",
-            content=json.dumps({"query": query, "variables": variables}),
-            headers={"content-type": "application/json", **(bearer(token) if token else {})},
-        )
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        assert "SELECT" not in response.text
-        return body
-
-
-@pytest.fixture
-async def shop(migrated_database_url: str) -> AsyncIterator[Shop]:
-    app = create_app(
-        app_settings(database_url=migrated_database_url, min_connections=1, max_connections=5),
-        services.SERVICES,
-        on_startup=load_demo_data,
-    )
-    async with serve(app, token=None) as client:
-        yield Shop(client)
 
 
 async def rows(database_url: str) -> tuple[int, int]:

@@ -6,22 +6,15 @@ statement; each service's rules hold as on its own root fields."""
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import AsyncIterator
-from typing import Any
 
-import httpx
 import pytest
 
-import services
-from gateway.app import create_app
 from gateway.db import count_statements
 from gateway.execution.executor import FALLBACKS
 from gateway.graphql.nodes import MAX_NODE_IDS, encode_global_id
-from services.demo import load_demo_data
-from tests.asgi import serve
 from tests.services import error_codes, is_asyncpg_introspection
-from tests.tokens import ADMIN_TOKEN, app_settings, bearer, token_for
+from tests.services.shop import Shop
+from tests.tokens import ADMIN_TOKEN, token_for
 
 ADA = token_for(1)
 NODE = """
@@ -44,31 +37,6 @@ query ($ids: [ID!]!) {
   }
 }
 """
-
-
-class Shop:
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self.client = client
-
-    async def ask(self, query: str, token: str | None = None, **variables: Any) -> Any:
-        response = await self.client.post(
-            "/graphql",
-            content=json.dumps({"query": query, "variables": variables}),
-            headers={"content-type": "application/json", **(bearer(token) if token else {})},
-        )
-        assert response.status_code == 200, response.text
-        return response.json()
-
-
-@pytest.fixture
-async def shop(migrated_database_url: str) -> AsyncIterator[Shop]:
-    app = create_app(
-        app_settings(database_url=migrated_database_url, min_connections=1, max_connections=5),
-        services.SERVICES,
-        on_startup=load_demo_data,
-    )
-    async with serve(app, token=None) as client:
-        yield Shop(client)
 
 
 def gid(type_name: str, row_id: int) -> str:
