@@ -5,7 +5,11 @@
 
 Every module records its files in one tracking table (`public.schema_migrations` by
 default) keyed by (module_name, filename), so two services may both ship
-`001_create.sql`. Each pending file runs in its own transaction, statement by statement, so
+`001_create.sql`. A database migrated by pgdbm is adopted as it is: pgdbm keeps its table in
+each schema (`<schema>.schema_migrations`), and a file recorded there for the module is
+applied, never run again. Checksums are pgdbm's (sha256 of the text with CRLF made LF and
+the ends stripped); a row written by an earlier gateway (sha256 of the raw text) matches
+too. Each pending file runs in its own transaction, statement by statement, so
 a failure rolls that file back whole and names the statement. A PostgreSQL advisory lock
 serialises concurrent runs, across processes, so each file is applied exactly once.
 """
@@ -108,7 +112,8 @@ class AsyncMigrationManager:
     ) -> None:
         self.db = db_manager
         self.migrations_path = Path(migrations_path)
-        self.module_name = module_name or "default"
+        # pgdbm's default: the schema's name, so that two schemas' 001_init.sql never meet.
+        self.module_name = module_name or self.db.schema or "default"
         self.migrations_table = validate_identifier(migrations_table, kind="migrations table")
         self._table = f'"{TRACKING_SCHEMA}".{self.migrations_table}'
 
@@ -132,7 +137,7 @@ class AsyncMigrationManager:
             found.append(
                 Migration(
                     filename=path.name,
-                    checksum=hashlib.sha256(content.encode()).hexdigest(),
+                    checksum=checksum_of(content),
                     content=content,
                     module_name=self.module_name,
                 )
@@ -167,9 +172,33 @@ class AsyncMigrationManager:
         return [m for m in await self.find_migration_files() if m.filename not in applied]
 
     async def _applied_on(self, conn: asyncpg.Connection) -> dict[str, Migration]:
-        if not await self._table_exists(conn):
+        """Applied here, or by pgdbm in this schema's own table (adopted)."""
+        ours = await self._applied(conn) if await self._table_exists(conn) else {}
+        return {**await self._applied_by_pgdbm(conn), **ours}
+
+    async def _applied_by_pgdbm(self, conn: asyncpg.Connection) -> dict[str, Migration]:
+        """This module's rows in pgdbm's tracking table of the manager's schema, if any."""
+        if not self.db.schema:
             return {}
-        return await self._applied(conn)
+        table = f'"{self.db.schema}".{self.migrations_table}'
+        if not await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", table):
+            return {}
+        # pgdbm's layout: module_name NULL for rows older than its module support.
+        rows = await conn.fetch(
+            f"SELECT filename, checksum, applied_at, module_name FROM {table} "
+            "WHERE module_name = $1 OR module_name IS NULL",
+            self.module_name,
+        )
+        return {
+            row["filename"]: Migration(
+                filename=row["filename"],
+                checksum=row["checksum"],
+                content="",
+                applied_at=row["applied_at"],
+                module_name=row["module_name"],
+            )
+            for row in rows
+        }
 
     async def apply_pending_migrations(self, dry_run: bool = False) -> dict[str, Any]:
         """Apply every pending file; returns pgdbm's status dict.
@@ -238,7 +267,7 @@ class AsyncMigrationManager:
     ) -> dict[str, Any]:
         if not dry_run:
             await self._ensure_table(conn)
-        applied = await self._applied(conn) if await self._table_exists(conn) else {}
+        applied = await self._applied_on(conn)
         self._check_unchanged(files, applied)
         pending = [m for m in files if m.filename not in applied]
         result: dict[str, Any] = {
@@ -326,7 +355,11 @@ class AsyncMigrationManager:
     def _check_unchanged(self, files: list[Migration], applied: dict[str, Migration]) -> None:
         for migration in files:
             recorded = applied.get(migration.filename)
-            if recorded is not None and recorded.checksum != migration.checksum:
+            # An earlier gateway recorded the raw text's sha256: as unchanged as pgdbm's.
+            if recorded is not None and recorded.checksum not in (
+                migration.checksum,
+                hashlib.sha256(migration.content.encode()).hexdigest(),
+            ):
                 raise MigrationError(
                     f"Migration {migration.filename} (module {self.module_name!r}) was changed "
                     "after it was applied: expected checksum "
@@ -424,6 +457,12 @@ class AsyncMigrationManager:
     @staticmethod
     async def _unlock(conn: asyncpg.Connection) -> None:
         await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
+
+
+def checksum_of(content: str) -> str:
+    """A migration file's checksum, as pgdbm computes it: sha256 of the text with CRLF line
+    ends made LF and the whole stripped, so an editor's line ends change nothing."""
+    return hashlib.sha256(content.replace("\r\n", "\n").strip().encode("utf-8")).hexdigest()
 
 
 async def create_schema_if_missing(conn: asyncpg.Connection, schema: str) -> None:

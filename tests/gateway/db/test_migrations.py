@@ -208,7 +208,8 @@ async def test_tracking_rows_record_checksum_module_schema_and_time_in_one_publi
 
     assert row is not None
     assert row["filename"] == "001_create_users.sql"
-    assert row["checksum"] == hashlib.sha256(content.encode()).hexdigest()
+    # pgdbm's checksum: the text with its ends stripped (and CRLF made LF)
+    assert row["checksum"] == hashlib.sha256(content.strip().encode()).hexdigest()
     assert row["module_name"] == "users"
     assert row["schema_name"] == "users"
     assert row["execution_time_ms"] is not None
@@ -854,3 +855,21 @@ async def _both_blocked(
     if any(process.returncode is not None for process in processes):
         return True  # let the assertions report what happened
     return await backends_waiting_on_locks(conn) == 2
+
+
+async def test_module_name_defaults_to_the_schema_as_in_pgdbm(
+    manager_factory: Factory, tmp_path: Path, raw_connection: asyncpg.Connection
+) -> None:
+    # Two schemas, each with its own 001_init.sql and no module_name: both are applied.
+    for schema in ("alpha", "beta"):
+        write(tmp_path / schema, "001_init.sql", "CREATE TABLE {{tables.things}} (id INT);")
+        migrations = AsyncMigrationManager(manager_factory(schema), tmp_path / schema)
+        assert migrations.module_name == schema
+        result = await migrations.apply_pending_migrations()
+        assert [entry["filename"] for entry in result["applied"]] == ["001_init.sql"]
+
+    tables = await raw_connection.fetch(
+        "SELECT table_schema FROM information_schema.tables WHERE table_name = 'things' "
+        "ORDER BY table_schema"
+    )
+    assert [row[0] for row in tables] == ["alpha", "beta"]
