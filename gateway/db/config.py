@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import ssl
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gateway.db.errors import ConfigurationError
 from gateway.db.identifiers import validate_identifier
 
-__all__ = ["NEUTRAL_SEARCH_PATH", "DatabaseConfig"]
+__all__ = ["NEUTRAL_SEARCH_PATH", "DatabaseConfig", "mask_password"]
 
 # A shared pool serves several schemas at once, so no schema may own the connection's
 # search_path. Pinning it to pg_catalog alone makes an unqualified table name fail loudly
@@ -19,6 +20,18 @@ __all__ = ["NEUTRAL_SEARCH_PATH", "DatabaseConfig"]
 NEUTRAL_SEARCH_PATH = "pg_catalog"
 
 _SSL_MODES = {"require", "verify-ca", "verify-full"}
+
+
+def mask_password(dsn: str) -> str:
+    """`dsn` with everything between the user's `:` and the last `@` made `***`: the whole
+    password, URL-encoded or not (`p@ss/w#rd?1` has an `@` of its own). An `@` further on
+    (in a parameter) would hide the host too: never any of the password."""
+    scheme, separator, rest = dsn.partition("://")
+    at = rest.rfind("@")
+    if not separator or at < 0 or ":" not in rest[:at]:
+        return dsn
+    user = rest[:at].split(":", 1)[0]
+    return f"{scheme}://{user}:***@{rest[at + 1 :]}"
 
 
 class DatabaseConfig(BaseModel):
@@ -76,6 +89,14 @@ class DatabaseConfig(BaseModel):
             )
         if self.schema_name is not None:
             validate_identifier(self.schema_name, kind="schema")
+        if "search_path" in (self.server_settings or {}):
+            raise ConfigurationError(
+                "search_path cannot be set in server_settings: it would resolve unqualified "
+                "names in one schema for every manager. Give a manager its schema (`schema=`) "
+                "and write {{tables.x}}; for a shared pool's connections use "
+                "shared_pool_search_path.",
+                "server_settings",
+            )
         if self.ssl_mode is not None and self.ssl_mode not in _SSL_MODES:
             raise ConfigurationError(
                 f"ssl_mode must be one of {sorted(_SSL_MODES)}, got {self.ssl_mode!r}.",
@@ -87,24 +108,40 @@ class DatabaseConfig(BaseModel):
     def schema(self) -> str | None:  # type: ignore[override]  # pgdbm's read name
         return self.schema_name
 
+    def get_schema(self) -> str | None:
+        """The schema name (pgdbm's accessor)."""
+        return self.schema_name
+
     def get_dsn(self) -> str:
-        """The DSN asyncpg connects with (contains the password: never log it)."""
+        """The DSN asyncpg connects with (contains the password: never log it). From the
+        fields, the password is the field's or DB_PASSWORD's, as in pgdbm, and user,
+        password and database are URL-encoded (a password like `p@ss/w#rd?1` connects)."""
         if self.connection_string:
             return self.connection_string
-        auth = self.user if self.password is None else f"{self.user}:{self.password}"
-        return f"postgresql://{auth}@{self.host}:{self.port}/{self.database}"
+        password = self.password or os.environ.get("DB_PASSWORD", "")
+        if not password:
+            raise ConfigurationError(
+                "Database password not provided. Set it in config or DB_PASSWORD environment "
+                "variable.",
+                "password",
+            )
+        user, database = quote(self.user, safe=""), quote(self.database, safe="")
+        secret = quote(password, safe="")
+        return f"postgresql://{user}:{secret}@{self.host}:{self.port}/{database}"
 
     def get_dsn_masked(self) -> str:
-        """The DSN with any password replaced by `***`, safe for logs and errors."""
-        parts = urlsplit(self.get_dsn())
-        if parts.password is None:
-            return urlunsplit(parts)
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-        return urlunsplit(parts._replace(netloc=netloc))
+        """The DSN with the whole password replaced by `***`, safe for logs and errors (also
+        a connection string whose password was not URL-encoded)."""
+        if not self.connection_string:
+            user, database = quote(self.user, safe=""), quote(self.database, safe="")
+            return f"postgresql://{user}:***@{self.host}:{self.port}/{database}"
+        return mask_password(self.connection_string)
 
     def target(self) -> str:
         """Which server and database this config reaches, for warnings and stats."""
-        parts = urlsplit(self.get_dsn())
+        if not self.connection_string:
+            return f"{self.host}:{self.port}/{self.database}"
+        parts = urlsplit(mask_password(self.connection_string))
         host = parts.hostname or self.host
         port = parts.port or self.port
         database = parts.path.lstrip("/") or self.database

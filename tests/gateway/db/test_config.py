@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import asyncpg
 import pytest
 
 from gateway.db import ConfigurationError, DatabaseConfig, SchemaError
@@ -48,3 +52,67 @@ def test_invalid_values_are_refused_with_a_sentence() -> None:
         DatabaseConfig(ssl_mode="sometimes")
     with pytest.raises(SchemaError):
         DatabaseConfig(schema='bad"name')
+
+
+PASSWORD = "p@ss/w#rd?1"
+
+
+def test_user_password_and_database_are_url_encoded_and_the_password_never_shows() -> None:
+    config = DatabaseConfig(host="db", user="app user", password=PASSWORD, database="shop/eu")
+    unencoded = DatabaseConfig(connection_string=f"postgresql://app:{PASSWORD}@db:5432/shop")
+
+    assert config.get_dsn() == "postgresql://app%20user:p%40ss%2Fw%23rd%3F1@db:5432/shop%2Feu"
+    for shown in (
+        config.get_dsn_masked(),
+        unencoded.get_dsn_masked(),
+        repr(config),
+        repr(unencoded),
+        str(unencoded),
+        config.target(),
+        unencoded.target(),
+    ):
+        for part in ("p@ss", "ss/w", "w#rd", "rd?1", "p%40ss", "%2Fw%23rd"):
+            assert part not in shown, shown
+    assert unencoded.get_dsn_masked() == "postgresql://app:***@db:5432/shop"
+    assert config.get_dsn_masked() == "postgresql://app%20user:***@db:5432/shop%2Feu"
+
+
+async def test_a_password_with_every_special_character_connects(
+    database_url: str, raw_connection: Any
+) -> None:
+    await raw_connection.execute(f"CREATE ROLE odd_pw LOGIN PASSWORD '{PASSWORD}'")
+    try:
+        database = await raw_connection.fetchval("SELECT current_database()")
+        config = DatabaseConfig(user="odd_pw", password=PASSWORD, database=database)
+        # The test server's host (a socket directory, or TEST_DATABASE_URL's) replaces the
+        # DSN's; all else (the encoded user, password and database) is parsed from the DSN.
+        server = urlsplit(database_url)
+        socket = parse_qs(server.query).get("host", [None])[0]
+        connection = await asyncpg.connect(
+            config.get_dsn(), host=socket or server.hostname, port=server.port or 5432
+        )
+        try:
+            assert await connection.fetchval("SELECT current_user") == "odd_pw"
+            assert await connection.fetchval("SELECT current_database()") == database
+        finally:
+            await connection.close()
+    finally:
+        await raw_connection.execute("DROP ROLE odd_pw")
+
+
+def test_the_password_comes_from_db_password_as_in_pgdbm(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DB_PASSWORD", raising=False)
+    with pytest.raises(ConfigurationError, match="Database password not provided"):
+        DatabaseConfig(host="db").get_dsn()
+    monkeypatch.setenv("DB_PASSWORD", "from-env")
+    assert DatabaseConfig(host="db").get_dsn() == "postgresql://postgres:from-env@db:5432/postgres"
+
+
+def test_a_search_path_in_server_settings_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="search_path"):
+        DatabaseConfig(server_settings={"search_path": "orders, public"})
+
+
+def test_get_schema_is_the_schema() -> None:
+    assert DatabaseConfig(schema="orders").get_schema() == "orders"
+    assert DatabaseConfig().get_schema() is None
