@@ -19,15 +19,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import asyncpg
-
 __all__ = [
     "AsyncDBError",
     "CommitOutcomeUnknown",
     "ConfigurationError",
     "ConnectionError",
     "DatabaseConnectionError",
+    "DatabaseTestError",
     "MigrationError",
+    "MonitoringError",
     "PoolError",
     "PoolTimeoutError",
     "QueryError",
@@ -53,7 +53,22 @@ class ConfigurationError(AsyncDBError):
 
 
 class DatabaseConnectionError(AsyncDBError):
-    """Raised when the server cannot be reached after every retry."""
+    """Raised when the server cannot be reached after every retry; `host`, `port`,
+    `database` and `attempts` (pgdbm's keywords) go into `details` when given."""
+
+    def __init__(
+        self,
+        message: str,
+        host: str | None = None,
+        port: int | None = None,
+        database: str | None = None,
+        attempts: int | None = None,
+        *,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        given = {"host": host, "port": port, "database": database, "attempts": attempts}
+        known = {k: v for k, v in given.items() if v is not None}
+        super().__init__(message, {**known, **(details or {})} or None)
 
 
 ConnectionError = DatabaseConnectionError
@@ -85,9 +100,9 @@ class QueryError(AsyncDBError):
     def __init__(
         self,
         message: str,
-        *,
         query: str | None = None,
-        original_error: asyncpg.PostgresError | None = None,
+        params: tuple[Any, ...] | None = None,
+        original_error: BaseException | None = None,
     ) -> None:
         self.query = query
         self.original_error = original_error
@@ -96,11 +111,36 @@ class QueryError(AsyncDBError):
         details: dict[str, Any] = {"sqlstate": self.sqlstate}
         if self.constraint_name:
             details["constraint"] = self.constraint_name
+        if params:  # pgdbm's keyword; masked as pgdbm masks them, and kept out of the message
+            details["params"] = masked_params(params)
         super().__init__(message, details)
+
+
+def masked_params(params: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Query parameters as pgdbm shows them: long strings and bytes by their size only."""
+    return tuple(
+        f"<str:{len(param)} chars>"
+        if isinstance(param, str) and len(param) > 20
+        else f"<bytes:{len(param)} bytes>"
+        if isinstance(param, bytes)
+        else param
+        for param in params
+    )
 
 
 class TransactionError(AsyncDBError):
     """Raised when a transaction cannot begin, commit or roll back."""
+
+
+class MonitoringError(AsyncDBError):
+    """pgdbm's, for `except` clauses that name it; the data layer raises none."""
+
+
+class DatabaseTestError(AsyncDBError):
+    """pgdbm's, for `except` clauses that name it; the data layer raises none."""
+
+    def __init__(self, message: str, test_db_name: str | None = None) -> None:
+        super().__init__(message, {"test_db_name": test_db_name} if test_db_name else None)
 
 
 class CommitOutcomeUnknown(TransactionError):
@@ -122,11 +162,19 @@ class MigrationError(AsyncDBError):
     def __init__(
         self,
         message: str,
-        *,
         migration_file: str | None = None,
+        version: str | None = None,
+        sql_error: str | None = None,
+        *,
         statement: str | None = None,
     ) -> None:
-        details = {k: v for k, v in (("file", migration_file), ("statement", statement)) if v}
-        super().__init__(message, details)
+        named = (
+            ("file", migration_file),
+            ("migration_file", migration_file),  # pgdbm's key
+            ("version", version),
+            ("sql_error", sql_error),
+            ("statement", statement),
+        )
+        super().__init__(message, {k: v for k, v in named if v})
         self.migration_file = migration_file
         self.statement = statement

@@ -153,7 +153,8 @@ async def open_pool(config: DatabaseConfig, *, shared: bool = True) -> SharedPoo
                 raise DatabaseConnectionError(
                     f"Could not connect to {config.get_dsn_masked()} after {attempt} "
                     f"attempt(s): {error}. Check that PostgreSQL is running and reachable.",
-                    {"target": config.target(), "attempts": attempt},
+                    attempts=attempt,
+                    details={"target": config.target()},
                 ) from error
             logger.warning(
                 "Connecting to %s failed (attempt %d/%d): %s; retrying in %.1fs",
@@ -169,7 +170,7 @@ async def open_pool(config: DatabaseConfig, *, shared: bool = True) -> SharedPoo
             pool.terminate()
             raise DatabaseConnectionError(
                 f"PostgreSQL at {config.target()} refused the connection: {error}",
-                {"target": config.target(), "sqlstate": error.sqlstate},
+                details={"target": config.target(), "sqlstate": error.sqlstate},
             ) from error
         except BaseException:
             pool.terminate()
