@@ -64,7 +64,12 @@ _NEEDS_NO_TRANSACTION = re.compile(
     r"|DROP\s+TABLESPACE|REINDEX\s+(?:SYSTEM|DATABASE))\b",
     re.IGNORECASE | re.DOTALL,
 )
-_NO_TRANSACTION_MARKER = re.compile(r"--\s*gateway:no-transaction", re.IGNORECASE)
+# `-- pgdbm:no-transaction` (pgdbm's, at the start of a line) or `-- gateway:no-transaction`:
+# the file runs statement by statement without a transaction (ALTER TYPE ... ADD VALUE,
+# then a statement using the value, must).
+_NO_TRANSACTION_MARKER = re.compile(
+    r"^--\s*(?:gateway|pgdbm):no-transaction(?=\s|$)", re.IGNORECASE | re.MULTILINE
+)
 _DOLLAR_TAG = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
 
 
@@ -82,6 +87,16 @@ class Migration:
     @property
     def is_applied(self) -> bool:
         return self.applied_at is not None
+
+    def model_dump(self) -> dict[str, Any]:
+        """pgdbm's Migration is a pydantic model: its fields as a dict, as it gives them."""
+        return {
+            "filename": self.filename,
+            "checksum": self.checksum,
+            "content": self.content,
+            "applied_at": self.applied_at,
+            "module_name": self.module_name,
+        }
 
     @property
     def version(self) -> str:
@@ -167,9 +182,12 @@ class AsyncMigrationManager:
     async def get_pending_migrations(
         self, conn: asyncpg.Connection | None = None
     ) -> list[Migration]:
-        """Files on disk not yet applied for this module, in order (`conn` as above)."""
+        """Files on disk not yet applied for this module, in order (`conn` as above);
+        MigrationError when an applied file has changed since, as pgdbm's does."""
         applied = await self.get_applied_migrations(conn)
-        return [m for m in await self.find_migration_files() if m.filename not in applied]
+        files = await self.find_migration_files()
+        self._check_unchanged(files, applied)
+        return [m for m in files if m.filename not in applied]
 
     async def _applied_on(self, conn: asyncpg.Connection) -> dict[str, Migration]:
         """Applied here, or by pgdbm in this schema's own table (adopted)."""

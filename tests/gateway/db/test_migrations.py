@@ -873,3 +873,51 @@ async def test_module_name_defaults_to_the_schema_as_in_pgdbm(
         "ORDER BY table_schema"
     )
     assert [row[0] for row in tables] == ["alpha", "beta"]
+
+
+async def test_pgdbms_no_transaction_marker_lets_a_new_enum_value_be_used_at_once(
+    manager_factory: Factory, folder: Path, raw_connection: asyncpg.Connection
+) -> None:
+    write(
+        folder,
+        "001_moods.sql",
+        """
+        -- pgdbm:no-transaction
+        CREATE TYPE {{tables.mood}} AS ENUM ('calm');
+        ALTER TYPE {{tables.mood}} ADD VALUE 'eager';
+        CREATE TABLE {{tables.days}} (mood {{tables.mood}} NOT NULL DEFAULT 'eager');
+        """,
+    )
+
+    await AsyncMigrationManager(manager_factory("app"), folder).apply_pending_migrations()
+
+    default = await raw_connection.fetchval(
+        "SELECT column_default FROM information_schema.columns "
+        "WHERE table_schema = 'app' AND table_name = 'days'"
+    )
+    assert default.startswith("'eager'")
+
+
+async def test_pending_migrations_refuse_a_file_changed_since_it_was_applied(
+    manager_factory: Factory, folder: Path
+) -> None:
+    migrations = AsyncMigrationManager(manager_factory("app"), folder)
+    path = write(folder, "001_a.sql", "CREATE TABLE {{tables.a}} (id INT);")
+    await migrations.apply_pending_migrations()
+    path.write_text("CREATE TABLE {{tables.a}} (id BIGINT);")
+
+    with pytest.raises(MigrationError, match="was changed"):
+        await migrations.get_pending_migrations()
+
+
+async def test_a_migration_dumps_pgdbms_fields(manager_factory: Factory, folder: Path) -> None:
+    write(folder, "001_a.sql", "SELECT 1;")
+    [migration] = await AsyncMigrationManager(manager_factory("app"), folder).find_migration_files()
+
+    assert migration.model_dump() == {
+        "filename": "001_a.sql",
+        "checksum": migration.checksum,
+        "content": "SELECT 1;",
+        "applied_at": None,
+        "module_name": "app",
+    }
