@@ -203,20 +203,11 @@ class AsyncMigrationManager:
             return {}
         # pgdbm's layout: module_name NULL for rows older than its module support.
         rows = await conn.fetch(
-            f"SELECT filename, checksum, applied_at, module_name FROM {table} "
-            "WHERE module_name = $1 OR module_name IS NULL",
+            f"SELECT filename, checksum, applied_at, module_name, NULL AS execution_time_ms "
+            f"FROM {table} WHERE module_name = $1 OR module_name IS NULL",
             self.module_name,
         )
-        return {
-            row["filename"]: Migration(
-                filename=row["filename"],
-                checksum=row["checksum"],
-                content="",
-                applied_at=row["applied_at"],
-                module_name=row["module_name"],
-            )
-            for row in rows
-        }
+        return _recorded(rows)
 
     async def apply_pending_migrations(self, dry_run: bool = False) -> dict[str, Any]:
         """Apply every pending file; returns pgdbm's status dict.
@@ -388,21 +379,11 @@ class AsyncMigrationManager:
 
     async def _applied(self, conn: asyncpg.Connection) -> dict[str, Migration]:
         rows = await conn.fetch(
-            f"SELECT filename, checksum, applied_at, execution_time_ms FROM {self._table} "
-            "WHERE module_name = $1",
+            f"SELECT filename, checksum, applied_at, module_name, execution_time_ms "
+            f"FROM {self._table} WHERE module_name = $1",
             self.module_name,
         )
-        return {
-            row["filename"]: Migration(
-                filename=row["filename"],
-                checksum=row["checksum"],
-                content="",
-                applied_at=row["applied_at"],
-                module_name=self.module_name,
-                execution_time_ms=row["execution_time_ms"],
-            )
-            for row in rows
-        }
+        return _recorded(rows)
 
     async def _table_exists(self, conn: asyncpg.Connection) -> bool:
         return bool(await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", self._table))
@@ -475,6 +456,22 @@ class AsyncMigrationManager:
     @staticmethod
     async def _unlock(conn: asyncpg.Connection) -> None:
         await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
+
+
+def _recorded(rows: list[asyncpg.Record]) -> dict[str, Migration]:
+    """Tracking rows (filename, checksum, applied_at, module_name, execution_time_ms) as
+    applied migrations, by filename."""
+    return {
+        row["filename"]: Migration(
+            filename=row["filename"],
+            checksum=row["checksum"],
+            content="",
+            applied_at=row["applied_at"],
+            module_name=row["module_name"],
+            execution_time_ms=row["execution_time_ms"],
+        )
+        for row in rows
+    }
 
 
 def checksum_of(content: str) -> str:
