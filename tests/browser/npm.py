@@ -1,13 +1,19 @@
 """npm packages of the Node-driven tests (examples/frontend, the graphql-http audits, the
 client pages): installed with `npm ci` only when node_modules does not match the folder's
-package-lock.json (a marker file holds the lock's sha256), so a run after the first is quick."""
+package-lock.json (a marker file holds the lock's sha256), so a run after the first is quick.
+
+The suite runs in several processes (pytest-xdist), whose session fixtures may install and
+build the same folder at once: `exclusively(folder)` makes them take turns."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -55,3 +61,14 @@ def node(folder: Path, *args: str) -> str:
     )
     assert result.returncode == 0, f"node {' '.join(args)} failed:\n{result.stdout}{result.stderr}"
     return result.stdout
+
+
+@contextmanager
+def exclusively(folder: Path) -> Iterator[None]:
+    """Hold `folder`'s lock (a file lock, across the suite's processes) while inside."""
+    with (folder / ".npm.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

@@ -21,7 +21,7 @@ from starlette.types import ASGIApp
 
 from gateway.settings import PROJECT_ROOT
 from tests.browser.conftest import LiveServer, OpenPage
-from tests.browser.npm import install, node
+from tests.browser.npm import exclusively, install, node
 from tests.browser.test_frontend import static_site
 from tests.tokens import token_for
 
@@ -34,8 +34,9 @@ CSRF_ADVICE = "apollo-require-preflight"
 @pytest.fixture(scope="session")
 def client_pages() -> Path:
     """tests/browser/clients/dist: both pages, bundled now."""
-    install(CLIENTS)
-    node(CLIENTS, "build.mjs")
+    with exclusively(CLIENTS):  # another test process may be building them right now
+        install(CLIENTS)
+        node(CLIENTS, "build.mjs")
     return CLIENTS / "dist"
 
 

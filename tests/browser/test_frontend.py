@@ -26,7 +26,7 @@ from starlette.types import ASGIApp
 
 from gateway.settings import PROJECT_ROOT
 from tests.browser.conftest import LiveServer, OpenPage, save_screenshot
-from tests.browser.npm import install, npm
+from tests.browser.npm import exclusively, install, npm
 from tests.tokens import token_for
 
 FRONTEND = PROJECT_ROOT / "examples" / "frontend"
@@ -36,8 +36,9 @@ PERSISTED_DOCUMENTS = FRONTEND / "src" / "gql" / "persisted-documents.json"  # w
 @pytest.fixture(scope="session")
 def frontend_dist() -> Path:
     """examples/frontend/dist, built now (dependencies installed only when the lock changed)."""
-    install(FRONTEND)
-    npm(FRONTEND, "run", "build")
+    with exclusively(FRONTEND):  # another test process may be building it right now
+        install(FRONTEND)
+        npm(FRONTEND, "run", "build")
     return FRONTEND / "dist"
 
 

@@ -16,7 +16,7 @@ from starlette.types import ASGIApp
 
 from gateway.settings import PROJECT_ROOT
 from tests.browser.conftest import LiveServer
-from tests.browser.npm import install, node
+from tests.browser.npm import exclusively, install, node
 
 AUDITS = PROJECT_ROOT / "tests" / "browser" / "graphql_http_audits"
 # MAY audits sending a GET without a preflight header: refused as a possible CSRF.
@@ -24,7 +24,8 @@ REFUSED_AS_CSRF = {"5A70", "D6D5", "6A70"}
 
 
 def run_audits(url: str) -> list[dict[str, str | None]]:
-    install(AUDITS)
+    with exclusively(AUDITS):  # another test process may be installing it right now
+        install(AUDITS)
     output = node(AUDITS, "audit.mjs", url)
     audits: list[dict[str, str | None]] = json.loads(output.splitlines()[-1])
     return audits
