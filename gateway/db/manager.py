@@ -156,7 +156,8 @@ class AsyncDatabaseManager(QueryRunner):
         return await open_pool(config, shared=True)
 
     async def connect(self) -> None:
-        """Open this manager's own pool (config-built managers only)."""
+        """Open this manager's own pool (config-built managers only), and create its schema
+        if it has one and the schema is missing, as pgdbm does."""
         if self._external_pool:
             raise PoolError(
                 "Cannot call connect() on a manager built with pool=: the shared pool is "
@@ -167,6 +168,16 @@ class AsyncDatabaseManager(QueryRunner):
             raise PoolError("connect() was already called on this manager.")
         assert self.config is not None
         pool = await open_pool(self.config, shared=False)
+        if self._schema:
+            # As pgdbm: a manager with its own pool and a schema creates the schema.
+            from gateway.db.migrations import create_schema_if_missing  # imports this module
+
+            try:
+                async with pool.acquire() as conn:
+                    await create_schema_if_missing(cast(asyncpg.Connection, conn), self._schema)
+            except BaseException:
+                await pool.close()
+                raise
         for name, query in self._prepared.items():
             pool.add_prepared_statement(name, query)
         self._pool = pool

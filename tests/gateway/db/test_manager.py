@@ -283,6 +283,20 @@ async def test_config_built_manager_owns_and_closes_its_pool(
     assert (await db.get_pool_stats())["status"] == "not_connected"
 
 
+async def test_a_manager_with_its_own_pool_creates_its_schema_on_connect_as_pgdbm(
+    database_config: DatabaseConfig, raw_connection: asyncpg.Connection
+) -> None:
+    db = AsyncDatabaseManager(database_config.model_copy(update={"schema_name": "fresh"}))
+    await db.connect()
+    try:
+        await db.execute("CREATE TABLE {{tables.notes}} (id INT)")
+    finally:
+        await db.disconnect()
+
+    exists = await raw_connection.fetchval("SELECT to_regclass('fresh.notes') IS NOT NULL")
+    assert exists
+
+
 def test_constructor_refuses_contradictory_arguments(database_config: DatabaseConfig) -> None:
     with pytest.raises(ConfigurationError, match="not both"):
         AsyncDatabaseManager(database_config, pool=object())  # type: ignore[arg-type]
