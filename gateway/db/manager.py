@@ -20,6 +20,7 @@ commit (or roll back) together, each still rendered for its own schema:
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, NoReturn, cast
@@ -40,6 +41,9 @@ from gateway.db.identifiers import validate_identifier
 from gateway.db.pool import SharedPool, open_pool, pool_stats
 from gateway.db.queries import QueryRunner, connection_lost
 from gateway.db.releases import release
+
+# A name PostgreSQL reads the same quoted or not: lower case, digits, underscores.
+_UNQUOTED_NAME = re.compile(r"[a-z_][a-z0-9_$]*")
 
 __all__ = ["AsyncDatabaseManager", "SchemaManager", "TransactionManager"]
 
@@ -377,6 +381,12 @@ class SchemaManager:
             await self.db.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema_name}"')
 
     def qualify_table_name(self, table_name: str) -> str:
-        """`schema.table` for this manager's schema (validated)."""
+        """`schema.table` for this manager's schema (validated), as pgdbm writes it. A
+        schema PostgreSQL would fold to lower case unquoted (`Reports`) is quoted: pgdbm's
+        text would name another schema."""
         validate_identifier(table_name, kind="table")
-        return f'"{self.schema_name}".{table_name}' if self.schema_name else table_name
+        if not self.schema_name:
+            return table_name
+        schema = self.schema_name
+        folds_to_itself = _UNQUOTED_NAME.fullmatch(schema) is not None
+        return f"{schema}.{table_name}" if folds_to_itself else f'"{schema}".{table_name}'

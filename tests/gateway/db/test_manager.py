@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable
 
 import asyncpg
+import pgdbm
 import pytest
 from pydantic import BaseModel
 
@@ -330,7 +331,10 @@ async def test_schema_manager_creates_the_schema_and_qualifies_names(
     assert await raw_connection.fetchval(
         "SELECT count(*) FROM information_schema.schemata WHERE schema_name = 'reports'"
     )
-    assert schemas.qualify_table_name("daily") == '"reports".daily'
+    # what pgdbm returns for a plain schema name
+    theirs = pgdbm.SchemaManager(pgdbm.AsyncDatabaseManager(pool=object(), schema="reports"))  # type: ignore[arg-type]
+    assert schemas.qualify_table_name("daily") == theirs.qualify_table_name("daily")
+    assert schemas.qualify_table_name("daily") == "reports.daily"
     with pytest.raises(SchemaError):
         schemas.qualify_table_name("daily; drop")
 
