@@ -30,13 +30,13 @@ class Context(BaseContext):
         *,
         max_page_size: int = MAX_PAGE_SIZE,
         viewer: Viewer = ANONYMOUS,
-        unavailable: Mapping[type[Any], Exception] | None = None,
+        unavailable: Mapping[type[Any], Callable[[], Exception]] | None = None,
     ) -> None:
         super().__init__()
         self.viewer = viewer
         self._managers = managers_by_loader_set
-        # Loader sets this request cannot have, with the error their fields answer (a
-        # tenant-scoped service's, for a viewer without a provisioned tenant).
+        # Loader sets this request cannot have, with what makes the error their fields
+        # answer (a tenant-scoped service's, for a viewer without a provisioned tenant).
         self._unavailable = unavailable or {}
         self._loaders: dict[type[Any], Any] = {}
         self._pages: dict[tuple[int | None, str | None, int | None, str | None], PageArgs] = {}
@@ -68,7 +68,7 @@ class Context(BaseContext):
                 db = self._managers[loader_set]
             except KeyError:
                 if (error := self._unavailable.get(loader_set)) is not None:
-                    raise error from None
+                    raise error() from None
                 raise LookupError(
                     f"{loader_set.__name__} is not registered by any service; add it to its "
                     "Service(loaders=[...])."

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,14 @@ UNKNOWN_TENANT = "Your token's tenant is not provisioned on this gateway."
 def module_name(service: str, tenant_id: str) -> str:
     """The migration module of `service` in `tenant_id`'s schema."""
     return f"{service}:tenant_{tenant_id}"
+
+
+# Makes the error a field answers when its loader set is unavailable (made when one asks).
+ErrorFactory = Callable[[], Exception]
+
+
+def _again(failure: Exception) -> Exception:
+    return failure
 
 
 class TenantRefused(Exception):
@@ -90,6 +98,10 @@ class TenantServices:
         self._service_of = {
             loader_set: service.name for service in scoped for loader_set in service.loaders
         }
+        # What a request without a tenant gets for these loader sets: made once.
+        self._without_tenant = dict.fromkeys(
+            self._service_of, functools.partial(Forbidden, NO_TENANT)
+        )
         self.registry = TenantRegistry(AsyncDatabaseManager(pool=pool))
         self.auto_provision = auto_provision
         # tenant -> (when the registry last said it is provisioned, its loader sets' managers)
@@ -147,18 +159,20 @@ class TenantServices:
 
     async def for_request(
         self, shared: Mapping[type[Any], AsyncDatabaseManager], viewer: Viewer
-    ) -> tuple[Mapping[type[Any], AsyncDatabaseManager], dict[type[Any], Exception]]:
+    ) -> tuple[Mapping[type[Any], AsyncDatabaseManager], Mapping[type[Any], ErrorFactory]]:
         """A request's managers by loader set (the `shared` ones and its tenant's), and the
-        loader sets it cannot have, with the error their fields answer: FORBIDDEN without a
-        provisioned tenant. Whatever else the request asks for is still served."""
+        loader sets it cannot have, with what makes the error their fields answer
+        (FORBIDDEN without a provisioned tenant). Whatever else it asks for is served."""
         if not self.enabled:
             return shared, {}
+        if viewer.tenant is None:  # most requests: nothing raised, nothing built
+            return shared, self._without_tenant
         try:
             return {**shared, **await self.managers_for(viewer.tenant)}, {}
         except TenantRefused as refusal:
-            error: Exception = Forbidden(str(refusal))
+            error: ErrorFactory = functools.partial(Forbidden, str(refusal))
         except Exception as failure:  # the registry unreadable (database down): per field
-            error = failure
+            error = functools.partial(_again, failure)
         return shared, dict.fromkeys(self._service_of, error)
 
     async def tenants(self) -> list[str]:

@@ -125,6 +125,7 @@ class _Builder:
     definitions: list[str] = field(default_factory=list)
     variables: dict[str, Any] = field(default_factory=dict)
     names: int = 0
+    aliasing: int = 0  # inside fragments on an interface's possible types: alias every field
 
     def name(self, prefix: str) -> str:
         self.names += 1
@@ -142,10 +143,13 @@ class _Builder:
         picked = self.draw(st.lists(st.sampled_from(choices), min_size=1, max_size=4))
         body = " ".join(self.field(parent, name, nesting) for name in picked)
         if isinstance(parent, GraphQLInterfaceType):  # and what its possible types add
+            # Aliased: two types' same-named fields of other types would conflict.
+            self.aliasing += 1
             for possible in self.draw(
                 st.lists(st.sampled_from(SCHEMA.get_possible_types(parent)), max_size=2)
             ):
                 body += f" ... on {possible.name} {{ {self.selection(possible, nesting)} }}"
+            self.aliasing -= 1
         wrap = self.draw(st.sampled_from(["plain", "inline", "bare-inline", "named"]))
         if wrap == "inline":
             return f"... on {parent.name} {{ {body} }}"
@@ -165,7 +169,8 @@ class _Builder:
         arguments = self.arguments(definition)
         if not _is_object(definition):
             # The same scalar twice merges into one key; with arguments it needs its alias.
-            return f"{self.name('a')}: {name}{arguments}" if arguments else name
+            aliased = arguments or self.aliasing
+            return f"{self.name('a')}: {name}{arguments}" if aliased else name
         child = get_named_type(definition.type)
         inner = self.selection(child, nesting + 1)
         return f"{self.name('a')}: {name}{arguments} {{ {inner} }}"

@@ -226,8 +226,9 @@ async def test_task_assignees_are_batched_one_statement_per_level(shop: Client) 
     }
     # the projects, their tasks, the tasks' assignees (from the users service's schema)
     assert len(statements) == 3, statements
-    assert '"tenant_acme"' in statements[0] or "tenant_acme" in statements[0]
-    assert "users" in statements[2]
+    assert '"tenant_acme".projects' in statements[0]  # the asker's tenant's schema
+    assert '"tenant_acme".tasks' in statements[1]
+    assert '"users".users' in statements[2]
 
 
 async def test_auto_provisioning_100_tenants_at_5_first_requests_each_migrates_each_once(
