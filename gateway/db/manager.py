@@ -41,6 +41,7 @@ from gateway.db.identifiers import validate_identifier
 from gateway.db.pool import SharedPool, open_pool, pool_stats
 from gateway.db.queries import QueryRunner, connection_lost
 from gateway.db.releases import release
+from gateway.db.schemas import create_schema_if_missing
 
 # A name PostgreSQL reads the same quoted or not: lower case, digits, underscores.
 _UNQUOTED_NAME = re.compile(r"[a-z_][a-z0-9_$]*")
@@ -174,8 +175,6 @@ class AsyncDatabaseManager(QueryRunner):
         pool = await open_pool(self.config, shared=False)
         if self._schema:
             # As pgdbm: a manager with its own pool and a schema creates the schema.
-            from gateway.db.migrations import create_schema_if_missing  # imports this module
-
             try:
                 async with pool.acquire() as conn:
                     await create_schema_if_missing(cast(asyncpg.Connection, conn), self._schema)

@@ -20,7 +20,9 @@ import asyncpg
 from gateway.db.errors import SchemaError
 from gateway.db.identifiers import MAX_IDENTIFIER_BYTES, validate_identifier, validate_tenant_id
 from gateway.db.manager import AsyncDatabaseManager
-from gateway.db.migrations import TRACKING_SCHEMA, AsyncMigrationManager, create_schema_if_missing
+from gateway.db.migrations import AsyncMigrationManager
+from gateway.db.schemas import create_schema_if_missing
+from gateway.db.tracking import LEGACY_SCHEMA
 
 __all__ = ["TenantManager"]
 
@@ -108,7 +110,7 @@ class TenantManager:
     async def drop_tenant(self, tenant_id: str) -> None:
         """Drop the tenant's schema, its data and its migration records."""
         schema = self.schema_for(tenant_id)
-        tracking = f'"{TRACKING_SCHEMA}".schema_migrations'
+        legacy = f'"{LEGACY_SCHEMA}".schema_migrations'
         async with self._locks.setdefault(tenant_id, asyncio.Lock()):
             # Forget the manager first: nobody gets it from the cache while the schema goes.
             self.tenant_dbs.pop(tenant_id, None)
@@ -116,8 +118,9 @@ class TenantManager:
             # one while holding the first deadlocks a full (or one-connection) pool.
             async with self._admin.transaction() as tx:
                 await tx.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-                if await tx.fetch_value("SELECT to_regclass($1) IS NOT NULL", tracking):
+                # The records are in the schema's own table; an earlier gateway's in public.
+                if await tx.fetch_value("SELECT to_regclass($1) IS NOT NULL", legacy):
                     await tx.execute(
-                        f"DELETE FROM {tracking} WHERE module_name = $1",
+                        f"DELETE FROM {legacy} WHERE module_name = $1",
                         self.module_name_for(tenant_id),
                     )

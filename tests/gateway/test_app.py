@@ -2,7 +2,7 @@
 
 Every test runs the real app (`httpx.ASGITransport`) inside its real lifespan on a fresh
 database, and checks the database itself (pg_stat_activity, information_schema,
-public.schema_migrations) through a connection outside the app's pool.
+each schema's schema_migrations) through a connection outside the app's pool.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from tests.asgi import PREFLIGHTED, serve
 from tests.gateway import extra_service
 from tests.gateway.extra_service.resolvers import DIGEST_FAILURE
 from tests.tokens import TEST_AUTH, app_settings
+from tests.tracking_rows import tracked, tracking_rows
 
 REPO_MIGRATIONS = PROJECT_ROOT / "migrations"
 REAL_SERVICES = ("users", "orders", "payments")  # each in a schema of its own
@@ -166,12 +167,13 @@ async def test_startup_migrates_every_service_into_its_own_schema(
         )
         tables = await raw_connection.fetch(
             "SELECT table_schema, table_name FROM information_schema.tables "
-            "WHERE table_schema = ANY($1)",
+            "WHERE table_schema = ANY($1) AND table_name <> 'schema_migrations'",
             list(REAL_SERVICES),
         )
-        migrations = await raw_connection.fetch(
-            "SELECT module_name, filename, schema_name FROM public.schema_migrations"
-        )
+        migrations = [
+            (row["module_name"], row["filename"], row["schema"])
+            for row in await tracking_rows(raw_connection)
+        ]
 
     assert {row["schema_name"] for row in schemas} == set(REAL_SERVICES)
     assert {(row["table_schema"], row["table_name"]) for row in tables} == {
@@ -180,7 +182,7 @@ async def test_startup_migrates_every_service_into_its_own_schema(
         ("orders", "line_items"),
         ("payments", "payments"),
     }
-    assert {tuple(row.values()) for row in migrations} == {
+    assert set(migrations) == {
         ("users", "001_create_users.sql", "users"),
         ("orders", "001_create_orders.sql", "orders"),
         ("orders", "002_add_currency_and_idempotency_key.sql", "orders"),
@@ -196,7 +198,7 @@ async def test_restarting_the_app_applies_no_migration_twice(
         async with serve(create_app(make_settings(), services.SERVICES)) as client:
             await create_user(client, f"user{start}@example.com")
 
-    assert await raw_connection.fetchval("SELECT count(*) FROM public.schema_migrations") == 5
+    assert len(await tracked(raw_connection)) == 5
     assert await raw_connection.fetchval("SELECT count(*) FROM users.users") == 2
 
 
@@ -233,8 +235,7 @@ async def test_failing_migration_at_startup_closes_the_pool_and_raises(
             pytest.fail("the app must not start with a broken migration")
 
     assert await raw_connection.fetchval(GATEWAY_BACKENDS) == 0
-    modules = await raw_connection.fetch("SELECT module_name FROM public.schema_migrations")
-    assert {row["module_name"] for row in modules} == set(REAL_SERVICES)
+    assert {module for module, _ in await tracked(raw_connection)} == set(REAL_SERVICES)
 
 
 async def test_failing_startup_hook_closes_the_pool_and_raises(
@@ -403,7 +404,7 @@ async def test_a_fourth_service_is_served_with_its_field_on_another_services_typ
             }""",
             {"userId": user_id, "reviewId": review_id},
         )
-        modules = await raw_connection.fetch("SELECT module_name FROM public.schema_migrations")
+        modules = {module for module, _ in await tracked(raw_connection)}
 
     assert body == {
         "data": {
@@ -417,7 +418,7 @@ async def test_a_fourth_service_is_served_with_its_field_on_another_services_typ
             "review": {"body": "Solid.", "author": {"name": "Critic"}},
         }
     }
-    assert {row["module_name"] for row in modules} == {*REAL_SERVICES, "reviews"}
+    assert modules == {*REAL_SERVICES, "reviews"}
     assert await raw_connection.fetchval("SELECT count(*) FROM reviews.reviews") == 2
 
 

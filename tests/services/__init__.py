@@ -52,6 +52,10 @@ SERVICE_TABLES = {
     ("orders", "orders"),
     ("orders", "line_items"),
     ("payments", "payments"),
+    # each schema's migration records: an injection must not reach them either
+    ("users", "schema_migrations"),
+    ("orders", "schema_migrations"),
+    ("payments", "schema_migrations"),
 }
 
 

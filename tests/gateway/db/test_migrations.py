@@ -1,6 +1,7 @@
 """AsyncMigrationManager against a real PostgreSQL: every assertion reads the database's state.
 
-The tracking table is `public.schema_migrations`; schemas and tables are checked through
+Each schema tracks its files in its own `<schema>.schema_migrations` (pgdbm's place and
+layout); schemas and tables are checked through
 information_schema, locks through pg_locks and pg_stat_activity. The cross-process race runs
 two real OS processes against the same database.
 """
@@ -9,9 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
+import re
 import sys
 import textwrap
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +30,8 @@ from gateway.db import (
     MigrationError,
     SharedPool,
 )
+from gateway.db.migration_lock import GATEWAY_LOCK_KEY
+from tests.tracking_rows import tables_in, tracked, tracking_tables
 
 Factory = Callable[[str], AsyncDatabaseManager]
 
@@ -40,13 +46,6 @@ def write(folder: Path, filename: str, sql: str) -> Path:
     return path
 
 
-async def tables_in(conn: asyncpg.Connection, schema: str) -> set[str]:
-    rows = await conn.fetch(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = $1", schema
-    )
-    return {row["table_name"] for row in rows}
-
-
 async def schema_exists(conn: asyncpg.Connection, schema: str) -> bool:
     return bool(
         await conn.fetchval(
@@ -56,26 +55,26 @@ async def schema_exists(conn: asyncpg.Connection, schema: str) -> bool:
     )
 
 
+def read(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def link(path: Path, target: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.symlink_to(target)
+
+
 async def tracking_table_exists(conn: asyncpg.Connection) -> bool:
-    return bool(await conn.fetchval("SELECT to_regclass('public.schema_migrations') IS NOT NULL"))
+    return bool(await tracking_tables(conn))
 
 
-async def tracked(conn: asyncpg.Connection, module: str | None = None) -> list[tuple[str, str]]:
-    """(module_name, filename) rows of the tracking table, in application order."""
-    if not await tracking_table_exists(conn):
-        return []
-    rows = await conn.fetch(
-        "SELECT module_name, filename FROM public.schema_migrations "
-        "WHERE $1::text IS NULL OR module_name = $1 ORDER BY id",
-        module,
-    )
-    return [(row["module_name"], row["filename"]) for row in rows]
-
-
-async def advisory_locks(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+async def advisory_locks(conn: asyncpg.Connection, key: int | None = None) -> list[asyncpg.Record]:
+    """Advisory locks held or awaited in this database (on `key` only, if given)."""
     return await conn.fetch(
         "SELECT pid, granted FROM pg_locks WHERE locktype = 'advisory' "
-        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+        "AND ($1::bigint IS NULL OR ((classid::bigint << 32) | objid::bigint) = $1)",
+        key,
     )
 
 
@@ -146,15 +145,16 @@ async def test_files_apply_in_numeric_order_with_templates_resolved_to_the_manag
     assert [entry["filename"] for entry in result["applied"]] == order
     assert all(
         set(entry) == {"filename", "execution_time_ms"}
-        and isinstance(entry["execution_time_ms"], float)
-        and entry["execution_time_ms"] >= 0
+        and isinstance(entry["execution_time_ms"], int)
+        and entry["execution_time_ms"] >= 1  # pgdbm's whole milliseconds, at least 1
         for entry in result["applied"]
     )
-    assert isinstance(result["total_time_ms"], float)
+    assert result["total_time_ms"] == sum(entry["execution_time_ms"] for entry in result["applied"])
     assert result["total"] == 4
     assert result["skipped"] == []
     assert await tables_in(raw_connection, "blog") == {"users", "posts", "comments"}
-    assert await tables_in(raw_connection, "public") == {"schema_migrations"}
+    assert await tables_in(raw_connection, "public") == set()
+    assert await tracking_tables(raw_connection) == ["blog"]
     assert await raw_connection.fetchval("SELECT blog.comment_count()") == 0
     assert await tracked(raw_connection) == [("blog", name) for name in order]
 
@@ -195,7 +195,7 @@ async def test_dry_run_lists_pending_files_and_creates_nothing(
     assert len(await tracked(raw_connection)) == 2
 
 
-async def test_tracking_rows_record_checksum_module_schema_and_time_in_one_public_table(
+async def test_tracking_rows_are_pgdbms_in_the_schemas_own_table(
     folder: Path, manager_factory: Factory, raw_connection: asyncpg.Connection
 ) -> None:
     content = "CREATE TABLE {{tables.users}} (id INT PRIMARY KEY);\n"
@@ -204,21 +204,36 @@ async def test_tracking_rows_record_checksum_module_schema_and_time_in_one_publi
         manager_factory("users"), folder, module_name="users"
     ).apply_pending_migrations()
 
-    row = await raw_connection.fetchrow("SELECT * FROM public.schema_migrations")
+    row = await raw_connection.fetchrow("SELECT * FROM users.schema_migrations")
 
     assert row is not None
+    # pgdbm 0.5.0's columns, nothing more
+    assert list(row.keys()) == [
+        "id",
+        "filename",
+        "checksum",
+        "module_name",
+        "applied_at",
+        "applied_by",
+        "execution_time_ms",
+    ]
     assert row["filename"] == "001_create_users.sql"
     # pgdbm's checksum: the text with its ends stripped (and CRLF made LF)
     assert row["checksum"] == hashlib.sha256(content.strip().encode()).hexdigest()
     assert row["module_name"] == "users"
-    assert row["schema_name"] == "users"
-    assert row["execution_time_ms"] is not None
-    assert row["execution_time_ms"] >= 0
+    assert row["applied_by"] == await raw_connection.fetchval("SELECT current_user")
+    assert row["execution_time_ms"] >= 1
     assert row["applied_at"] is not None
-    homes = await raw_connection.fetch(
-        "SELECT table_schema FROM information_schema.tables WHERE table_name = 'schema_migrations'"
+    assert await tracking_tables(raw_connection) == ["users"]
+    indexes = await raw_connection.fetch(
+        "SELECT indexname FROM pg_indexes WHERE schemaname = 'users' "
+        "AND tablename = 'schema_migrations' ORDER BY indexname"
     )
-    assert [home["table_schema"] for home in homes] == ["public"]
+    assert [index["indexname"] for index in indexes] == [
+        "idx_schema_migrations_module",
+        "schema_migrations_filename_module_name_key",
+        "schema_migrations_pkey",
+    ]
 
 
 async def test_two_services_shipping_the_same_filename_are_kept_apart_by_module_name(
@@ -237,13 +252,11 @@ async def test_two_services_shipping_the_same_filename_are_kept_apart_by_module_
     assert users["status"] == orders["status"] == "success"
     assert await tables_in(raw_connection, "users") == {"accounts"}
     assert await tables_in(raw_connection, "orders") == {"orders"}
-    rows = await raw_connection.fetch(
-        "SELECT module_name, schema_name, filename FROM public.schema_migrations ORDER BY id"
-    )
-    assert [tuple(row) for row in rows] == [
-        ("users", "users", "001_create.sql"),
-        ("orders", "orders", "001_create.sql"),
+    assert await tracked(raw_connection) == [
+        ("users", "001_create.sql"),
+        ("orders", "001_create.sql"),
     ]
+    assert await tracking_tables(raw_connection) == ["orders", "users"]
 
 
 # --- failures ------------------------------------------------------------------------------
@@ -299,7 +312,7 @@ async def test_file_changed_after_being_applied_is_refused_and_nothing_else_is_a
     first.write_text("CREATE TABLE {{tables.users}} (id INT, email TEXT);\n")
     write(folder, "002_create_roles.sql", "CREATE TABLE {{tables.roles}} (id INT);")
 
-    with pytest.raises(MigrationError, match=r"001_create_users\.sql.*changed") as caught:
+    with pytest.raises(MigrationError, match=r"001_create_users\.sql.*modified") as caught:
         await migrations.apply_pending_migrations()
 
     assert caught.value.migration_file == "001_create_users.sql"
@@ -501,9 +514,14 @@ async def test_migration_history_lists_this_modules_files_newest_first(
     history = await a.get_migration_history(limit=2)
 
     assert [entry["filename"] for entry in history] == ["003_t3.sql", "002_t2.sql"]
-    assert {"filename", "checksum", "module_name", "applied_at", "execution_time_ms"} <= set(
-        history[0]
-    )
+    # pgdbm's history columns
+    assert set(history[0]) == {
+        "filename",
+        "module_name",
+        "applied_at",
+        "applied_by",
+        "execution_time_ms",
+    }
     assert all(entry["module_name"] == "a" for entry in history)
     assert len(await a.get_migration_history()) == 3
 
@@ -538,30 +556,22 @@ async def test_rollback_migration_before_anything_was_applied_is_a_no_op(
     assert not await tracking_table_exists(raw_connection)
 
 
-async def test_create_migration_writes_the_next_numbered_file(
+async def test_create_migration_writes_a_timestamped_file_as_pgdbm_does(
     folder: Path, manager_factory: Factory, raw_connection: asyncpg.Connection
 ) -> None:
     migrations = AsyncMigrationManager(manager_factory("users"), folder, module_name="users")
+    write(folder, "001_create_users.sql", "CREATE TABLE {{tables.users}} (id INT);")
+    content = "ALTER TABLE {{tables.users}} ADD COLUMN avatar_url VARCHAR(500);"
 
-    first = await migrations.create_migration(
-        "create_users", "\n  CREATE TABLE {{tables.users}} (id INT);\n"
-    )
-    write(folder, "007_seven.sql", "SELECT 1;")
-    second = await migrations.create_migration(
-        "add_users_avatar",
-        "ALTER TABLE {{tables.users}} ADD COLUMN avatar_url VARCHAR(500);",
-        auto_transaction=True,
-    )
+    created = Path(await migrations.create_migration("add_users_avatar", content))
 
-    assert Path(first) == folder / "001_create_users.sql"
-    assert (
-        folder / "001_create_users.sql"
-    ).read_text() == "CREATE TABLE {{tables.users}} (id INT);\n"
-    assert Path(second) == folder / "008_add_users_avatar.sql"
+    # pgdbm's name, <YYYYmmdd_HHMMSS>_<name>.sql, and the content exactly as given
+    assert created.parent == folder
+    assert re.fullmatch(r"\d{8}_\d{6}_add_users_avatar\.sql", created.name)
+    assert read(created) == content
     assert [m.filename for m in await migrations.get_pending_migrations()] == [
         "001_create_users.sql",
-        "007_seven.sql",
-        "008_add_users_avatar.sql",
+        created.name,
     ]
     await migrations.apply_pending_migrations()
     columns = await raw_connection.fetch(
@@ -569,42 +579,102 @@ async def test_create_migration_writes_the_next_numbered_file(
         "WHERE table_schema = 'users' AND table_name = 'users' ORDER BY ordinal_position"
     )
     assert [column["column_name"] for column in columns] == ["id", "avatar_url"]
+    # Unlike pgdbm: a second file of the same name within the second is refused, never
+    # written over the first; a name that is not an identifier ("../x") is refused.
+    now = datetime.now()
+    taken = [
+        write(folder, f"{now + timedelta(seconds=s):%Y%m%d_%H%M%S}_same.sql", "SELECT 1;")
+        for s in range(3)  # this second and the next two: the call lands in one of them
+    ]
+    with pytest.raises(MigrationError, match="already exists"):
+        await migrations.create_migration("same", "SELECT 2;")
+    assert [read(path) for path in taken] == ["SELECT 1;"] * 3
+    with pytest.raises(MigrationError, match="not allowed"):
+        await migrations.create_migration("../escape", "SELECT 1;")
 
 
-async def test_find_migration_files_ignores_badly_named_files(
+async def test_find_migration_files_discovers_every_sql_file_as_pgdbm_does(
     folder: Path, manager_factory: Factory
 ) -> None:
-    for name in ("001_ok.sql", "V2__flyway.sql", "20251025120000_stamp.sql"):
+    for name in ("001_ok.sql", "V2__flyway.sql", "20251025120000_stamp.sql", "10_ten.sql"):
         write(folder, name, "SELECT 1;")
-    for name in ("create.sql", "001-dash.sql", "x001_lead.sql", "001_notes.txt", "README.md"):
+    for name in ("create.sql", "001-dash.sql", "x001_lead.sql"):
+        write(folder, name, "SELECT 1;")
+    for name in ("001_notes.txt", "README.md", ".002_hidden.sql"):
         write(folder, name, "SELECT broken")
     (folder / "003_a_folder.sql").mkdir()
     migrations = AsyncMigrationManager(manager_factory("app"), folder, module_name="app")
 
     files = await migrations.find_migration_files()
 
+    # Every *.sql file but hidden ones, as pgdbm; numbered ones by number (10 after 001,
+    # where name order would agree, and 2025... last among them), then Flyway's, then the
+    # rest by name.
     assert [m.filename for m in files] == [
         "001_ok.sql",
-        "V2__flyway.sql",
+        "10_ten.sql",
         "20251025120000_stamp.sql",
+        "V2__flyway.sql",
+        "001-dash.sql",
+        "create.sql",
+        "x001_lead.sql",
     ]
-    assert [m.version for m in files] == ["001", "2", "20251025120000"]
+    assert [m.version for m in files] == [
+        "001",
+        "10",
+        "20251025120000",
+        "2",
+        "001-dash",
+        "create",
+        "x001_lead",
+    ]
     assert files[0].checksum == hashlib.sha256(b"SELECT 1;").hexdigest()
     assert all(m.module_name == "app" and not m.is_applied for m in files)
 
 
-async def test_missing_migrations_folder_raises_a_clear_error(
-    tmp_path: Path, manager_factory: Factory, raw_connection: asyncpg.Connection
+async def test_files_are_ordered_by_number_where_pgdbms_name_order_would_not(
+    folder: Path, manager_factory: Factory
+) -> None:
+    for name in ("2_b.sql", "10_a.sql"):
+        write(folder, name, "SELECT 1;")
+    migrations = AsyncMigrationManager(manager_factory("app"), folder, module_name="app")
+
+    # pgdbm sorts by name and would run 10_a.sql first: a deliberate difference.
+    assert [m.filename for m in await migrations.find_migration_files()] == [
+        "2_b.sql",
+        "10_a.sql",
+    ]
+
+
+async def test_a_symlink_out_of_the_folder_is_refused(
+    tmp_path: Path, folder: Path, manager_factory: Factory, raw_connection: asyncpg.Connection
+) -> None:
+    outside = write(tmp_path / "elsewhere", "001_drop.sql", "DROP TABLE public.important;")
+    link(folder / "001_drop.sql", outside)
+    migrations = AsyncMigrationManager(manager_factory("app"), folder, module_name="app")
+
+    with pytest.raises(MigrationError, match="outside the migrations directory"):
+        await migrations.apply_pending_migrations()
+    assert await tracked(raw_connection) == []
+
+
+async def test_missing_migrations_folder_means_nothing_pending_as_in_pgdbm(
+    tmp_path: Path,
+    manager_factory: Factory,
+    raw_connection: asyncpg.Connection,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     missing = tmp_path / "no_such_folder"
     migrations = AsyncMigrationManager(manager_factory("app"), missing, module_name="app")
 
-    with pytest.raises(MigrationError, match=r"no_such_folder.*does not exist"):
-        await migrations.apply_pending_migrations()
-    with pytest.raises(MigrationError, match="does not exist"):
-        await migrations.find_migration_files()
-    assert not await tracking_table_exists(raw_connection)
-    assert not await schema_exists(raw_connection, "app")
+    with caplog.at_level(logging.WARNING, logger="gateway.db.migrations"):
+        assert await migrations.find_migration_files() == []
+        result = await migrations.apply_pending_migrations()
+
+    assert result == {"status": "up_to_date", "applied": [], "skipped": [], "total": 0}
+    assert "no_such_folder" in caplog.text
+    assert "does not exist" in caplog.text
+    assert await tracked(raw_connection) == []
 
 
 async def test_invalid_template_in_a_file_raises_migration_error_naming_it(
@@ -745,7 +815,8 @@ async def test_waiting_for_another_run_outlasts_the_pools_lock_and_statement_tim
 
 
 async def _lock_count(conn: asyncpg.Connection, *, granted: bool, expected: int) -> bool:
-    locks = await advisory_locks(conn)
+    """Whether `expected` backends hold (or wait for) the gateway's migration lock."""
+    locks = await advisory_locks(conn, key=GATEWAY_LOCK_KEY)
     return sum(1 for lock in locks if lock["granted"] is granted) == expected
 
 
@@ -840,7 +911,7 @@ async def test_two_processes_applying_at_the_same_moment_apply_each_file_once(
     rows = await raw_connection.fetch("SELECT id, note FROM race.t ORDER BY id")
     assert [tuple(row) for row in rows] == [(1, "first"), (2, "second")]
     counts = await raw_connection.fetch(
-        "SELECT filename, count(*) AS n FROM public.schema_migrations "
+        "SELECT filename, count(*) AS n FROM race.schema_migrations "
         "WHERE module_name = 'race' GROUP BY filename ORDER BY filename"
     )
     assert [tuple(row) for row in counts] == [
@@ -906,7 +977,7 @@ async def test_pending_migrations_refuse_a_file_changed_since_it_was_applied(
     await migrations.apply_pending_migrations()
     path.write_text("CREATE TABLE {{tables.a}} (id BIGINT);")
 
-    with pytest.raises(MigrationError, match="was changed"):
+    with pytest.raises(MigrationError, match="has been modified"):
         await migrations.get_pending_migrations()
 
 

@@ -77,10 +77,13 @@ async def test_a_database_pgdbm_migrated_is_adopted_with_nothing_run_twice(
     connection = await asyncpg.connect(empty_database_url)
     try:
         statuses = await connection.fetchval("SELECT count(*) FROM orders.statuses")
-        ours = await connection.fetch(
-            "SELECT module_name, filename FROM public.schema_migrations ORDER BY id"
+        rows = await connection.fetch(
+            "SELECT module_name, filename FROM orders.schema_migrations ORDER BY id"
         )
-        pgdbm_rows = await connection.fetchval("SELECT count(*) FROM orders.schema_migrations")
+        elsewhere = await connection.fetchval(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = "
+            "'schema_migrations' AND table_schema NOT IN ('users', 'orders', 'payments')"
+        )
         notes = await connection.fetchval(
             "SELECT count(*) FROM information_schema.columns "
             "WHERE table_schema = 'orders' AND table_name = 'orders' AND column_name = 'notes'"
@@ -88,10 +91,46 @@ async def test_a_database_pgdbm_migrated_is_adopted_with_nothing_run_twice(
     finally:
         await connection.close()
     assert statuses == 2  # the seed ran once, by pgdbm
-    assert pgdbm_rows == 3  # pgdbm's own records, untouched
-    # Only the gateway's newer file was applied (and recorded in its own table).
-    assert [tuple(row) for row in ours] == [("orders", "004_add_notes.sql")]
+    # pgdbm's three records untouched, and only the gateway's newer file applied, recorded
+    # beside them in pgdbm's table (no table of the gateway's own).
+    assert [tuple(row) for row in rows] == [
+        ("orders", "001_create_orders.sql"),
+        ("orders", "002_add_currency_and_idempotency_key.sql"),
+        ("orders", "003_seed_statuses.sql"),
+        ("orders", "004_add_notes.sql"),
+    ]
+    assert elsewhere == 0
     assert notes == 1
+
+
+async def test_pgdbm_sees_what_the_gateway_applied_and_runs_nothing_again(
+    empty_database_url: str, migrations: Path
+) -> None:
+    await start_gateway(empty_database_url, migrations)
+
+    pool = await pgdbm.AsyncDatabaseManager.create_shared_pool(
+        pgdbm.DatabaseConfig(
+            connection_string=empty_database_url, min_connections=1, max_connections=2
+        )
+    )
+    try:
+        for name in SHARED_SERVICES:
+            db = pgdbm.AsyncDatabaseManager(pool=pool, schema=name)
+            manager = pgdbm.AsyncMigrationManager(
+                db, migrations_path=str(migrations / name), module_name=name
+            )
+            assert await manager.get_pending_migrations() == []
+            result = await manager.apply_pending_migrations()
+            assert result["status"] == "up_to_date", (name, result)
+            history = await manager.get_migration_history()
+            assert {entry["module_name"] for entry in history} == {name}
+    finally:
+        await pool.close()
+    connection = await asyncpg.connect(empty_database_url)
+    try:
+        assert await connection.fetchval("SELECT count(*) FROM orders.statuses") == 2
+    finally:
+        await connection.close()
 
 
 async def test_a_file_changed_since_pgdbm_applied_it_is_refused(
@@ -105,5 +144,5 @@ async def test_a_file_changed_since_pgdbm_applied_it_is_refused(
 
     # ...but another statement is.
     seed.write_text(SEED + "INSERT INTO {{tables.statuses}} (name) VALUES ('lost');\n")
-    with pytest.raises(MigrationError, match=r"003_seed_statuses\.sql.*was changed"):
+    with pytest.raises(MigrationError, match=r"003_seed_statuses\.sql.*has been modified"):
         await start_gateway(empty_database_url, migrations)

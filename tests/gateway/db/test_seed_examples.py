@@ -16,7 +16,14 @@ import asyncpg
 import httpx
 import pytest
 
-from gateway.db import AsyncDatabaseManager, AsyncMigrationManager, DatabaseConfig, PoolError
+from gateway.db import (
+    AsyncDatabaseManager,
+    AsyncMigrationManager,
+    DatabaseConfig,
+    MigrationError,
+    PoolError,
+)
+from tests.tracking_rows import tracked
 
 USERS_SQL = """
 CREATE TABLE IF NOT EXISTS {{tables.users}} (
@@ -53,7 +60,8 @@ def load(name: str) -> ModuleType:
 async def schemas_and_tables(conn: asyncpg.Connection) -> set[tuple[str, str]]:
     rows = await conn.fetch(
         "SELECT table_schema, table_name FROM information_schema.tables "
-        "WHERE table_schema IN ('users', 'orders', 'payments')"
+        "WHERE table_schema IN ('users', 'orders', 'payments') "
+        "AND table_name <> 'schema_migrations'"
     )
     return {(row["table_schema"], row["table_name"]) for row in rows}
 
@@ -66,10 +74,65 @@ async def backends(conn: asyncpg.Connection) -> int:
     return count
 
 
-async def test_minimal_example_migrates_each_schema_through_one_pool(
+def load_on_pgdbm(name: str) -> ModuleType:
+    """The same block with its import line back to `from pgdbm import`, as its authors ran it."""
+    path = Path(__file__).parent / "seed" / f"{name}.py"
+    source = path.read_text().replace("from gateway.db import", "from pgdbm import")
+    module = ModuleType(f"seed_on_pgdbm_{name}")
+    exec(compile(source, str(path), "exec"), module.__dict__)
+    return module
+
+
+async def test_minimal_example_as_written_is_refused_with_the_fix_since_pgdbm_breaks_on_it(
     seed_project: Path, raw_connection: asyncpg.Connection
 ) -> None:
+    # The example passes the module name third, positionally: in pgdbm's order (ours too)
+    # that is migrations_table. The gateway refuses before touching anything, saying how.
     app = load("minimal_example").app
+    try:
+        with pytest.raises(MigrationError, match=r'migrations_table.*module_name="\.\.\."'):
+            async with app.router.lifespan_context(app):
+                pytest.fail("the example must not start")
+        assert await schemas_and_tables(raw_connection) == set()
+    finally:
+        await app.state.users_db.pool.close()  # the example closes its pool only after yield
+
+
+async def test_minimal_example_as_written_fails_on_pgdbm_too(
+    seed_project: Path, raw_connection: asyncpg.Connection
+) -> None:
+    # pgdbm creates no schema for a manager on a shared pool: the example fails at once.
+    first = load_on_pgdbm("minimal_example").app
+    try:
+        with pytest.raises(asyncpg.InvalidSchemaNameError):
+            async with first.router.lifespan_context(first):
+                pytest.fail("pgdbm must fail on the example")
+    finally:
+        await first.state.users_db._pool.close()
+    # With the schemas there, it tracks in a table named "users" and then fails on the
+    # service's own users table (its index on email: the tracking table has no email).
+    await raw_connection.execute("CREATE SCHEMA users; CREATE SCHEMA orders")
+    second = load_on_pgdbm("minimal_example").app
+    try:
+        with pytest.raises(Exception, match="email"):
+            async with second.router.lifespan_context(second):
+                pytest.fail("pgdbm must fail on the example")
+        assert ("users", "users") in await schemas_and_tables(raw_connection)
+    finally:
+        await second.state.users_db._pool.close()
+
+
+async def test_minimal_example_with_module_name_by_keyword_migrates_through_one_pool(
+    seed_project: Path, raw_connection: asyncpg.Connection
+) -> None:
+    source = Path(__file__).parent / "seed" / "minimal_example.py"
+    fixed = source.read_text().replace(
+        "AsyncMigrationManager(db, path, name)", "AsyncMigrationManager(db, path, module_name=name)"
+    )
+    assert fixed != source.read_text()
+    module = ModuleType("minimal_example_fixed")
+    exec(compile(fixed, str(source), "exec"), module.__dict__)
+    app = module.app
     async with app.router.lifespan_context(app):
         assert await schemas_and_tables(raw_connection) == {
             ("users", "users"),
@@ -82,10 +145,7 @@ async def test_minimal_example_migrates_each_schema_through_one_pool(
         )
         assert await raw_connection.fetchval("SELECT email FROM users.users WHERE id = $1", user_id)
     assert await backends(raw_connection) == 0  # the pool closed on shutdown
-    rows = await raw_connection.fetch(
-        "SELECT module_name, filename FROM public.schema_migrations ORDER BY module_name"
-    )
-    assert [tuple(row) for row in rows] == [
+    assert sorted(await tracked(raw_connection)) == [
         ("orders", "001_create_orders.sql"),
         ("users", "001_create_users.sql"),
     ]
@@ -122,7 +182,7 @@ async def test_singleton_hands_one_pool_to_every_service(
     try:
         users_db = AsyncDatabaseManager(pool=db_mgr.get_pool(), schema="users")
         await AsyncMigrationManager(
-            users_db, "migrations/users", "users"
+            users_db, "migrations/users", module_name="users"
         ).apply_pending_migrations()
         assert await users_db.table_exists("users")
         assert await backends(raw_connection) == 10  # one pool of the default size

@@ -21,6 +21,7 @@ from gateway.db import (
     SharedPool,
     TenantManager,
 )
+from tests.tracking_rows import tables_in, tracking_rows
 
 NOTES_SQL = """
 CREATE TABLE {{tables.notes}} (id SERIAL PRIMARY KEY, body TEXT NOT NULL);
@@ -44,13 +45,6 @@ def tenants(shared_pool: SharedPool, tenant_migrations: Path) -> TenantManager:
     return TenantManager(shared_pool, migrations_path=tenant_migrations)
 
 
-async def tables_in(conn: asyncpg.Connection, schema: str) -> set[str]:
-    rows = await conn.fetch(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = $1", schema
-    )
-    return {row["table_name"] for row in rows}
-
-
 async def tenant_schemas(conn: asyncpg.Connection) -> list[str]:
     rows = await conn.fetch(
         "SELECT schema_name FROM information_schema.schemata "
@@ -60,13 +54,10 @@ async def tenant_schemas(conn: asyncpg.Connection) -> list[str]:
 
 
 async def tracked(conn: asyncpg.Connection) -> list[tuple[str, str | None, str]]:
-    """(module_name, schema_name, filename) rows of the tracking table, in order."""
-    if not await conn.fetchval("SELECT to_regclass('public.schema_migrations') IS NOT NULL"):
-        return []
-    rows = await conn.fetch(
-        "SELECT module_name, schema_name, filename FROM public.schema_migrations ORDER BY id"
-    )
-    return [(row["module_name"], row["schema_name"], row["filename"]) for row in rows]
+    """(module_name, schema of its tracking table, filename) rows, in application order."""
+    return [
+        (row["module_name"], row["schema"], row["filename"]) for row in await tracking_rows(conn)
+    ]
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], what: str, limit: float = 20) -> None:
@@ -86,7 +77,7 @@ async def test_first_use_creates_the_tenant_schema_and_applies_its_migrations(
     assert db.schema == "tenant_acme"
     assert await tenant_schemas(raw_connection) == ["tenant_acme"]
     assert await tables_in(raw_connection, "tenant_acme") == {"notes", "tags"}
-    assert await tables_in(raw_connection, "public") == {"schema_migrations"}
+    assert await tables_in(raw_connection, "public") == set()
     assert await tracked(raw_connection) == [
         ("tenant_acme", "tenant_acme", FILES[0]),
         ("tenant_acme", "tenant_acme", FILES[1]),
