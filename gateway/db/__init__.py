@@ -1,4 +1,5 @@
-"""pgdbm's API on asyncpg: one shared pool, schema-isolated managers, migrations, tenants.
+"""pgdbm's API on asyncpg: one shared pool, schema-isolated managers, migrations, tenants,
+monitoring and testing helpers (gateway.db.fixtures is pgdbm's pytest plugin).
 
 Code written against pgdbm runs with its import line changed to `from gateway.db import ...`.
 """
@@ -21,27 +22,42 @@ from gateway.db.errors import (
 )
 from gateway.db.manager import AsyncDatabaseManager, SchemaManager, TransactionManager
 from gateway.db.migrations import AsyncMigrationManager, Migration
+from gateway.db.monitoring import (
+    ConnectionMetrics,
+    DatabaseDebugger,
+    MonitoredAsyncDatabaseManager,
+    QueryMetrics,
+    log_query_performance,
+)
 from gateway.db.outcomes import settle_commit
 from gateway.db.pool import SharedPool
 from gateway.db.statements import StatementRecorder, count_statements
 from gateway.db.tenants import TenantManager
+from gateway.db.testing import AsyncTestDatabase, DatabaseTestCase, DatabaseTestConfig
 
 __all__ = [
     "AsyncDBError",
     "AsyncDatabaseManager",
     "AsyncMigrationManager",
+    "AsyncTestDatabase",
     "CommitOutcomeUnknown",
     "ConfigurationError",
     "ConnectionError",
+    "ConnectionMetrics",
     "DatabaseConfig",
     "DatabaseConnectionError",
+    "DatabaseDebugger",
+    "DatabaseTestCase",
+    "DatabaseTestConfig",
     "DatabaseTestError",
     "Migration",
     "MigrationError",
+    "MonitoredAsyncDatabaseManager",
     "MonitoringError",
     "PoolError",
     "PoolTimeoutError",
     "QueryError",
+    "QueryMetrics",
     "SchemaError",
     "SchemaManager",
     "SharedPool",
@@ -50,5 +66,6 @@ __all__ = [
     "TransactionError",
     "TransactionManager",
     "count_statements",
+    "log_query_performance",
     "settle_commit",
 ]

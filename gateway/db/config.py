@@ -23,15 +23,18 @@ _SSL_MODES = {"require", "verify-ca", "verify-full"}
 
 
 def mask_password(dsn: str) -> str:
-    """`dsn` with everything between the user's `:` and the last `@` made `***`: the whole
-    password, URL-encoded or not (`p@ss/w#rd?1` has an `@` of its own). An `@` further on
-    (in a parameter) would hide the host too: never any of the password."""
+    """`dsn` with everything between the user's `:` and the last `@` made `****` (pgdbm's
+    mask): the whole password, URL-encoded or not (`p@ss/w#rd?1` has an `@` of its own). An
+    `@` further on (in a parameter) would hide the host too: never any of the password. An
+    empty password stays empty, as pgdbm leaves it."""
     scheme, separator, rest = dsn.partition("://")
     at = rest.rfind("@")
     if not separator or at < 0 or ":" not in rest[:at]:
         return dsn
-    user = rest[:at].split(":", 1)[0]
-    return f"{scheme}://{user}:***@{rest[at + 1 :]}"
+    user, _, password = rest[:at].partition(":")
+    if not password:
+        return dsn
+    return f"{scheme}://{user}:****@{rest[at + 1 :]}"
 
 
 class DatabaseConfig(BaseModel):
@@ -130,21 +133,27 @@ class DatabaseConfig(BaseModel):
         return f"postgresql://{user}:{secret}@{self.host}:{self.port}/{database}"
 
     def get_dsn_masked(self) -> str:
-        """The DSN with the whole password replaced by `***`, safe for logs and errors (also
+        """The DSN with the whole password replaced by `****`, safe for logs and errors (also
         a connection string whose password was not URL-encoded)."""
         if not self.connection_string:
             user, database = quote(self.user, safe=""), quote(self.database, safe="")
-            return f"postgresql://{user}:***@{self.host}:{self.port}/{database}"
+            return f"postgresql://{user}:****@{self.host}:{self.port}/{database}"
         return mask_password(self.connection_string)
+
+    def address(self) -> tuple[str, int, str]:
+        """(host, port, database) this config reaches; never any of the password."""
+        if not self.connection_string:
+            return self.host, self.port, self.database
+        parts = urlsplit(mask_password(self.connection_string))
+        return (
+            parts.hostname or self.host,
+            parts.port or self.port,
+            parts.path.lstrip("/") or self.database,
+        )
 
     def target(self) -> str:
         """Which server and database this config reaches, for warnings and stats."""
-        if not self.connection_string:
-            return f"{self.host}:{self.port}/{self.database}"
-        parts = urlsplit(mask_password(self.connection_string))
-        host = parts.hostname or self.host
-        port = parts.port or self.port
-        database = parts.path.lstrip("/") or self.database
+        host, port, database = self.address()
         return f"{host}:{port}/{database}"
 
     def get_server_settings(self) -> dict[str, str]:

@@ -6,10 +6,13 @@
     ├── PoolError            a pool is missing, closed, or used against its lifecycle
     │   └── PoolTimeoutError no connection became free within the acquire timeout
     ├── SchemaError          an identifier (schema, table, tenant) is invalid
-    ├── QueryError           PostgreSQL refused a statement
-    ├── TransactionError     a transaction could not begin, commit or roll back
+    ├── QueryError           PostgreSQL refused a statement (outside a transaction; inside
+    │                        one, asyncpg's own exception passes, as with pgdbm)
+    ├── TransactionError     pgdbm's name
     │   └── CommitOutcomeUnknown COMMIT was sent but its answer was lost: committed or not?
-    └── MigrationError       a migration file is invalid, changed after applying, or failed
+    ├── MigrationError       a migration file is invalid, changed after applying, or failed
+    ├── MonitoringError      pgdbm's name (its monitoring raises none)
+    └── DatabaseTestError    the testing helpers could not create, name or drop a database
 
 `ConnectionError` exists so `from pgdbm import ConnectionError` keeps working after the import
 line changes; our own code uses `DatabaseConnectionError` and never shadows the builtin.
@@ -108,12 +111,17 @@ class QueryError(AsyncDBError):
         self.original_error = original_error
         self.sqlstate: str | None = getattr(original_error, "sqlstate", None)
         self.constraint_name: str | None = getattr(original_error, "constraint_name", None)
-        details: dict[str, Any] = {"sqlstate": self.sqlstate}
+        # pgdbm's details (query, masked params, the original error's text), plus sqlstate;
+        # none of it goes into the message.
+        details: dict[str, Any] = {"query": query}
+        if params:
+            details["params"] = masked_params(params)
+        if original_error is not None:
+            details["original_error"] = str(original_error)
+        details["sqlstate"] = self.sqlstate
         if self.constraint_name:
             details["constraint"] = self.constraint_name
-        if params:  # pgdbm's keyword; masked as pgdbm masks them, and kept out of the message
-            details["params"] = masked_params(params)
-        super().__init__(message, details)
+        super().__init__(message, {k: v for k, v in details.items() if v is not None})
 
 
 def masked_params(params: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -129,15 +137,18 @@ def masked_params(params: tuple[Any, ...]) -> tuple[Any, ...]:
 
 
 class TransactionError(AsyncDBError):
-    """Raised when a transaction cannot begin, commit or roll back."""
+    """pgdbm's; raised as `CommitOutcomeUnknown` when COMMIT's answer was lost (a refused
+    BEGIN or COMMIT is asyncpg's own exception, as with pgdbm)."""
 
 
 class MonitoringError(AsyncDBError):
-    """pgdbm's, for `except` clauses that name it; the data layer raises none."""
+    """pgdbm's, for `except` clauses that name it; gateway.db.monitoring raises none, as
+    pgdbm's monitoring raises none."""
 
 
 class DatabaseTestError(AsyncDBError):
-    """pgdbm's, for `except` clauses that name it; the data layer raises none."""
+    """Raised by the testing helpers (gateway.db.testing) when a test database cannot be
+    created, named or dropped."""
 
     def __init__(self, message: str, test_db_name: str | None = None) -> None:
         super().__init__(message, {"test_db_name": test_db_name} if test_db_name else None)

@@ -20,6 +20,7 @@ commit (or roll back) together, each still rendered for its own schema:
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -35,7 +36,6 @@ from gateway.db.errors import (
     DatabaseConnectionError,
     PoolError,
     PoolTimeoutError,
-    TransactionError,
 )
 from gateway.db.identifiers import validate_identifier
 from gateway.db.pool import SharedPool, open_pool, pool_stats
@@ -55,15 +55,24 @@ class TransactionManager(QueryRunner):
     """The query API inside `db.transaction()`: every call runs on the transaction's connection.
 
     Usage: `async with db.transaction() as tx: await tx.execute(...)`; nest
-    `async with tx.transaction()` for a savepoint.
+    `async with tx.transaction()` for a savepoint. PostgreSQL's refusals arrive as asyncpg's
+    own exceptions here, as with pgdbm.
     """
 
+    _passes_refusals = True
+
     def __init__(
-        self, connection: asyncpg.Connection, schema: str | None, pool: asyncpg.Pool | None = None
+        self,
+        connection: asyncpg.Connection,
+        schema: str | None,
+        pool: asyncpg.Pool | None = None,
+        *,
+        debug: bool = False,
     ) -> None:
         self._conn = connection
         self._schema = schema
         self._pool = pool
+        self._debug = debug
 
     @property
     def connection(self) -> asyncpg.Connection:
@@ -129,6 +138,7 @@ class AsyncDatabaseManager(QueryRunner):
             validate_identifier(resolved, kind="schema") if resolved is not None else None
         )
         self._prepared: dict[str, str] = {}
+        self._debug = os.environ.get("DB_DEBUG", "").lower() in ("1", "true", "yes")
 
     @property
     def schema(self) -> str | None:
@@ -231,8 +241,9 @@ class AsyncDatabaseManager(QueryRunner):
     async def transaction(self) -> AsyncIterator[TransactionManager]:
         """A transaction: commits on success, rolls back on any exception.
 
-        What it raises says what happened: a `TransactionError` from COMMIT means PostgreSQL
-        rolled back; `CommitOutcomeUnknown` means COMMIT was sent and its answer lost (settle
+        What it raises says what happened: asyncpg's exception from COMMIT (a deferred
+        constraint's `UniqueViolationError`, as pgdbm gives it) means PostgreSQL rolled back;
+        `CommitOutcomeUnknown` means COMMIT was sent and its answer lost (settle
         it with `gateway.db.outcomes.settle_commit`). Once COMMIT has answered, handing the
         connection back to the pool cannot fail the block: a failed release is logged.
         """
@@ -240,7 +251,7 @@ class AsyncDatabaseManager(QueryRunner):
         conn = cast(asyncpg.Connection, proxy)  # the proxy has Connection's whole API
         try:
             async with _transaction(conn):
-                yield TransactionManager(conn, self._schema, self.pool)
+                yield TransactionManager(conn, self._schema, self.pool, debug=self._debug)
         finally:
             await _release_after_transaction(self.pool, proxy)
 
@@ -256,7 +267,7 @@ class AsyncDatabaseManager(QueryRunner):
                 f"Schema {self._schema!r} can only join a transaction opened on its own pool: "
                 "open it with `async with db.transaction() as tx` on a manager of that pool."
             )
-        return TransactionManager(tx.connection, self._schema, tx.pool)
+        return TransactionManager(tx.connection, self._schema, tx.pool, debug=self._debug)
 
     async def table_exists(self, table_name: str) -> bool:
         """Whether `table_name` (or `schema.table`) exists; defaults to this manager's schema."""
@@ -280,6 +291,11 @@ class AsyncDatabaseManager(QueryRunner):
         columns: list[str] | None = None,
     ) -> int:
         """Bulk-load `records` into this schema's `table_name` with COPY; returns the count."""
+        if isinstance(table_name, str) and "." in table_name:  # pgdbm's ValueError
+            raise ValueError(
+                "copy_records_to_table expects an unqualified table name; the manager's schema "
+                f"({self._schema!r}) is applied."
+            )
         validate_identifier(table_name, kind="table")
         for column in columns or ():
             validate_identifier(column, kind="column")
@@ -300,7 +316,7 @@ class AsyncDatabaseManager(QueryRunner):
     async def get_pool_stats(self) -> dict[str, Any]:
         """Pool sizes plus database, schema, pid and server version (pgdbm's dict)."""
         if self._pool is None:
-            return {"status": "not_connected", "schema": self._schema}
+            return {"status": "not_connected"}
         return pool_stats(self._pool, schema=self._schema)
 
 
@@ -361,9 +377,9 @@ async def _transaction_step(conn: asyncpg.Connection, failure: str) -> AsyncIter
         yield
     except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
         if connection_lost(conn):  # a restart, say: the database is unavailable, retry later
-            raise DatabaseConnectionError(f"The database connection was lost: {error}") from error
-        if isinstance(error, asyncpg.PostgresError):  # sqlstate: a timeout, a deferred check
-            raise TransactionError(f"{failure}: {error}", {"sqlstate": error.sqlstate}) from error
+            raise DatabaseConnectionError(f"{failure}: the connection was lost: {error}") from error
+        # A refused BEGIN or COMMIT (a timeout, a deferred check) is asyncpg's own exception,
+        # as pgdbm gives it: `except asyncpg.UniqueViolationError` around the block works.
         raise
 
 

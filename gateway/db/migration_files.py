@@ -22,6 +22,7 @@ __all__ = [
     "Migration",
     "checksum_of",
     "discover_migrations",
+    "has_statements",
     "is_transaction_control",
     "needs_no_transaction",
     "raw_checksum_of",
@@ -133,16 +134,16 @@ def discover_migrations(folder: Path, module_name: str) -> list[Migration]:
                 migration_file=str(path),
             )
         content = path.read_text(encoding="utf-8")
-        found.append(
-            Migration(
-                filename=path.name,
-                checksum=checksum_of(content),
-                content=content,
-                module_name=module_name,
-            )
-        )
+        # module_name stays None on a file, as pgdbm's: it is set on applied records only.
+        found.append(Migration(filename=path.name, checksum=checksum_of(content), content=content))
     found.sort(key=lambda migration: migration.order)
     return found
+
+
+def has_statements(content: str) -> bool:
+    """Whether the file holds any SQL beyond comments and blank lines (pgdbm refuses an
+    empty file)."""
+    return any(_code_of(statement) for statement in split_statements(content))
 
 
 def checksum_of(content: str) -> str:

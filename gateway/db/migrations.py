@@ -29,6 +29,7 @@ from gateway.db.migration_files import (
     Migration,
     checksum_of,
     discover_migrations,
+    has_statements,
     is_transaction_control,
     raw_checksum_of,
 )
@@ -203,6 +204,13 @@ class AsyncMigrationManager:
                 "total": len(pending) + len(skipped),
             }
         self._check_no_transaction_is_safe(pending)
+        for migration in pending:  # all checked before the first runs: nothing half-done
+            if not has_statements(migration.content):
+                raise MigrationError(
+                    f"Migration '{migration.filename}' is empty (no statement beyond "
+                    "comments); write its SQL or delete it. Nothing was applied.",
+                    migration_file=migration.filename,
+                )
         result: dict[str, Any] = {
             "status": "success",
             "applied": [],

@@ -57,7 +57,7 @@ class SharedPool(asyncpg.Pool):
         self._init_script = ";\n".join(config.init_commands or ())
         self._prepared: dict[str, str] = {}
         # backend pid -> its prepared statements; holding them keeps asyncpg from closing them
-        self._prepared_on: dict[int, list[asyncpg.prepared_stmt.PreparedStatement]] = {}
+        self._prepared_on: dict[int, list[asyncpg.prepared_stmt.PreparedStatement | None]] = {}
         self._registered = False
 
     def add_prepared_statement(self, name: str, query: str) -> None:
@@ -106,7 +106,13 @@ class SharedPool(asyncpg.Pool):
             return
         done = self._prepared_on.setdefault(conn.get_server_pid(), [])
         for name, query in list(self._prepared.items())[len(done) :]:
-            done.append(await conn.prepare(query, name=name))
+            try:
+                done.append(await conn.prepare(query, name=name))
+            except asyncpg.PostgresError as error:
+                # As pgdbm: a statement that cannot be prepared is logged and skipped, never a
+                # connection that cannot be handed out (the pool would be unusable).
+                logger.warning("Failed to prepare statement %r: %s", name, error)
+                done.append(None)
 
 
 def pool_stats(pool: asyncpg.Pool, *, schema: str | None) -> dict[str, Any]:
@@ -153,6 +159,7 @@ async def open_pool(config: DatabaseConfig, *, shared: bool = True) -> SharedPoo
                 raise DatabaseConnectionError(
                     f"Could not connect to {config.get_dsn_masked()} after {attempt} "
                     f"attempt(s): {error}. Check that PostgreSQL is running and reachable.",
+                    *config.address(),
                     attempts=attempt,
                     details={"target": config.target()},
                 ) from error
@@ -170,6 +177,7 @@ async def open_pool(config: DatabaseConfig, *, shared: bool = True) -> SharedPoo
             pool.terminate()
             raise DatabaseConnectionError(
                 f"PostgreSQL at {config.target()} refused the connection: {error}",
+                *config.address(),
                 details={"target": config.target(), "sqlstate": error.sqlstate},
             ) from error
         except BaseException:
@@ -185,14 +193,14 @@ async def _probe(pool: SharedPool, config: DatabaseConfig, *, check_search_path:
     async with pool.acquire() as conn:
         row = await conn.fetchrow(
             "SELECT current_database() AS database, pg_backend_pid() AS pid, "
-            "current_setting('server_version') AS version, "
+            "version() AS version, "
             "current_setting('search_path') AS search_path"
         )
     assert row is not None
     pool.server_info = {
         "database": row["database"],
         "pid": row["pid"],
-        "version": f"PostgreSQL {row['version']}",
+        "version": row["version"],  # version()'s whole text, as pgdbm reports it
     }
     wanted = config.shared_pool_search_path
     if (

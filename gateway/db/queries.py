@@ -1,12 +1,15 @@
 """The query methods pgdbm code calls, shared by managers and transactions.
 
 `QueryRunner` renders templates for its schema, takes a connection from `_connection()`
-(a pool acquire for a manager, the pinned connection for a transaction), and turns
-PostgreSQL's refusals into `QueryError`.
+(a pool acquire for a manager, the pinned connection for a transaction), and, as pgdbm,
+turns PostgreSQL's refusals into `QueryError` outside a transaction and lets asyncpg's own
+exception (`asyncpg.UniqueViolationError`) through inside one. A lost connection is
+`DatabaseConnectionError` in both.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -14,12 +17,14 @@ from typing import Any, TypeVar
 
 import asyncpg
 
-from gateway.db.errors import DatabaseConnectionError, QueryError
+from gateway.db.errors import DatabaseConnectionError, QueryError, masked_params
 from gateway.db.templates import render_template
 
 __all__ = ["QueryRunner", "connection_lost"]
 
 ModelT = TypeVar("ModelT")
+
+logger = logging.getLogger("gateway.db.queries")
 
 _RETURNING = re.compile(r"\bRETURNING\b", re.IGNORECASE)
 
@@ -33,7 +38,13 @@ def connection_lost(conn: asyncpg.Connection) -> bool:
 
 
 @asynccontextmanager
-async def _as_query_error(query: str, conn: asyncpg.Connection) -> AsyncIterator[None]:
+async def _as_query_error(
+    query: str,
+    conn: asyncpg.Connection,
+    args: Sequence[Any] = (),
+    *,
+    pass_refusals: bool = False,
+) -> AsyncIterator[None]:
     try:
         yield
     except (OSError, asyncpg.ConnectionDoesNotExistError, asyncpg.PostgresConnectionError) as error:
@@ -45,10 +56,14 @@ async def _as_query_error(query: str, conn: asyncpg.Connection) -> AsyncIterator
         # It went away before the statement (a transaction's connection, while it waited).
         raise DatabaseConnectionError(f"The database connection was lost: {error}") from error
     except asyncpg.PostgresError as error:
+        if pass_refusals:
+            raise  # inside a transaction, as pgdbm: `except asyncpg.UniqueViolationError`
+        reason = getattr(error, "message", None) or str(error) or type(error).__name__
         raise QueryError(
             f"PostgreSQL refused the statement ({type(error).__name__}, "
-            f"SQLSTATE {error.sqlstate}): {error.message if hasattr(error, 'message') else error}",
+            f"SQLSTATE {error.sqlstate}): {reason}",
             query=query,
+            params=tuple(args),
             original_error=error,
         ) from error
 
@@ -57,9 +72,33 @@ class QueryRunner:
     """pgdbm's query API over whatever connection `_connection()` yields."""
 
     _schema: str | None
+    # pgdbm wraps PostgreSQL's refusals in QueryError outside transactions and lets asyncpg's
+    # own exception through inside one; code written for it catches each where it occurs.
+    _passes_refusals: bool = False
+    # DB_DEBUG=1 (read when a manager is made, as pgdbm reads it): each statement is logged
+    # at DEBUG on "gateway.db.queries", its arguments masked.
+    _debug: bool = False
+
+    @property
+    def debug(self) -> bool:
+        """Whether each statement is logged with its arguments masked (DB_DEBUG=1 turns it on
+        for managers made afterwards; set it to turn it on for this one)."""
+        return self._debug
+
+    @debug.setter
+    def debug(self, value: bool) -> None:
+        self._debug = value
 
     def _connection(self) -> AbstractAsyncContextManager[asyncpg.Connection]:
         raise NotImplementedError
+
+    def _errors_of(
+        self, sql: str, conn: asyncpg.Connection, args: Sequence[Any] = ()
+    ) -> AbstractAsyncContextManager[None]:
+        if self._debug:
+            shown = sql if len(sql) <= 100 else f"{sql[:100]}..."
+            logger.debug("Query: %s Args: %s", shown, masked_params(tuple(args)))
+        return _as_query_error(sql, conn, args, pass_refusals=self._passes_refusals)
 
     def prepare_query(self, query: str) -> str:
         """The SQL this runner sends for `query`, templates resolved (cached per text)."""
@@ -68,7 +107,7 @@ class QueryRunner:
     async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str:
         """Run a statement; returns its status string (`"INSERT 0 1"`)."""
         sql = self.prepare_query(query)
-        async with self._connection() as conn, _as_query_error(sql, conn):
+        async with self._connection() as conn, self._errors_of(sql, conn, args):
             result: str = await conn.execute(sql, *args, timeout=timeout)
             return result
 
@@ -77,7 +116,7 @@ class QueryRunner:
     ) -> None:
         """Run one statement once per argument tuple, in one round trip per batch."""
         sql = self.prepare_query(query)
-        async with self._connection() as conn, _as_query_error(sql, conn):
+        async with self._connection() as conn, self._errors_of(sql, conn):
             await conn.executemany(sql, args_list, timeout=timeout)
 
     execute_many = executemany  # pgdbm's compatibility alias
@@ -87,7 +126,7 @@ class QueryRunner:
         sql = self.prepare_query(query).rstrip().rstrip(";")
         if not _RETURNING.search(sql):
             sql = f"{sql} RETURNING id"
-        async with self._connection() as conn, _as_query_error(sql, conn):
+        async with self._connection() as conn, self._errors_of(sql, conn, args):
             return await conn.fetchval(sql, *args)
 
     async def fetch_value(
@@ -95,7 +134,7 @@ class QueryRunner:
     ) -> Any:
         """The value in `column` of the first row, or None when there is no row."""
         sql = self.prepare_query(query)
-        async with self._connection() as conn, _as_query_error(sql, conn):
+        async with self._connection() as conn, self._errors_of(sql, conn, args):
             return await conn.fetchval(sql, *args, column=column, timeout=timeout)
 
     fetch_val = fetch_value  # pgdbm's compatibility alias
@@ -105,7 +144,7 @@ class QueryRunner:
     ) -> dict[str, Any] | None:
         """The first row as a dict, or None."""
         sql = self.prepare_query(query)
-        async with self._connection() as conn, _as_query_error(sql, conn):
+        async with self._connection() as conn, self._errors_of(sql, conn, args):
             row = await conn.fetchrow(sql, *args, timeout=timeout)
         return dict(row) if row is not None else None
 
@@ -120,7 +159,7 @@ class QueryRunner:
     ) -> list[asyncpg.Record]:
         """Every row as an asyncpg Record (no dict copy: for hot paths)."""
         sql = self.prepare_query(query)
-        async with self._connection() as conn, _as_query_error(sql, conn):
+        async with self._connection() as conn, self._errors_of(sql, conn, args):
             rows: list[asyncpg.Record] = await conn.fetch(sql, *args, timeout=timeout)
             return rows
 

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import asyncpg
+
 from gateway.db import (
     CommitOutcomeUnknown,
     DatabaseConnectionError,
     PoolTimeoutError,
     QueryError,
-    TransactionError,
 )
 
 __all__ = [
@@ -123,10 +124,9 @@ def error_from_database_error(error: Exception) -> GatewayError | None:
         return ServiceUnavailable("The database is unavailable; retry shortly.")
     if isinstance(error, TimeoutError):  # asyncpg's client-side command timeout
         return Timeout("The request took too long and was cancelled; ask for less.")
-    if isinstance(error, QueryError):
+    # QueryError outside a transaction; asyncpg's own exception inside one, or from COMMIT.
+    if isinstance(error, (QueryError, asyncpg.PostgresError)):
         sqlstate = error.sqlstate
-    elif isinstance(error, TransactionError):  # COMMIT refused: a timeout, a deferred check
-        sqlstate = error.details.get("sqlstate")
     else:
         return None
     mapped = _SQLSTATE_ERRORS.get(sqlstate or "")

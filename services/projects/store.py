@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import asyncpg
+
 from gateway import ChildPages, NotFound, PageArgs, RowObjects, table_pages
-from gateway.db import AsyncDatabaseManager, QueryError
+from gateway.db import AsyncDatabaseManager
 from gateway.db.queries import QueryRunner
 from services.projects.types import Project, Task
 
@@ -85,7 +87,7 @@ async def insert_task(
     try:
         async with db.transaction() as tx:
             rows = await tx.fetch_records(INSERT_TASK, project_id, title, assignee_id, key, digest)
-    except QueryError as error:
+    except asyncpg.ForeignKeyViolationError as error:  # inside a transaction: asyncpg's own
         if error.constraint_name == "tasks_project_id_fkey":
             raise NotFound(f"There is no project with id {project_id}.") from error
         raise

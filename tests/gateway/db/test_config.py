@@ -20,7 +20,7 @@ def test_repr_and_str_never_show_the_password() -> None:
     for config in configs:
         assert "s3cret-pw" not in repr(config)
         assert "s3cret-pw" not in str(config)
-    assert configs[0].get_dsn_masked() == "postgresql://app:***@db.example.com:5433/shop"
+    assert configs[0].get_dsn_masked() == "postgresql://app:****@db.example.com:5433/shop"
     assert "s3cret-pw" in configs[1].get_dsn()  # asyncpg still gets it
 
 
@@ -73,8 +73,8 @@ def test_user_password_and_database_are_url_encoded_and_the_password_never_shows
     ):
         for part in ("p@ss", "ss/w", "w#rd", "rd?1", "p%40ss", "%2Fw%23rd"):
             assert part not in shown, shown
-    assert unencoded.get_dsn_masked() == "postgresql://app:***@db:5432/shop"
-    assert config.get_dsn_masked() == "postgresql://app%20user:***@db:5432/shop%2Feu"
+    assert unencoded.get_dsn_masked() == "postgresql://app:****@db:5432/shop"
+    assert config.get_dsn_masked() == "postgresql://app%20user:****@db:5432/shop%2Feu"
 
 
 async def test_a_password_with_every_special_character_connects(

@@ -7,6 +7,16 @@ import builtins
 import gateway.db
 
 PGDBM_NAMES = {
+    "AsyncTestDatabase",
+    "ConnectionMetrics",
+    "DatabaseDebugger",
+    "DatabaseTestCase",
+    "DatabaseTestConfig",
+    "DatabaseTestError",
+    "MonitoredAsyncDatabaseManager",
+    "MonitoringError",
+    "QueryMetrics",
+    "log_query_performance",
     "AsyncDatabaseManager",
     "AsyncDBError",
     "AsyncMigrationManager",

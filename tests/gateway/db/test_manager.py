@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 
 import asyncpg
@@ -19,10 +20,10 @@ from gateway.db import (
     SchemaError,
     SchemaManager,
     SharedPool,
-    TransactionError,
     count_statements,
 )
 from gateway.db.templates import render_template
+from gateway.graphql.errors import error_from_database_error
 
 Factory = Callable[[str], AsyncDatabaseManager]
 
@@ -179,7 +180,8 @@ async def test_transactions_commit_roll_back_and_nest_as_savepoints(
 ) -> None:
     async with orders_db.transaction() as tx:
         await tx.execute("INSERT INTO {{tables.items}} (name) VALUES ('kept')")
-        with pytest.raises(QueryError):
+        # Inside a transaction, asyncpg's own exception, as pgdbm gives it.
+        with pytest.raises(asyncpg.NotNullViolationError):
             async with tx.transaction() as nested:
                 await nested.execute("INSERT INTO {{tables.items}} (name) VALUES ('undone')")
                 await nested.execute("INSERT INTO {{tables.items}} (name) VALUES (NULL)")
@@ -200,17 +202,41 @@ async def test_transactions_commit_roll_back_and_nest_as_savepoints(
     assert [row["name"] for row in names] == ["kept", "also"]
 
 
-async def test_a_deferred_constraint_failing_at_commit_raises_transaction_error(
+async def test_a_deferred_constraint_failing_at_commit_raises_asyncpgs_error_as_pgdbm(
     orders_db: AsyncDatabaseManager, raw_connection: asyncpg.Connection
 ) -> None:
     await orders_db.execute(
         "ALTER TABLE {{tables.items}} ADD CONSTRAINT unique_name UNIQUE (name) "
         "DEFERRABLE INITIALLY DEFERRED"
     )
-    with pytest.raises(TransactionError, match="could not commit"):
+    with pytest.raises(asyncpg.UniqueViolationError):
         async with orders_db.transaction() as tx:
             await tx.execute("INSERT INTO {{tables.items}} (name) VALUES ('x'), ('x')")
     assert await raw_connection.fetchval("SELECT count(*) FROM orders.items") == 0
+
+
+async def test_a_refusal_is_query_error_outside_a_transaction_and_asyncpgs_inside_as_pgdbm(
+    orders_db: AsyncDatabaseManager, raw_connection: asyncpg.Connection
+) -> None:
+    await orders_db.execute("ALTER TABLE {{tables.items}} ADD CONSTRAINT one_name UNIQUE (name)")
+    await orders_db.execute("INSERT INTO {{tables.items}} (name) VALUES ('x')")
+    duplicate = "INSERT INTO {{tables.items}} (name) VALUES ('x')"
+
+    with pytest.raises(QueryError) as outside:
+        await orders_db.execute(duplicate)
+    # pgdbm code catching asyncpg's class inside a transaction keeps working.
+    with pytest.raises(asyncpg.UniqueViolationError) as inside:
+        async with orders_db.transaction() as tx:
+            await tx.execute(duplicate)
+
+    assert inside.value.constraint_name == "one_name"
+    # The gateway maps both to the same client-facing error.
+    mapped = error_from_database_error(inside.value)
+    assert outside.value.sqlstate == "23505"
+    assert type(mapped) is type(error_from_database_error(outside.value))
+    assert mapped is not None
+    assert mapped.code == "CONFLICT"
+    assert await raw_connection.fetchval("SELECT count(*) FROM orders.items") == 1
 
 
 async def test_acquire_gives_a_raw_connection_returned_afterwards(
@@ -350,3 +376,31 @@ async def test_statement_counting_sees_queries_not_the_pools_reset_on_release(
         'SELECT * FROM "orders".items',
         'SELECT count(*) FROM "orders".items',
     ]
+
+
+async def test_db_debug_logs_each_statement_with_its_arguments_masked(
+    manager_factory: Factory,
+    shared_pool: SharedPool,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    secret = "correct-horse-battery-staple"
+    quiet = manager_factory("orders")
+    await make_items_table(quiet)
+    monkeypatch.setenv("DB_DEBUG", "1")  # read when a manager is made, as pgdbm reads it
+    loud = AsyncDatabaseManager(pool=shared_pool, schema="orders")
+
+    with caplog.at_level(logging.DEBUG, logger="gateway.db.queries"):
+        await quiet.execute("INSERT INTO {{tables.items}} (name) VALUES ($1)", secret)
+        assert caplog.records == []
+        await loud.execute("INSERT INTO {{tables.items}} (name) VALUES ($1)", secret)
+        async with loud.transaction() as tx:
+            await tx.fetch_value("SELECT count(*) FROM {{tables.items}} WHERE name = $1", secret)
+
+    lines = [record.getMessage() for record in caplog.records]
+    assert len(lines) == 2
+    assert 'INSERT INTO "orders".items (name) VALUES ($1)' in lines[0]
+    assert 'SELECT count(*) FROM "orders".items WHERE name = $1' in lines[1]
+    # pgdbm would show "cor...ple"; no part of the value appears here.
+    assert all("<str:28 chars>" in line for line in lines)
+    assert not any(part in caplog.text for part in ("cor", "ple", secret))

@@ -629,7 +629,7 @@ async def test_find_migration_files_discovers_every_sql_file_as_pgdbm_does(
         "x001_lead",
     ]
     assert files[0].checksum == hashlib.sha256(b"SELECT 1;").hexdigest()
-    assert all(m.module_name == "app" and not m.is_applied for m in files)
+    assert all(m.module_name is None and not m.is_applied for m in files)  # as pgdbm
 
 
 async def test_files_are_ordered_by_number_where_pgdbms_name_order_would_not(
@@ -990,5 +990,20 @@ async def test_a_migration_dumps_pgdbms_fields(manager_factory: Factory, folder:
         "checksum": migration.checksum,
         "content": "SELECT 1;",
         "applied_at": None,
-        "module_name": "app",
+        "module_name": None,  # a file, not an applied record: as pgdbm
     }
+
+
+@pytest.mark.parametrize("content", ["", "  \n\n", "-- nothing yet\n/* later */\n"])
+async def test_an_empty_file_is_refused_before_any_file_runs(
+    folder: Path, manager_factory: Factory, raw_connection: asyncpg.Connection, content: str
+) -> None:
+    write(folder, "001_create_a.sql", "CREATE TABLE {{tables.a}} (id INT);")
+    write(folder, "002_placeholder.sql", content)
+    migrations = AsyncMigrationManager(manager_factory("app"), folder, module_name="app")
+
+    # pgdbm refuses an empty file too (MigrationError); here 001 does not run either.
+    with pytest.raises(MigrationError, match=r"002_placeholder\.sql.*is empty"):
+        await migrations.apply_pending_migrations()
+    assert await tracked(raw_connection) == []
+    assert await tables_in(raw_connection, "app") == set()
