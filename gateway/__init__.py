@@ -53,6 +53,8 @@ if TYPE_CHECKING:
     from gateway.identity.viewer import ANONYMOUS, Viewer
     from gateway.limits.cost import max_items
     from gateway.settings import Settings
+    from gateway.subscriptions.events import notify, notify_sql
+    from gateway.subscriptions.live import EventsMissed, live
 
 # Each public name and the module that defines it; tests/test_public_api.py keeps this table,
 # the imports above and __all__ in step.
@@ -67,6 +69,7 @@ _HOMES = {
     "Connection": "gateway.graphql.pagination",
     "Context": "gateway.graphql.context",
     "Forbidden": "gateway.graphql.errors",
+    "EventsMissed": "gateway.subscriptions.live",
     "GatewayError": "gateway.graphql.errors",
     "IdempotencyKey": "gateway.graphql.idempotency",
     "InTenant": "gateway.graphql.permissions",
@@ -94,7 +97,10 @@ _HOMES = {
     "create_app": "gateway.app",
     "guarded": "gateway.graphql.permissions",
     "is_storable_text": "gateway.graphql.text_input",
+    "live": "gateway.subscriptions.live",
     "make_connection": "gateway.graphql.pagination",
+    "notify": "gateway.subscriptions.events",
+    "notify_sql": "gateway.subscriptions.events",
     "table_pages": "gateway.graphql.pagination",
     "max_items": "gateway.limits.cost",
 }
@@ -109,6 +115,7 @@ __all__ = [
     "Conflict",
     "Connection",
     "Context",
+    "EventsMissed",
     "Forbidden",
     "GatewayError",
     "IdempotencyKey",
@@ -137,8 +144,11 @@ __all__ = [
     "create_app",
     "guarded",
     "is_storable_text",
+    "live",
     "make_connection",
     "max_items",
+    "notify",
+    "notify_sql",
     "table_pages",
 ]
 

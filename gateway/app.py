@@ -11,11 +11,14 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, nullcontext
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.requests import HTTPConnection
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from gateway.compat import HTTP_VIEW_STEPS, check_contacts, contact_fits
 from gateway.db import AsyncDatabaseManager, AsyncMigrationManager
@@ -31,10 +34,11 @@ from gateway.http.json_fast_path import JsonFastPath
 from gateway.http.load_shedding import HEALTH_PATHS, InFlightGauge, InFlightLimit
 from gateway.http.request_guard import VIEWER_KEY, RequestGuard
 from gateway.http.router import GatewayRouter, RouterState
-from gateway.identity.tokens import TokenVerifier
+from gateway.identity.tokens import TokenRejected, TokenVerifier
 from gateway.identity.viewer import ANONYMOUS
 from gateway.metrics import metrics_router
 from gateway.settings import Settings
+from gateway.subscriptions.hub import EventHub
 from gateway.tenancy import TenantServices
 
 __all__ = ["StartupHook", "create_app", "migrate_services", "service_managers"]
@@ -83,6 +87,12 @@ def create_app(
         await tokens.load_keys()  # a JWKS that cannot be read stops the startup
         pool = await AsyncDatabaseManager.create_shared_pool(settings.database_config())
         health = HealthConnection(settings.database_config())  # opened by the first probe
+        # ONE listening connection, outside the pool, when any service has subscriptions.
+        events = (
+            EventHub(settings.database_config(), queue_limit=settings.subscriptions.queue)
+            if any(service.subscription is not None for service in services)
+            else None
+        )
         try:
             managers = service_managers(pool, services)
             await migrate_services(managers, settings)
@@ -97,6 +107,9 @@ def create_app(
             app.state.managers = managers
             app.state.tenancy = tenancy
             app.state.health_connection = health
+            if events is not None:
+                await events.start()
+                app.state.events = events
             app.state.managers_by_loader_set = {
                 loader_set: managers[service.name]
                 for service in services
@@ -108,11 +121,15 @@ def create_app(
             with tuned_garbage_collector() if settings.gc_tuning else nullcontext():
                 yield
         finally:
+            if events is not None:
+                await events.close()  # every subscription completes
             await health.close()
             await pool.close()
 
-    async def get_context(request: Request) -> Context:
+    async def get_context(request: HTTPConnection) -> Context:
         # async: FastAPI would run a plain function in a worker thread, per request.
+        # HTTPConnection: an HTTP request's, or a WebSocket's (anonymous until its
+        # connection_init is verified, in authenticate_websocket).
         state = request.app.state
         viewer = request.scope.get(VIEWER_KEY, ANONYMOUS)
         managers, unavailable = await state.tenancy.for_request(
@@ -123,7 +140,20 @@ def create_app(
             max_page_size=settings.max_page_size,
             viewer=viewer,
             unavailable=unavailable,
+            events=getattr(state, "events", None),
         )
+
+    async def authenticate_websocket(context: Context) -> None:
+        params = context.connection_params or {}
+        authorization = params.get("Authorization", params.get("authorization"))
+        if authorization is not None and not isinstance(authorization, str):
+            raise TokenRejected("connection_init's Authorization must be a string.")
+        viewer = await tokens.viewer(authorization.encode() if authorization else None)
+        state = app.state
+        managers, unavailable = await state.tenancy.for_request(
+            state.managers_by_loader_set, viewer
+        )
+        context.authenticate(viewer, managers, unavailable)
 
     # No OpenAPI document, Swagger UI or ReDoc: the gateway has no REST API to describe, and
     # those pages would tell a prober what runs here (and load scripts from a CDN).
@@ -142,6 +172,15 @@ def create_app(
         graphql_ide=None,  # ours, served offline by gateway.http.graphiql
         allow_queries_via_get=True,
         max_response_bytes=settings.limits.max_response_bytes,
+        # Subscriptions: graphql-transport-ws only (what the graphql-ws client speaks), the
+        # token in connection_init, a browser page only from an allowed origin (the
+        # handshake is not subject to CORS: cross-site WebSocket hijacking).
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+        authenticate_websocket=authenticate_websocket,
+        allowed_origins=settings.cors_origins,
+        max_websockets=settings.subscriptions.connections,
+        max_subscriptions_per_connection=settings.subscriptions.per_connection,
+        connection_init_wait_timeout=timedelta(seconds=settings.subscriptions.init_timeout),
     )
     if settings.graphiql_enabled:
         # before the router: its page route goes first

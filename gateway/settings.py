@@ -12,6 +12,7 @@ from gateway.execution.byte_cache import DEFAULT_CACHE_BYTES
 from gateway.http.persisted import PersistedMode, persisted_mode
 from gateway.identity.config import AuthSettings
 from gateway.limits.rules import Limits
+from gateway.subscriptions.limits import SubscriptionLimits
 
 __all__ = ["PROJECT_ROOT", "Settings"]
 
@@ -60,6 +61,8 @@ class Settings:
     cache_bytes: int = DEFAULT_CACHE_BYTES
     # Bearer tokens (gateway.identity): the keys, issuer, audience and claims.
     auth: AuthSettings = field(default_factory=AuthSettings)
+    # Subscriptions over WebSockets (gateway.subscriptions.limits).
+    subscriptions: SubscriptionLimits = field(default_factory=SubscriptionLimits)
 
     @property
     def graphiql_enabled(self) -> bool:
@@ -124,6 +127,7 @@ class Settings:
             max_in_flight=int(env.get("GATEWAY_MAX_IN_FLIGHT", defaults.max_in_flight)),
             cache_bytes=int(env.get("GATEWAY_CACHE_BYTES", defaults.cache_bytes)),
             auth=AuthSettings.from_env(env),
+            subscriptions=SubscriptionLimits.from_env(env),
         )
 
     def database_config(self) -> DatabaseConfig:

@@ -160,10 +160,14 @@ def test_serve_without_database_url_embeds_postgres_with_demo_data_and_stops_it(
 
     connections = client_connections(server.database_url())
     assert connections, "the gateway's pool holds at least one connection"
+    # The pool's, and the subscriptions' one listening connection.
     assert {(row["datname"], row["application_name"]) for row in connections} == {
-        ("postgres", "gateway")
+        ("postgres", "gateway"),
+        ("postgres", "gateway-events"),
     }
-    assert len(connections) <= 20  # the pool's default maximum
+    listeners = [row for row in connections if row["application_name"] == "gateway-events"]
+    assert len(listeners) == 1
+    assert len(connections) <= 20 + 1  # the pool's default maximum, and the listener
 
     postmaster = server.postmaster()
     backends = postmaster.children()

@@ -28,6 +28,7 @@ import logging
 import re
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
@@ -141,8 +142,17 @@ class ErrorCodes(SchemaExtension):
 
     def on_operation(self) -> Iterator[None]:
         yield
-        result = self.execution_context.result
-        if result is not None and result.errors:
+        self._classify(self.execution_context.result)
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        # Each result of a subscription (its refusal, an EVENTS_MISSED) is classified as it
+        # goes out, as an operation's result is.
+        self._classify(result)
+        yield
+
+    def _classify(self, result: Any) -> None:
+        errors = getattr(result, "errors", None)
+        if errors:
             result.errors = [
-                classify(error, hide_suggestions=self.hide_suggestions) for error in result.errors
+                classify(error, hide_suggestions=self.hide_suggestions) for error in errors
             ]

@@ -9,16 +9,17 @@ Strawberry would otherwise silently keep one of them.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import strawberry
-from graphql import GraphQLObjectType, GraphQLSchema
+from graphql import GraphQLError, GraphQLObjectType, GraphQLSchema
 from strawberry.extensions import DisableIntrospection
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.name_converter import NameConverter
 from strawberry.types.base import StrawberryObjectDefinition, get_object_definition
+from strawberry.types.execution import PreExecutionError
 from strawberry.types.field import StrawberryField
 
 from gateway.compat import broken_contacts, graphql_schema, strawberry_type_map
@@ -27,7 +28,7 @@ from gateway.execution.byte_cache import DEFAULT_CACHE_BYTES, CacheShares
 from gateway.execution.document_cache import DocumentCache, ParsedDocuments
 from gateway.execution.executor import PlanCache, PlannedExecutor
 from gateway.execution.validation_cache import BoundedValidation, ValidatedTexts
-from gateway.graphql.error_codes import ErrorCodes
+from gateway.graphql.error_codes import ErrorCodes, classify
 from gateway.graphql.errors import ServiceConfigurationError
 from gateway.graphql.example_queries import example_document
 from gateway.graphql.nodes import node_query
@@ -56,6 +57,22 @@ class GatewaySchema(strawberry.Schema):
 
     def process_errors(self, errors: Any, execution_context: Any = None) -> None:
         return None
+
+    async def stream(self, *args: Any, **kwargs: Any) -> Any:
+        """Strawberry's stream (a WebSocket's operations), with a refusal raised before
+        execution (the operation limits') sent as the result it is over HTTP: Strawberry's
+        stream lets it escape, and the subscription would complete without a word."""
+        return _refusals_as_results(await super().stream(*args, **kwargs))
+
+
+async def _refusals_as_results(results: Any) -> AsyncIterator[Any]:
+    try:
+        async for result in results:
+            yield result
+    except GraphQLError as refusal:
+        yield PreExecutionError(data=None, errors=[classify(refusal)])
+    finally:
+        await results.aclose()
 
 
 def build_schema(
@@ -114,10 +131,12 @@ def build_schema(
     if query is None:
         raise ServiceConfigurationError("No service defines a Query type; at least one must.")
     mutation = _merge_roots("Mutation", services, lambda s: s.mutation, names)
+    subscription = _merge_roots("Subscription", services, lambda s: s.subscription, names)
     with _extended(types, services, names) as extended_types:
         schema = GatewaySchema(
             query=query,
             mutation=mutation,
+            subscription=subscription,
             types=[origin for origin, _ in types.values()],
             extensions=extensions,
             config=config,

@@ -4,6 +4,7 @@
         name="users",
         query=UsersQuery,
         mutation=UsersMutation,
+        subscription=UsersSubscription,      # live updates (gateway.subscriptions)
         types=[User],
         loaders=UserData,                    # built per request from the users manager
         extends={"Order": OrderUserFields},  # fields this service adds to another's type
@@ -47,6 +48,8 @@ class Service:
     name: str
     query: type[Any] | None = None
     mutation: type[Any] | None = None
+    # Async-generator fields fed by PostgreSQL's NOTIFY (gateway.subscriptions).
+    subscription: type[Any] | None = None
     types: Sequence[type[Any]] = ()
     loaders: Sequence[type[LoaderSet]] = ()
     extends: Mapping[str, type[Any]] = field(default_factory=dict)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, overload
 
@@ -29,10 +29,13 @@ from graphql import GraphQLError
 from starlette.background import BackgroundTasks
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import BaseContext, GraphQLRouter
 from strawberry.http import GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
@@ -53,7 +56,9 @@ from gateway.http.request_log import (
     log_request,
     request_scope,
 )
+from gateway.identity.tokens import TokenRejected
 from gateway.metrics import GatewayMetrics
+from gateway.subscriptions.transport import GatewayTransportWSHandler
 
 if TYPE_CHECKING:
     from strawberry.schema import BaseSchema
@@ -89,6 +94,18 @@ class RouterState:
         )
 
 
+class TextWebSocketAdapter(ASGIWebSocketAdapter):
+    """Strawberry's WebSocket adapter, sending text frames: graphql-transport-ws messages are
+    text, and a client (graphql-ws) refuses a binary one. Our encode_json gives bytes (for
+    HTTP, where they go out as they are)."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        try:
+            await self.ws.send_text(orjson.dumps(message).decode())
+        except WebSocketDisconnect as error:
+            raise WebSocketDisconnected from error
+
+
 class GatewayRouter(GraphQLRouter[Any, None]):
     """GraphQLRouter that runs persisted queries and measures and logs every request.
 
@@ -97,6 +114,9 @@ class GatewayRouter(GraphQLRouter[Any, None]):
     view as usual.
     """
 
+    websocket_adapter_class = TextWebSocketAdapter
+    graphql_transport_ws_handler_class = GatewayTransportWSHandler
+
     def __init__(
         self,
         schema: BaseSchema,
@@ -104,13 +124,35 @@ class GatewayRouter(GraphQLRouter[Any, None]):
         context_getter: Callable[[Request], Awaitable[Any]],
         state: RouterState,
         max_response_bytes: int | None = None,
+        authenticate_websocket: Callable[[Any], Awaitable[None]] | None = None,
+        max_websockets: int | None = None,
         **options: Any,
     ) -> None:
-        """`max_response_bytes`: a larger JSON answer is replaced by RESPONSE_TOO_LARGE."""
+        """`max_response_bytes`: a larger JSON answer is replaced by RESPONSE_TOO_LARGE.
+        `authenticate_websocket(context)`: verifies a WebSocket's connection_init payload
+        (`context.connection_params`) and makes the context its viewer's, raising
+        TokenRejected to refuse the connection. `max_websockets`: open WebSockets at once;
+        past it an upgrade is refused."""
         super().__init__(schema, context_getter=context_getter, **options)
         self._context_factory = context_getter
         self.state = state
         self._max_response_bytes = max_response_bytes
+        self._authenticate_websocket = authenticate_websocket
+        self._max_websockets = max_websockets
+        self.open_websockets = 0
+
+    async def on_ws_connect(self, context: Any) -> None:
+        # connection_init: the token travels in its payload (browsers cannot set headers on
+        # a WebSocket) and is verified as an HTTP request's Authorization header is.
+        if self._authenticate_websocket is None:
+            return
+        try:
+            await self._authenticate_websocket(context)
+        except TokenRejected as error:
+            # Closed with 4403, as graphql-transport-ws closes a refused connection_init.
+            raise ConnectionRejectionError(
+                {"code": "UNAUTHENTICATED", "message": str(error)}
+            ) from None
 
     def decode_json(self, data: str | bytes) -> object:
         # Bounded nesting: json.loads would raise RecursionError (a 500) on a thousand `[`.
@@ -151,9 +193,23 @@ class GatewayRouter(GraphQLRouter[Any, None]):
         self, request: Request | WebSocket, context: Any = UNSET, root_value: None = UNSET
     ) -> Response | WebSocket:
         if isinstance(request, WebSocket):
-            return await super().run(request, context, root_value)
+            return await self._run_websocket(request, context, root_value)
         strawberry_run = super().run
         return await self._measured(request, lambda: strawberry_run(request, context, root_value))
+
+    async def _run_websocket(
+        self, websocket: WebSocket, context: Any, root_value: None
+    ) -> WebSocket:
+        if self._max_websockets is not None and self.open_websockets >= self._max_websockets:
+            # Before accepting: the client sees the upgrade refused (HTTP 403) and may retry.
+            self.state.metrics.observe_refusal("TOO_MANY_WEBSOCKETS", 0.0)
+            await websocket.close(code=1013, reason="Too many connections; retry later")
+            return websocket
+        self.open_websockets += 1
+        try:
+            return await super().run(websocket, context, root_value)
+        finally:
+            self.open_websockets -= 1
 
     async def run_json(self, request: Request, request_data: GraphQLRequestData) -> Response:
         """Answer a POST whose JSON body is one operation (`request_data`, already parsed)

@@ -20,6 +20,7 @@ under any ASGI server; this only makes refusing cheaper.
 from __future__ import annotations
 
 import contextlib
+import socket
 
 import uvicorn
 from fastapi import FastAPI
@@ -35,6 +36,22 @@ __all__ = ["run_http_server"]
 # Descriptors kept for the process itself beyond the pool and the health connection: the
 # listening socket, the embedded server's pipes, log and migration files, imports.
 _PROCESS_DESCRIPTORS = 64
+_SUBSCRIPTIONS_END_S = 5.0  # for the subscriptions' `complete` messages to go out
+
+
+class _GracefulServer(uvicorn.Server):
+    """uvicorn's server, ending the app's subscriptions before it closes the connections:
+    each client receives `complete` for every subscription, then the close (1012)."""
+
+    def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
+        super().__init__(config)
+        self._app = app
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        events = getattr(self._app.state, "events", None)
+        if events is not None:
+            await events.close(wait_s=_SUBSCRIPTIONS_END_S)
+        await super().shutdown(sockets)
 
 
 def run_http_server(app: FastAPI, settings: Settings) -> bool:
@@ -43,7 +60,8 @@ def run_http_server(app: FastAPI, settings: Settings) -> bool:
     bounds = client_connection_bounds(
         settings.max_client_connections,
         raise_open_file_limit(),
-        reserved=settings.max_connections + 1 + _PROCESS_DESCRIPTORS,
+        # the pool, the health check's connection, the event listener's
+        reserved=settings.max_connections + 2 + _PROCESS_DESCRIPTORS,
     )
     protocol = GatewayH11Protocol.configured(
         header_timeout=settings.header_timeout,
@@ -66,11 +84,17 @@ def run_http_server(app: FastAPI, settings: Settings) -> bool:
         backlog=bounds.accept_batch,
         server_header=False,
         access_log=False,
+        # WebSockets (subscriptions): the sans-I/O implementation of the websockets package,
+        # a bound on a client's message, and pings that free a dead peer's slot.
+        ws="websockets-sansio",
+        ws_max_size=settings.subscriptions.message_bytes,
+        ws_ping_interval=settings.subscriptions.ping_interval,
+        ws_ping_timeout=settings.subscriptions.ping_timeout,
     )
     config.load()
     check_uvicorn_internals(config, protocol)
     install_log_throttle()  # after Config: it has set up uvicorn's handlers
-    server = uvicorn.Server(config)
+    server = _GracefulServer(config, app)
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: uvicorn has shut down already
         server.run()
     return server.started

@@ -4,7 +4,7 @@ from gateway import Service
 from services.orders.data import OrderData
 from services.orders.extends import UserOrders
 from services.orders.nodes import orders_by_id
-from services.orders.resolvers import OrdersMutation, OrdersQuery
+from services.orders.resolvers import OrdersMutation, OrdersQuery, OrdersSubscription
 from services.orders.types import LineItem, Order, OrderStatus
 
 service = Service(
@@ -12,6 +12,7 @@ service = Service(
     name="orders",
     query=OrdersQuery,
     mutation=OrdersMutation,
+    subscription=OrdersSubscription,
     types=[Order, LineItem],
     loaders=[OrderData],
     extends={"User": UserOrders},

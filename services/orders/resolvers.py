@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
+
 import strawberry
 
-from gateway import Info, NotFound, SignedIn, guarded
+from gateway import EventsMissed, Info, NotFound, SignedIn, guarded, live
 from services.orders.data import DEFAULT_CURRENCY, OrderData
 from services.orders.permissions import OrderForSelf, OwnOrder
+from services.orders.store import ORDERS_CHANNEL
 from services.orders.types import Order, PlaceOrderInput
 from services.users.data import UserData
 
@@ -54,3 +57,47 @@ class OrdersMutation:
 
 
 _OWN_ORDER = OwnOrder()
+
+
+@strawberry.type
+class OrdersSubscription:
+    @strawberry.subscription(
+        description=(
+            "Every change of one order (placed, then PAID after a full payment), as it "
+            "commits: the signed-in user's own order (any for an admin). Another user's "
+            "order is NOT_FOUND, as one that does not exist. A result with code "
+            "EVENTS_MISSED means changes may have been lost: read the order again."
+        ),
+        extensions=[guarded(SignedIn)],
+    )
+    async def order_updated(self, info: Info, id: int) -> AsyncGenerator[Order, None]:
+        order = await info.context.loaders(OrderData).by_id.load(id)
+        if order is None or not _OWN_ORDER.allows(info.context.viewer, order, {}):
+            raise NotFound(f"There is no order with id {id}.")
+        async for event in live(info, ORDERS_CHANNEL, lambda ids: ids.get("order_id") == id):
+            if isinstance(event, EventsMissed):
+                yield event  # type: ignore[misc]  # delivered to the client as its error
+                continue
+            changed = await info.context.loaders(OrderData).by_id.load(id)
+            if changed is not None:
+                yield changed
+
+    @strawberry.subscription(
+        description=(
+            "Every order the signed-in user places, and every change to one of them, as it "
+            "commits (an admin's own orders too, not everyone's)."
+        ),
+        extensions=[guarded(SignedIn)],
+    )
+    async def my_order_updates(self, info: Info) -> AsyncGenerator[Order, None]:
+        subject = info.context.viewer.subject
+        async for event in live(
+            info, ORDERS_CHANNEL, lambda ids: str(ids.get("user_id")) == subject
+        ):
+            if isinstance(event, EventsMissed):
+                yield event  # type: ignore[misc]
+                continue
+            order = await info.context.loaders(OrderData).by_id.load(event.ids["order_id"])
+            # Loaded under the viewer's own rule, as any read: never someone else's order.
+            if order is not None and _OWN_ORDER.allows(info.context.viewer, order, {}):
+                yield order

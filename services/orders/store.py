@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
-from gateway import ChildPages, RowObjects
+from gateway import ChildPages, RowObjects, notify_sql
 from gateway.db import AsyncDatabaseManager
 from gateway.db.queries import QueryRunner
 from services.orders.types import LineItem, Order, OrderStatus
@@ -21,6 +21,10 @@ LINE_ITEM_ROWS = RowObjects(
     LineItem, "id, order_id, sku, quantity, unit_price", as_text={"unit_price": Decimal}
 )
 _ORDER_COLUMNS = ORDER_ROWS.columns
+# Subscribers of orders (orderUpdated, myOrderUpdates) hear of every order placed or changed,
+# by ids, when the change commits.
+ORDERS_CHANNEL = "orders"
+_NOTIFY = notify_sql(ORDERS_CHANNEL, order_id="id", user_id="user_id")
 
 ORDERS_BY_IDS = f"SELECT {_ORDER_COLUMNS} FROM {{{{tables.orders}}}} WHERE id = ANY($1::int[])"
 
@@ -51,10 +55,12 @@ new_items AS (
         WITH ORDINALITY AS item (sku, quantity, unit_price, position)
     ORDER BY item.position
     RETURNING id, sku, quantity, unit_price
-)
+),
+-- Its subscribers hear of it on commit (one row: once per order, not per item).
+notified AS (SELECT {_NOTIFY} FROM new_order)
 SELECT new_order.*, new_items.id AS item_id, new_items.sku, new_items.quantity,
        new_items.unit_price
-FROM new_order, new_items
+FROM new_order, new_items, notified
 ORDER BY new_items.id
 """
 ORDER_BY_KEY = (
@@ -62,8 +68,11 @@ ORDER_BY_KEY = (
 )
 # Held until the caller's transaction ends: payments of one order take their turn.
 LOCK_ORDER = f"SELECT {_ORDER_COLUMNS} FROM {{{{tables.orders}}}} WHERE id = $1 FOR UPDATE"
+# The change and its NOTIFY in one statement: delivered when the caller's transaction commits.
 SET_STATUS = (
-    f"UPDATE {{{{tables.orders}}}} SET status = $2 WHERE id = $1 RETURNING {_ORDER_COLUMNS}"
+    f"WITH changed AS (UPDATE {{{{tables.orders}}}} SET status = $2 WHERE id = $1 "
+    f"RETURNING {_ORDER_COLUMNS}), notified AS (SELECT {_NOTIFY} FROM changed) "
+    "SELECT changed.* FROM changed, notified"
 )
 
 
@@ -132,6 +141,7 @@ async def lock_order(tx: QueryRunner, order_id: int) -> Order | None:
     return ORDER_ROWS.build(rows[0]) if rows else None
 
 
-async def set_status(db: QueryRunner, order_id: int, status: OrderStatus) -> Order | None:
-    rows = await db.fetch_records(SET_STATUS, order_id, status.value)
+async def set_status(tx: QueryRunner, order_id: int, status: OrderStatus) -> Order | None:
+    """Move the order to `status` inside transaction `tx`, telling its subscribers on commit."""
+    rows = await tx.fetch_records(SET_STATUS, order_id, status.value)
     return ORDER_ROWS.build(rows[0]) if rows else None

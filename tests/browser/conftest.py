@@ -10,15 +10,11 @@ for, so a test can assert that the page needed nothing from anywhere else.
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from playwright.async_api import Browser, ConsoleMessage, Page, Request, Route, async_playwright
 from starlette.types import ASGIApp
@@ -27,6 +23,7 @@ import services
 from gateway.app import create_app
 from gateway.settings import PROJECT_ROOT
 from services.demo import load_demo_data
+from tests.live_server import LiveServer
 from tests.tokens import app_settings
 
 ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"
@@ -129,37 +126,6 @@ def open_page(browser: Browser) -> OpenPage:
         return recorder
 
     return open_
-
-
-class LiveServer:
-    """`app` served by a real uvicorn on 127.0.0.1 (a free port), in a thread."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self.socket = socket.socket()
-        self.socket.bind(("127.0.0.1", 0))
-        port = self.socket.getsockname()[1]
-        self.origin = f"http://127.0.0.1:{port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True
-        )
-
-    def start(self) -> None:
-        self.thread.start()
-        deadline = time.monotonic() + STARTUP_LIMIT
-        while not self.server.started:
-            if not self.thread.is_alive():
-                pytest.fail("the gateway did not start; its lifespan failed (see the log)")
-            if time.monotonic() > deadline:
-                pytest.fail(f"the gateway did not start within {STARTUP_LIMIT}s")
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
-        self.socket.close()
-        assert not self.thread.is_alive(), "uvicorn did not stop"
 
 
 @pytest.fixture

@@ -2,6 +2,9 @@
 schema.graphql, tsc, esbuild), served from its own origin, calling the gateway through CORS
 with persisted operations (codegen's persisted-documents.json as the gateway's allow-list).
 
+Signed in, the page keeps each listed order's status live over a WebSocket to the gateway
+(the npm graphql-ws client, the token in connection_init).
+
 `npm ci` runs only when node_modules does not match package-lock.json (tests/browser/npm.py);
 codegen and the build run every time, so a schema change that breaks the client's
 operations fails here.
@@ -9,6 +12,7 @@ operations fails here.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Callable
@@ -16,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from fastapi import FastAPI
 from playwright.async_api import Page, expect
@@ -27,10 +32,15 @@ from starlette.types import ASGIApp
 from gateway.settings import PROJECT_ROOT
 from tests.browser.conftest import LiveServer, OpenPage, save_screenshot
 from tests.browser.npm import exclusively, install, npm
+from tests.services.shop import Shop
 from tests.tokens import token_for
 
 FRONTEND = PROJECT_ROOT / "examples" / "frontend"
 PERSISTED_DOCUMENTS = FRONTEND / "src" / "gql" / "persisted-documents.json"  # written by codegen
+# What the page sends over HTTP; its subscription goes over the WebSocket, and its
+# CurrentOrderStatus only after EVENTS_MISSED.
+HTTP_OPERATIONS = {"Me", "UsersWithOrders", "PlaceOrder"}
+WAIT_S = 30.0  # for the gateway to see the page's subscriptions; a bound, not a performance check
 
 
 @pytest.fixture(scope="session")
@@ -46,8 +56,44 @@ def static_site(folder: Path) -> ASGIApp:
     return Starlette(routes=[Mount("/", app=StaticFiles(directory=folder, html=True))])
 
 
-# Ada Lovelace (user 1) with the admin role: the page lists every user only for an admin.
+def operation_name(document: str) -> str:
+    match = re.search(r"\b(?:query|mutation|subscription) (\w+)", document)
+    assert match is not None, document
+    return match[1]
+
+
+def websocket_origin(server: LiveServer) -> str:
+    """The origin of the page's WebSocket to `server` (its http origin as ws)."""
+    return "ws" + server.origin.removeprefix("http")
+
+
+async def until_subscribed(app: FastAPI, count: int) -> None:
+    """Until the gateway's event hub has `count` subscribers. graphql-transport-ws does not
+    acknowledge a subscribe, so this is how a test knows a change committed now reaches the
+    page rather than happening before its subscription was in place."""
+
+    def subscribers() -> int:
+        try:
+            return int(app.state.events.subscriber_count)
+        except RuntimeError:  # read while the server's thread added a channel
+            return 0
+
+    try:
+        async with asyncio.timeout(WAIT_S):
+            while True:
+                if subscribers() >= count:
+                    return
+                await asyncio.sleep(0.02)
+    except TimeoutError:
+        pytest.fail(f"the gateway has {subscribers()} subscribers, not {count}")
+
+
+# Ada Lovelace (user 1), and with the admin role: the page lists every user only for an admin.
+ADA = token_for(1)
 ADA_AS_ADMIN = token_for(1, roles=["admin"])
+PAY = """mutation ($orderId: Int!, $amount: Decimal!) {
+  recordPayment(input: {orderId: $orderId, amount: $amount, currency: "EUR"}) { id }
+}"""
 
 
 async def sign_in(page: Page, token: str) -> None:
@@ -71,7 +117,7 @@ async def test_example_frontend_lists_users_with_orders_and_places_an_order(
             persisted_manifest=PERSISTED_DOCUMENTS,
         )
     )
-    browser_page = await open_page(frontend.origin, gateway.origin)
+    browser_page = await open_page(frontend.origin, gateway.origin, websocket_origin(gateway))
     page = browser_page.page
     sent: list[dict[str, Any]] = []
     page.on("request", lambda request: sent.append(json.loads(request.post_data or "null")))
@@ -117,7 +163,10 @@ async def test_example_frontend_lists_users_with_orders_and_places_an_order(
     # who is signed in (anonymous, then Ada), the list, the order, the list again
     assert len(operations) == 5
     hashes = {body["extensions"]["persistedQuery"]["sha256Hash"] for body in operations}
-    assert hashes == set(json.loads(PERSISTED_DOCUMENTS.read_text()))
+    manifest: dict[str, str] = json.loads(PERSISTED_DOCUMENTS.read_text())
+    assert hashes == {
+        sha for sha, document in manifest.items() if operation_name(document) in HTTP_OPERATIONS
+    }
     assert not any("query" in body for body in operations)  # hashes only, no documents
     assert browser_page.foreign_requests == []
     assert browser_page.errors == []
@@ -188,3 +237,47 @@ async def test_example_frontend_signs_in_with_a_development_token(
     await expect(page.locator("section.user")).to_have_count(0)
     await page.reload()  # the refused token was not kept
     await expect(viewer).to_have_text("Not signed in")
+
+
+async def test_example_frontend_shows_an_order_becoming_paid_live(
+    frontend_dist: Path,
+    gateway_app: Callable[..., FastAPI],
+    live_server: Callable[[ASGIApp], LiveServer],
+    open_page: OpenPage,
+) -> None:
+    frontend = live_server(static_site(frontend_dist))
+    app = gateway_app(cors_origins=(frontend.origin,))
+    gateway = live_server(app)
+    browser_page = await open_page(frontend.origin, gateway.origin, websocket_origin(gateway))
+    page = browser_page.page
+    sent: list[str] = []
+    page.on("request", lambda request: sent.append(request.url))
+    received: list[str] = []
+    page.on(
+        "websocket",
+        lambda socket: socket.on("framereceived", lambda frame: received.append(str(frame))),
+    )
+
+    await page.goto(f"{frontend.origin}/?endpoint={gateway.origin}/graphql")
+    await sign_in(page, ADA)
+    orders = page.get_by_role("region", name="Ada Lovelace").get_by_role("listitem")
+    await expect(orders).to_have_text(
+        ["#1 PAID 47.40 — BOOK-001 (1), PEN-014 (3)", "#2 PENDING 1299.00 — LAPTOP-13 (1)"]
+    )
+    await until_subscribed(app, 2)  # one orderUpdated per listed order, on one socket
+    before = len(sent)
+
+    # Ada pays her order #2 in full from elsewhere: the page, not reloaded, shows it PAID.
+    async with httpx.AsyncClient(base_url=gateway.origin, timeout=30) as client:
+        paid = await Shop(client).ask(PAY, ADA, orderId=2, amount="1299.00")
+    assert "errors" not in paid, paid
+    await expect(orders).to_have_text(
+        ["#1 PAID 47.40 — BOOK-001 (1), PEN-014 (3)", "#2 PAID 1299.00 — LAPTOP-13 (1)"]
+    )
+    await expect(orders.last.locator(".status")).to_have_class("status status-PAID")
+
+    assert sent[before:] == []  # the change came over the WebSocket, not a request
+    assert any('"orderUpdated"' in frame and '"PAID"' in frame for frame in received)
+    assert browser_page.requests.count(f"{websocket_origin(gateway)}/graphql") == 1
+    assert browser_page.foreign_requests == []
+    assert browser_page.errors == []

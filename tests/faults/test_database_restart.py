@@ -4,7 +4,8 @@ A dedicated embedded PostgreSQL (not the shared test server) serves the real app
 in-process. The server is stopped with work in flight and started again on the same data
 directory: while it is down every request fails at once with SERVICE_UNAVAILABLE, never
 INTERNAL_SERVER_ERROR or a 5xx status; once it is back the same app, never restarted, answers
-again, its pool refills, and /health/ready follows (ready, unavailable, ready).
+again, its pool refills, and /health/ready follows (ready, unavailable, ready). The
+subscriptions' listener reconnects, and its subscribers are told events may be missed.
 """
 
 from __future__ import annotations
@@ -24,13 +25,17 @@ import pytest
 from fastapi import FastAPI
 
 from gateway.app import create_app
+from gateway.db import DatabaseConfig
 from gateway.db.embedded import EmbeddedPostgres, kill_server_on
+from gateway.subscriptions import Event, EventHub
+from gateway.subscriptions.subscriber import MISSED
 from tests.asgi import serve
 from tests.faults.support import SLEEPING_STATEMENTS, assert_no_sql, count, error_codes, wait_until
 from tests.gateway.extra_service.app import SERVICES
 from tests.tokens import app_settings
 
 REQUEST_LIMIT = 15.0  # seconds for any one request: a hang fails the test, nothing is timed
+RECOVERY_LIMIT = 60.0  # seconds for the listener to be back after a restart; a bound
 RECOVERY_ATTEMPTS = 100  # requests (0.1s apart) the gateway may need once the server is back
 
 CREATE_USER = """
@@ -201,3 +206,28 @@ async def test_gateway_answers_service_unavailable_while_the_database_is_down_an
     reviews = await postgres.count("SELECT count(*) FROM reviews.reviews")
     assert users == 2  # before@ and after@; during@ was refused, not half-written
     assert reviews == 0  # the mutation cut off mid-transaction was rolled back
+
+
+async def test_the_event_listener_reconnects_after_a_restart_and_says_events_were_missed(
+    postgres: DedicatedPostgres,
+) -> None:
+    hub = EventHub(DatabaseConfig(connection_string=postgres.url, retry_attempts=1))
+    await hub.start()
+    try:
+        async with hub.subscribe("orders") as subscriber:
+            await asyncio.to_thread(postgres.stop)
+            await asyncio.to_thread(postgres.start)
+
+            missed = await asyncio.wait_for(subscriber.next(), RECOVERY_LIMIT)
+            assert missed is MISSED  # whatever was committed meanwhile, nobody heard it
+            conn = await asyncpg.connect(postgres.url)
+            try:
+                await conn.execute("SELECT pg_notify('orders', $1)", '{"order_id": 1}')
+            finally:
+                await conn.close()
+            event = await asyncio.wait_for(subscriber.next(), REQUEST_LIMIT)
+            assert isinstance(event, Event)
+            assert event.ids == {"order_id": 1}
+            assert hub.reconnections == 1
+    finally:
+        await hub.close()

@@ -40,7 +40,11 @@ GATEWAY_BACKENDS = (
 OTHER_CLIENTS = (
     "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
     "AND backend_type = 'client backend' AND pid <> pg_backend_pid() "
-    "AND application_name <> 'gateway'"
+    "AND application_name NOT IN ('gateway', 'gateway-events')"
+)
+EVENT_LISTENERS = (
+    "SELECT count(*) FROM pg_stat_activity "
+    "WHERE datname = current_database() AND application_name = 'gateway-events'"
 )
 
 SettingsFactory = Callable[..., Settings]
@@ -119,6 +123,8 @@ async def test_startup_opens_one_pool_whose_connections_are_the_only_ones(
     async with serve(app):
         assert await raw_connection.fetchval(GATEWAY_BACKENDS) == 3
         assert app.state.pool.get_size() == 3
+        # Besides the pool, the subscriptions' one listening connection.
+        assert await raw_connection.fetchval(EVENT_LISTENERS) == 1
         assert await raw_connection.fetchval(OTHER_CLIENTS) == 0
 
     assert await raw_connection.fetchval(GATEWAY_BACKENDS) == 0

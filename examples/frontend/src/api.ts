@@ -30,6 +30,22 @@ export class GatewayError extends Error {
   }
 }
 
+// A GraphQL error of an answer, over HTTP or over the WebSocket (src/live.ts).
+export function gatewayError({
+  message,
+  extensions,
+}: {
+  readonly message: string;
+  readonly extensions?: Readonly<Record<string, unknown>>;
+}): GatewayError {
+  const { code, correlationId } = extensions ?? {};
+  return new GatewayError(
+    message,
+    typeof code === "string" ? code : "UNKNOWN",
+    typeof correlationId === "string" ? correlationId : undefined,
+  );
+}
+
 // Kept for this tab only: a development token (`gateway token --sub 1`), or one your
 // identity provider issued.
 const TOKEN_KEY = "gateway-token";
@@ -42,6 +58,11 @@ export function signOut(): void {
   sessionStorage.removeItem(TOKEN_KEY);
 }
 
+// The signed-in token, or null; src/live.ts sends it in connection_init.
+export function currentToken(): string | null {
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
 async function post<TResult>(
   endpoint: string,
   body: Record<string, unknown>,
@@ -52,7 +73,7 @@ async function post<TResult>(
     "content-type": "application/json",
     accept: "application/json",
   };
-  const token = sessionStorage.getItem(TOKEN_KEY);
+  const token = currentToken();
   if (token) headers.authorization = `Bearer ${token}`;
   const response = await fetch(endpoint, {
     method: "POST",
@@ -79,10 +100,7 @@ export async function execute<TResult, TVariables>(
     [response, body] = await post<TResult>(endpoint, { query: operation.toString(), variables });
   }
   const [error] = body.errors ?? [];
-  if (error !== undefined) {
-    const { code = "UNKNOWN", correlationId } = error.extensions ?? {};
-    throw new GatewayError(error.message, code, correlationId);
-  }
+  if (error !== undefined) throw gatewayError(error);
   if (!response?.ok || body.data == null) {
     throw new GatewayError(`The gateway answered HTTP ${response?.status}.`, "HTTP_ERROR");
   }

@@ -1,7 +1,9 @@
 // Signs in with a bearer token, lists what the viewer may see (an admin: every user; a user:
-// their own account) with the orders, and places an order through the form.
-import { execute, GatewayError, signIn, signOut } from "./api";
+// their own account) with the orders, each order's status kept live (src/live.ts), and
+// places an order through the form.
+import { currentToken, execute, GatewayError, signIn, signOut } from "./api";
 import type { UserSectionFragment } from "./gql/graphql";
+import { LiveOrders, type LiveOrder } from "./live";
 import { Me, PlaceOrder, UsersWithOrders } from "./operations";
 
 declare const GATEWAY_URL: string; // set at build time by build.mjs
@@ -43,7 +45,7 @@ function renderUsers(users: readonly User[]): void {
               "li",
               { "data-order-id": String(order.id) },
               `#${order.id} `,
-              element("span", { class: `status-${order.status}` }, order.status),
+              element("span", { class: `status status-${order.status}` }, order.status),
               ` ${order.total} — `,
               order.items.map((item) => `${item.sku} (${item.quantity})`).join(", "),
             ),
@@ -59,6 +61,13 @@ function renderUsers(users: readonly User[]): void {
   if (selected) customer.value = selected;
 }
 
+function showStatus(order: LiveOrder): void {
+  for (const status of usersView.querySelectorAll(`li[data-order-id="${order.id}"] .status`)) {
+    status.className = `status status-${order.status}`;
+    status.textContent = order.status;
+  }
+}
+
 function showError(error: unknown): void {
   errorView.textContent =
     error instanceof GatewayError
@@ -67,6 +76,20 @@ function showError(error: unknown): void {
 }
 
 let viewer: User | null = null; // the signed-in user, from `me`
+let live: LiveOrders | null = null; // one WebSocket for the signed-in token's orders
+
+// Keep the listed orders' statuses live, over a socket of the current token's.
+function watchListedOrders(): void {
+  const token = currentToken();
+  if (live !== null && (viewer === null || live.token !== token)) {
+    live.close();
+    live = null;
+  }
+  if (viewer === null || token === null) return;
+  live ??= new LiveOrders(endpoint, token, showStatus, showError);
+  const listed = usersView.querySelectorAll<HTMLElement>("li[data-order-id]");
+  live.watch([...listed].map((order) => Number(order.dataset.orderId)));
+}
 
 async function showViewer(): Promise<void> {
   const { me } = await execute(endpoint, Me, {});
@@ -77,6 +100,7 @@ async function showViewer(): Promise<void> {
 // An admin sees every user; anyone else is refused the list (FORBIDDEN) and sees their own.
 async function refresh(): Promise<void> {
   if (viewer === null) {
+    watchListedOrders(); // none
     customer.replaceChildren();
     usersView.textContent = "Sign in to see your orders.";
     return;
@@ -88,6 +112,7 @@ async function refresh(): Promise<void> {
     if (!(error instanceof GatewayError && error.code === "FORBIDDEN")) throw error;
     renderUsers([viewer]);
   }
+  watchListedOrders();
 }
 
 signInForm.addEventListener("submit", async (event) => {

@@ -58,3 +58,24 @@ export const PlaceOrder = graphql(`
     }
   }
 `);
+
+// Every committed change of one order, over WebSocket (src/live.ts): the viewer's own order,
+// any for an admin. A result whose error is EVENTS_MISSED means changes may have been lost.
+export const OrderUpdated = graphql(`
+  subscription OrderUpdated($id: Int!) {
+    orderUpdated(id: $id) {
+      id
+      status
+    }
+  }
+`);
+
+// One order's status read again: after EVENTS_MISSED, or when the socket was re-made.
+export const CurrentOrderStatus = graphql(`
+  query CurrentOrderStatus($id: Int!) {
+    order(id: $id) {
+      id
+      status
+    }
+  }
+`);

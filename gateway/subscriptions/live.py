@@ -1,0 +1,48 @@
+"""`live(info, channel, wanted)`: a subscription field's events, ready to load rows for.
+
+Each event it yields has been handed to the context (`Context.deliver`), so the rows the
+field then loads come from loaders every subscriber of that event shares: one statement per
+level however many subscribers it has. When events were lost (a slow subscriber's queue
+overflowed, or the listener reconnected after a database restart) it yields an
+EVENTS_MISSED error instead: the client gets it as a result with that code, and the stream
+goes on; re-read what you show.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from gateway.graphql.context import Info
+from gateway.graphql.errors import GatewayError
+from gateway.subscriptions.events import Event
+from gateway.subscriptions.subscriber import MISSED
+
+__all__ = ["EventsMissed", "live"]
+
+
+class EventsMissed(GatewayError):
+    """Yielded in a subscription's stream when events may have been lost since the last."""
+
+    code = "EVENTS_MISSED"
+
+
+async def live(
+    info: Info, channel: str, wanted: Callable[[dict[str, Any]], bool] = lambda ids: True
+) -> AsyncIterator[Event | EventsMissed]:
+    """`channel`'s events that pass `wanted`, until the server shuts down (then the
+    subscription completes)."""
+    hub = info.context.events
+    if hub is None:
+        raise RuntimeError("Subscriptions need the app's event hub (create_app starts one).")
+    async with hub.subscribe(channel, wanted) as subscriber:
+        while (item := await subscriber.next()) is not None:
+            if item is MISSED:
+                yield EventsMissed(
+                    "Events may have been missed (a reconnection, or this subscriber fell "
+                    "behind); read the current state again."
+                )
+                continue
+            assert isinstance(item, Event)
+            info.context.deliver(item)
+            yield item
