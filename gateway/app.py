@@ -162,7 +162,9 @@ def create_app(
     )
     # Persisted queries, request metrics and log; the manifest is read now.
     router_state = RouterState.from_settings(
-        settings, pool=lambda: getattr(app.state, "pool", None)
+        settings,
+        pool=lambda: getattr(app.state, "pool", None),
+        subscriptions=lambda: (getattr(app.state, "events", None), graphql.open_websockets),
     )
     app.state.gateway_router = router_state  # the metrics server reads it too
     graphql = GatewayRouter(

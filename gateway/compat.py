@@ -47,6 +47,7 @@ __all__ = [
     "ASYNCPG_POOL",
     "CONTACTS",
     "DEFAULT_RESOLVER",
+    "EVENT_EXECUTOR_CACHES",
     "FIELD_MERGING_BUDGET",
     "HTTP_VIEW_STEPS",
     "INFO_CONSTRUCTOR",
@@ -61,6 +62,7 @@ __all__ = [
     "contact_fits",
     "exceeded_token_limit",
     "field_nodes",
+    "forget_event_caches",
     "graphql_schema",
     "handle_errors",
     "has_no_exception_handlers",
@@ -87,6 +89,11 @@ UVICORN_PROTOCOL = "uvicorn H11Protocol (gateway.http.protocol)"
 FIELD_MERGING_BUDGET = "graphql-core field-merging budget (gateway.limits.field_merging)"
 TOKEN_LIMIT_OPTION = "graphql-core parse(max_tokens=) option"
 TOKEN_LIMIT_MESSAGE = "graphql-core parse(max_tokens=) refusal message"
+EVENT_EXECUTOR_CACHES = "graphql-core Executor's per-execution caches (_relevant_sub_fields)"
+# A per-event executor is a shallow copy of the subscription's, sharing these memos; they
+# are keyed by the identity of lists rebuilt for every event, so each event would add
+# entries never read again (about 1.3 KiB per delivery, for the subscription's life).
+_EVENT_CACHES = ("_relevant_sub_fields", "_stream_usages")
 
 # What SharedPool passes to asyncpg.Pool.__init__, which asyncpg documents as internal.
 POOL_PARAMETERS = frozenset(
@@ -345,6 +352,25 @@ def _uvicorn_problem() -> str | None:
     return "; ".join(problems) if problems else None
 
 
+def forget_event_caches(executor: Any) -> None:
+    """Give a subscription's per-event executor memos of its own, empty (graphql-core's
+    share the subscription's, which then grow by one entry per event delivered)."""
+    if not contact_fits(EVENT_EXECUTOR_CACHES):
+        return
+    for name in _EVENT_CACHES:
+        setattr(executor, name, type(getattr(executor, name))())
+
+
+def _event_caches_problem(schema: strawberry.Schema) -> str | None:
+    from graphql.execution.executor import Executor
+
+    executor = Executor.build(graphql_schema(schema), parse("{ probe { plain } }"))
+    if not isinstance(executor, Executor):
+        return "Executor.build did not build an executor for the probe"
+    missing = [name for name in _EVENT_CACHES if not hasattr(executor, name)]
+    return f"an Executor has no {', '.join(missing)}" if missing else None
+
+
 def _merging_problem() -> str | None:
     from gateway.limits.field_merging import merging_budget_supported
 
@@ -375,6 +401,11 @@ _CHECKS: tuple[tuple[str, Callable[[strawberry.Schema], str | None], str], ...] 
         FIELD_MERGING_BUDGET,
         lambda _: _merging_problem(),
         "field merging is validated without a budget per document",
+    ),
+    (
+        EVENT_EXECUTOR_CACHES,
+        _event_caches_problem,
+        "a subscription's memory grows by about 1.3 KiB per event it delivers",
     ),
     (
         TOKEN_LIMIT_OPTION,

@@ -11,6 +11,11 @@ Each app has its own `CollectorRegistry` (several apps in one process never clas
     gateway_dataloader_batch_size                      keys per dataloader batch (histogram)
     gateway_planned_execution_fallbacks_total{reason}  operations graphql-core's executor ran
                                                        instead of the plan (this process)
+    gateway_websockets_open, gateway_subscriptions      WebSockets and subscriptions now
+    gateway_subscription_events_total                  notifications heard from PostgreSQL
+    gateway_subscription_events_dropped_total          dropped from slow subscribers' queues
+    gateway_event_listener_connected                   1 while the LISTEN connection is up
+    gateway_event_listener_reconnections_total         times it was re-made
     gateway_library_contact_broken{contact}            1 for a private library name that no
                                                        longer fits (gateway.compat), else 0
 
@@ -43,6 +48,7 @@ from starlette.routing import Route
 
 from gateway.compat import CONTACTS, broken_contacts
 from gateway.execution.executor import FALLBACKS
+from gateway.subscriptions.hub import EventHub
 
 __all__ = ["GatewayMetrics", "metrics_app", "metrics_router"]
 
@@ -113,6 +119,55 @@ class _PoolCollector:
         return list(families.values())
 
 
+class _SubscriptionCollector:
+    """The event hub's and the WebSockets' numbers, read when Prometheus scrapes."""
+
+    def __init__(self, state: Callable[[], tuple[EventHub | None, int]]) -> None:
+        self._state = state
+
+    def describe(self) -> Iterable[Metric]:
+        return self._families(None, 0)
+
+    def collect(self) -> Iterable[Metric]:
+        return self._families(*self._state())
+
+    @staticmethod
+    def _families(hub: EventHub | None, websockets: int) -> list[Metric]:
+        sockets = GaugeMetricFamily("gateway_websockets_open", "Open WebSocket connections.")
+        sockets.add_metric([], websockets)
+        families: list[Metric] = [sockets]
+        if hub is None:
+            return families
+        for name, text, value in (
+            ("gateway_subscriptions", "Subscriptions listening for events.", hub.subscriber_count),
+            (
+                "gateway_event_listener_connected",
+                "1 while the listening connection to PostgreSQL is up.",
+                int(hub.connected),
+            ),
+        ):
+            gauge = GaugeMetricFamily(name, text)
+            gauge.add_metric([], value)
+            families.append(gauge)
+        for name, text, value in (
+            ("gateway_subscription_events", "Notifications heard from PostgreSQL.", hub.received),
+            (
+                "gateway_subscription_events_dropped",
+                "Events dropped from slow subscribers' full queues (each told EVENTS_MISSED).",
+                hub.dropped,
+            ),
+            (
+                "gateway_event_listener_reconnections",
+                "Times the listening connection was re-made (subscribers told EVENTS_MISSED).",
+                hub.reconnections,
+            ),
+        ):
+            counter = CounterMetricFamily(name, text)
+            counter.add_metric([], value)
+            families.append(counter)
+        return families
+
+
 class GatewayMetrics:
     """One app's metrics and their registry.
 
@@ -126,6 +181,7 @@ class GatewayMetrics:
         pool: Callable[[], asyncpg.Pool | None],
         known_operations: Iterable[str] = (),
         max_operations: int = DEFAULT_MAX_OPERATIONS,
+        subscriptions: Callable[[], tuple[EventHub | None, int]] = lambda: (None, 0),
     ) -> None:
         self.registry = CollectorRegistry()
         self._operation = _BoundedLabel(max_operations, _GRAPHQL_NAME, known_operations)
@@ -164,6 +220,8 @@ class GatewayMetrics:
         collector: Collector = _PoolCollector(pool)
         self.registry.register(collector)
         self.registry.register(_FallbackCollector())
+        subscription_collector: Collector = _SubscriptionCollector(subscriptions)
+        self.registry.register(subscription_collector)
 
     def observe_request(
         self,

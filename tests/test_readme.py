@@ -49,6 +49,9 @@ def test_every_shell_command_in_the_readme_is_covered() -> None:
             "run small by tests/test_benchmark_cache_flood.py"
         ),
         ".venv/bin/python -m benchmarks.attack": "run small by tests/test_benchmark_attack.py",
+        ".venv/bin/python -m benchmarks.subscriptions": (
+            "run small by tests/test_benchmark_subscriptions.py"
+        ),
         **dict.fromkeys(
             [
                 ".venv/bin/gateway tenants create acme globex",
@@ -70,6 +73,7 @@ def test_every_shell_command_in_the_readme_is_covered() -> None:
     tests = ROOT / "tests"
     assert "benchmarks.cache_flood" in (tests / "test_benchmark_cache_flood.py").read_text()
     assert "benchmarks.attack" in (tests / "test_benchmark_attack.py").read_text()
+    assert "benchmarks.subscriptions" in (tests / "test_benchmark_subscriptions.py").read_text()
     tenants_cli = (tests / "test_tenants_cli.py").read_text()
     for words in (
         '"tenants", "create", "acme", "globex"',

@@ -42,7 +42,7 @@ from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from gateway.compat import strawberry_schema_of
+from gateway.compat import forget_event_caches, strawberry_schema_of
 from gateway.execution.budget import (
     YIELD_EVERY_ON_GRAPHQL_CORE,
     BudgetExceeded,
@@ -103,6 +103,12 @@ class BudgetedExecutor(StrawberryGraphQLCoreExecutionContext):
         """The Strawberry schema's `execution_limits`, else the defaults."""
         limits = getattr(strawberry_schema_of(self.schema), "execution_limits", None)
         return limits if isinstance(limits, Limits) else _DEFAULT_LIMITS
+
+    def build_per_event_executor(self, payload: Any) -> Any:
+        # A subscription's event: graphql-core's copy, with memos of its own (gateway.compat).
+        executor = super().build_per_event_executor(payload)
+        forget_event_caches(executor)
+        return executor
 
     def execute_operation(self, serially: bool | None = None) -> Any:
         mutation = self.operation.operation is OperationType.MUTATION

@@ -81,15 +81,26 @@ class RouterState:
     pool_watch: PoolUsageWatch
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, pool: Callable[[], Any]) -> RouterState:
-        """The state for an app whose pool `pool()` returns (None before startup).
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        pool: Callable[[], Any],
+        subscriptions: Callable[[], tuple[Any, int]] = lambda: (None, 0),
+    ) -> RouterState:
+        """The state for an app whose pool `pool()` returns (None before startup), and whose
+        event hub and open WebSockets `subscriptions()` returns.
 
         Reads the persisted-documents manifest now (ValueError if it is broken).
         """
         persisted = PersistedQueries.from_settings(settings)
         return cls(
             persisted=persisted,
-            metrics=GatewayMetrics(pool=pool, known_operations=persisted.operation_names()),
+            metrics=GatewayMetrics(
+                pool=pool,
+                known_operations=persisted.operation_names(),
+                subscriptions=subscriptions,
+            ),
             pool_watch=PoolUsageWatch(interval=settings.pool_warning_interval),
         )
 

@@ -137,7 +137,13 @@ class TokenVerifier:
         tenant = claims.get(self.auth.tenant_claim)
         if tenant is not None and (not isinstance(tenant, str) or tenant == ""):
             raise TokenRejected("The token's tenant is not a string.")
-        return Viewer(subject=str(subject), roles=frozenset(roles), tenant=tenant)
+        expires = claims.get("exp")
+        return Viewer(
+            subject=str(subject),
+            roles=frozenset(roles),
+            tenant=tenant,
+            expires_at=float(expires) if isinstance(expires, (int, float)) else None,
+        )
 
 
 def _bearer_token(authorization: bytes) -> str:

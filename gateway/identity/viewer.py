@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = ["ADMIN_ROLE", "ANONYMOUS", "Viewer"]
 
@@ -16,6 +16,9 @@ class Viewer:
     subject: str | None = None
     roles: frozenset[str] = frozenset()
     tenant: str | None = None
+    # The token's `exp` (seconds since the epoch): a WebSocket outlives its token, and its
+    # subscriptions end when the token does (gateway.subscriptions.live).
+    expires_at: float | None = field(default=None, compare=False)
 
     @property
     def is_anonymous(self) -> bool:

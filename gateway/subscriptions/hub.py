@@ -55,7 +55,8 @@ class EventHub:
         self._closed = False
         self._idle = asyncio.Event()  # set whenever no subscriber is left
         self.reconnections = 0
-        self.delivered = 0
+        self.received = 0  # notifications heard
+        self.dropped = 0  # events dropped from slow subscribers' queues
 
     async def start(self) -> None:
         """Open the listening connection (the app's startup)."""
@@ -78,7 +79,7 @@ class EventHub:
         validate_identifier(channel, kind="channel")
         if self._closed:
             raise RuntimeError("The event hub is closed: the server is shutting down.")
-        subscriber = Subscriber(channel, wanted, self.queue_limit)
+        subscriber = Subscriber(channel, wanted, self.queue_limit, on_drop=self._count_drop)
         self._subscribers[channel].add(subscriber)
         try:
             await self._listen(channel)
@@ -87,6 +88,9 @@ class EventHub:
             self._subscribers[channel].discard(subscriber)
             if not self.subscriber_count:
                 self._idle.set()
+
+    def _count_drop(self) -> None:
+        self.dropped += 1
 
     async def close(self, *, wait_s: float = 0.0) -> None:
         """End every subscriber's stream and close the connection (the app's shutdown);
@@ -147,7 +151,7 @@ class EventHub:
         event = Event(channel, ids)
         for subscriber in self._subscribers.get(channel, ()):
             subscriber.offer(event)
-        self.delivered += 1
+        self.received += 1
 
     def _lost(self, conn: Any) -> None:
         if self._closed or conn is not self._conn or self._reconnecting is not None:

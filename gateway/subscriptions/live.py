@@ -5,11 +5,13 @@ field then loads come from loaders every subscriber of that event shares: one st
 level however many subscribers it has. When events were lost (a slow subscriber's queue
 overflowed, or the listener reconnected after a database restart) it yields an
 EVENTS_MISSED error instead: the client gets it as a result with that code, and the stream
-goes on; re-read what you show.
+goes on; re-read what you show. Once the subscriber's token has expired it yields an
+UNAUTHENTICATED error and ends. A field yields every such error on, as it is.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -18,7 +20,7 @@ from gateway.graphql.errors import GatewayError
 from gateway.subscriptions.events import Event
 from gateway.subscriptions.subscriber import MISSED
 
-__all__ = ["EventsMissed", "live"]
+__all__ = ["EventsMissed", "TokenExpired", "live"]
 
 
 class EventsMissed(GatewayError):
@@ -27,9 +29,15 @@ class EventsMissed(GatewayError):
     code = "EVENTS_MISSED"
 
 
+class TokenExpired(GatewayError):
+    """Yielded, last, when the subscriber's token has expired: reconnect with a fresh one."""
+
+    code = "UNAUTHENTICATED"
+
+
 async def live(
     info: Info, channel: str, wanted: Callable[[dict[str, Any]], bool] = lambda ids: True
-) -> AsyncIterator[Event | EventsMissed]:
+) -> AsyncIterator[Event | GatewayError]:
     """`channel`'s events that pass `wanted`, until the server shuts down (then the
     subscription completes)."""
     hub = info.context.events
@@ -44,5 +52,12 @@ async def live(
                 )
                 continue
             assert isinstance(item, Event)
+            expires = info.context.viewer.expires_at
+            if expires is not None and time.time() >= expires:
+                yield TokenExpired(
+                    "The token this subscription was opened with has expired; reconnect "
+                    "with a fresh one."
+                )
+                return
             info.context.deliver(item)
             yield item

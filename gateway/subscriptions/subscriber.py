@@ -31,11 +31,18 @@ MISSED = Missed()
 class Subscriber:
     """Events of one channel that pass `wanted`, in order, at most `limit` waiting."""
 
-    def __init__(self, channel: str, wanted: Callable[[dict[str, Any]], bool], limit: int) -> None:
+    def __init__(
+        self,
+        channel: str,
+        wanted: Callable[[dict[str, Any]], bool],
+        limit: int,
+        on_drop: Callable[[], None] | None = None,
+    ) -> None:
         self.channel = channel
         self.wanted = wanted
         self.limit = limit
         self.dropped = 0
+        self._on_drop = on_drop
         self._events: deque[Event] = deque()
         self._missed = False
         self._closed = False
@@ -49,6 +56,8 @@ class Subscriber:
             self._events.popleft()
             self.dropped += 1
             self._missed = True
+            if self._on_drop is not None:
+                self._on_drop()
         self._events.append(event)
         self._ready.set()
 

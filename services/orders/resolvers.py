@@ -6,7 +6,7 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 
-from gateway import EventsMissed, Info, NotFound, SignedIn, guarded, live
+from gateway import GatewayError, Info, NotFound, SignedIn, guarded, live
 from services.orders.data import DEFAULT_CURRENCY, OrderData
 from services.orders.permissions import OrderForSelf, OwnOrder
 from services.orders.store import ORDERS_CHANNEL
@@ -75,7 +75,7 @@ class OrdersSubscription:
         if order is None or not _OWN_ORDER.allows(info.context.viewer, order, {}):
             raise NotFound(f"There is no order with id {id}.")
         async for event in live(info, ORDERS_CHANNEL, lambda ids: ids.get("order_id") == id):
-            if isinstance(event, EventsMissed):
+            if isinstance(event, GatewayError):  # EVENTS_MISSED, or the token expired
                 yield event  # type: ignore[misc]  # delivered to the client as its error
                 continue
             changed = await info.context.loaders(OrderData).by_id.load(id)
@@ -94,7 +94,7 @@ class OrdersSubscription:
         async for event in live(
             info, ORDERS_CHANNEL, lambda ids: str(ids.get("user_id")) == subject
         ):
-            if isinstance(event, EventsMissed):
+            if isinstance(event, GatewayError):
                 yield event  # type: ignore[misc]
                 continue
             order = await info.context.loaders(OrderData).by_id.load(event.ids["order_id"])

@@ -15,6 +15,7 @@ from websockets.exceptions import ConnectionClosedError, InvalidStatus
 from tests.live_server import LiveServer
 from tests.services.shop import Shop
 from tests.subscriptions.conftest import ADA, ADMIN, GRACE, PAY, place_order
+from tests.tokens import token_for
 from tests.ws_client import graphql_ws
 
 ORDER_UPDATED = "subscription ($id: Int!) { orderUpdated(id: $id) { id status total } }"
@@ -149,3 +150,49 @@ async def test_the_operation_limits_hold_for_subscriptions(live: LiveServer) -> 
         assert refused["id"] == deep
         errors = refused["payload"] if refused["type"] == "error" else refused["payload"]["errors"]
         assert [error["extensions"]["code"] for error in errors] == ["QUERY_TOO_DEEP"]
+
+
+def metric(text: str, name: str) -> float:
+    """The value of the unlabelled sample `name` in a Prometheus text answer."""
+    for line in text.splitlines():
+        if line.startswith(f"{name} "):
+            return float(line.split()[1])
+    raise AssertionError(f"no {name} in /metrics")
+
+
+async def test_metrics_count_websockets_subscriptions_and_events(
+    live: LiveServer, shop: Shop
+) -> None:
+    async with graphql_ws(live.ws_url, token=ADA) as client:
+        await client.subscribe(MY_UPDATES)
+        await asyncio.sleep(0.3)
+        before = (await shop.client.get("/metrics")).text
+        await place_order(shop, ADA, 1)
+        await client.receive()
+        after = (await shop.client.get("/metrics")).text
+
+    assert metric(before, "gateway_websockets_open") == 1
+    assert metric(before, "gateway_subscriptions") == 1
+    assert metric(before, "gateway_event_listener_connected") == 1
+    heard = metric(after, "gateway_subscription_events_total")
+    assert heard == metric(before, "gateway_subscription_events_total") + 1
+    assert metric(after, "gateway_subscription_events_dropped_total") == 0
+    assert metric(after, "gateway_event_listener_reconnections_total") == 0
+
+
+async def test_a_subscription_ends_unauthenticated_once_its_token_has_expired(
+    live: LiveServer, shop: Shop
+) -> None:
+    short_lived = token_for(1, ttl=2)
+    async with graphql_ws(live.ws_url, token=short_lived) as client:
+        operation = await client.subscribe(MY_UPDATES)
+        await asyncio.sleep(2.5)  # the token expires; the socket stays open
+        await place_order(shop, ADA, 1)
+
+        refused = await client.receive()
+        assert refused["id"] == operation
+        assert [error["extensions"]["code"] for error in refused["payload"]["errors"]] == [
+            "UNAUTHENTICATED"
+        ]
+        assert refused["payload"]["data"] is None  # the order is not sent
+        assert await client.receive() == {"id": operation, "type": "complete"}
