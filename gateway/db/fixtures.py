@@ -17,8 +17,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
-import pytest_asyncio
+try:  # a pytest plugin: pytest is the test suite's, from the `db-testing` extra
+    import pytest
+    import pytest_asyncio
+except ImportError as missing:  # pragma: no cover - only without the extra
+    raise ImportError(
+        "gateway.db.fixtures is a pytest plugin: install pytest and pytest-asyncio, "
+        "`pip install 'pg-graphql-gateway[db-testing]'`."
+    ) from missing
 
 from gateway.db.manager import AsyncDatabaseManager, TransactionManager
 from gateway.db.testing import AsyncTestDatabase, DatabaseTestCase, DatabaseTestConfig

@@ -87,6 +87,12 @@ class Context(BaseContext):
         read as the event found them, never from an earlier event's cache."""
         self._shared = event.loaders
 
+    def delivered(self, event: Event) -> None:
+        """`event`'s results are out: later loads (the connection's next operation, a query
+        over the same socket) use loaders of their own again, never the event's cache."""
+        if self._shared is event.loaders:
+            self._shared = None
+
     def loaders(self, loader_set: type[LoadersT]) -> LoadersT:
         """This request's instance of `loader_set`, built around its service's manager."""
         if self._shared is not None:

@@ -60,4 +60,7 @@ async def live(
                 )
                 return
             info.context.deliver(item)
-            yield item
+            try:
+                yield item
+            finally:
+                info.context.delivered(item)

@@ -27,6 +27,7 @@ from gateway.identity.viewer import Viewer
 from gateway.subscriptions import Event, EventHub, notify
 from gateway.subscriptions.subscriber import MISSED, Subscriber
 from services.demo import load_demo_data
+from services.orders.data import OrderData
 
 WAIT_S = 15.0  # a bound on waiting for an event, not a performance check
 QUERY = "subscription ($id: Int!) { orderUpdated(id: $id) { id status user { name } } }"
@@ -211,3 +212,20 @@ async def test_notify_in_a_transaction_is_delivered_on_commit_only_and_carries_i
             await notify(orders, "orders", {"key": "x" * 2000})
         with pytest.raises(SchemaError):
             await notify(orders, "orders; DROP TABLE x", {"order_id": 1})
+
+
+async def test_an_events_shared_loaders_serve_that_event_only(
+    managers: dict[str, AsyncDatabaseManager], hub: EventHub
+) -> None:
+    first, second = (context_for(managers, hub, Viewer(subject="1")) for _ in range(2))
+    event = Event("orders", {"order_id": 2})
+    first.deliver(event)
+    second.deliver(event)
+
+    shared = first.loaders(OrderData)
+    assert second.loaders(OrderData) is shared  # one batch for both subscribers
+    first.delivered(event)
+    # After the event, a load (another operation on the socket) is the context's own again.
+    own = first.loaders(OrderData)
+    assert own is not shared
+    assert first.loaders(OrderData) is own
