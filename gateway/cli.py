@@ -1,6 +1,7 @@
 """The `gateway` command: serve, migrate, export-schema, check-schema.
 
 gateway serve            # embedded PostgreSQL + demo data when DATABASE_URL is unset
+gateway serve --workers 2   # two processes on one port, sharing GATEWAY_POOL_MAX
 gateway migrate [--tenants]   # every service's migrations (and every tenant's), a status each
 gateway tenants create acme [globex ...] | list | drop acme --yes   # tenant-scoped services
 gateway export-schema -o schema.graphql
@@ -15,8 +16,9 @@ import asyncio
 import importlib
 import logging
 import signal
+import socket
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from pathlib import Path
@@ -30,6 +32,7 @@ from gateway.db.embedded import EmbeddedPostgres
 from gateway.graphql.errors import ServiceConfigurationError
 from gateway.graphql.schema import build_schema
 from gateway.graphql.service import Service
+from gateway.http.workers import run_workers
 from gateway.identity.development import development_secret, mint_token, secret_file_for
 from gateway.settings import PROJECT_ROOT, Settings
 
@@ -52,6 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="serve the API with GraphiQL at /graphql")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument(
+        "--workers", type=int, help="worker processes sharing the port and the pool budget"
+    )
     migrate = commands.add_parser("migrate", help="apply every service's pending migrations")
     migrate.add_argument(
         "--tenants", action="store_true", help="and then every provisioned tenant's"
@@ -81,7 +87,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     services = load_services(settings.services)
     if args.command == "serve":
         return _serve(
-            replace(settings, host=args.host or settings.host, port=args.port or settings.port),
+            replace(
+                settings,
+                host=args.host or settings.host,
+                port=args.port or settings.port,
+                workers=args.workers or settings.workers,
+            ),
             services,
         )
     if args.command == "migrate":
@@ -147,6 +158,9 @@ def _serve(settings: Settings, services: list[Service]) -> int:
         except ServiceConfigurationError as error:
             print(f"gateway: {error}", file=sys.stderr, flush=True)
             return 2
+        if settings.workers < 1:
+            print("gateway: --workers is at least 1.", file=sys.stderr, flush=True)
+            return 2
         print(f"GraphiQL: http://{settings.host}:{settings.port}/graphql", flush=True)
         if not settings.production and settings.auth.secret is not None:
             admin = mint_token(settings.auth, subject="1", roles=["admin"], ttl=12 * 3600)
@@ -163,6 +177,13 @@ def _serve(settings: Settings, services: list[Service]) -> int:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s %(message)s")
         # uvicorn with timeouts, connection limits and throttled logs (gateway.http.server);
         # 3 is uvicorn's own exit status for a failed startup.
+        if settings.workers > 1:
+            return run_workers(
+                settings,
+                settings.workers,
+                prepare=lambda: _prepare(settings, services, on_startup),
+                serve=lambda worker, sockets: _serve_worker(worker, services, sockets),
+            )
         with _metrics_port(app, settings):
             return 0 if run_http_server(app, settings) else 3
 
@@ -170,6 +191,36 @@ def _serve(settings: Settings, services: list[Service]) -> int:
     if embedded:
         print(f"No DATABASE_URL: using the embedded PostgreSQL in {settings.data_dir}", flush=True)
     return _with_database(settings, run)
+
+
+async def _prepare(
+    settings: Settings,
+    services: list[Service],
+    on_startup: Callable[[Mapping[str, AsyncDatabaseManager]], Awaitable[None]] | None,
+) -> None:
+    """What several workers must not each do: migrations and demo data, once, here."""
+    from gateway.app import migrate_services, service_managers
+
+    pool = await AsyncDatabaseManager.create_shared_pool(
+        replace(settings, min_connections=1, max_connections=1).database_config()
+    )
+    try:
+        managers = service_managers(pool, services)
+        await migrate_services(managers, settings)
+        if on_startup is not None:
+            await on_startup(managers)
+    finally:
+        await pool.close()
+
+
+def _serve_worker(settings: Settings, services: list[Service], sockets: list[socket.socket]) -> int:
+    """One worker (gateway.http.workers): its own app and pool, on the shared socket."""
+    from gateway.app import create_app
+    from gateway.http.server import run_http_server
+
+    app = create_app(settings, services)
+    with _metrics_port(app, settings):
+        return 0 if run_http_server(app, settings, sockets) else 3
 
 
 def _metrics_port(app: FastAPI, settings: Settings) -> AbstractContextManager[object]:

@@ -32,6 +32,7 @@ class Settings:
     services: str = "services:SERVICES"
     host: str = "127.0.0.1"
     port: int = 8000
+    workers: int = 1  # processes serving one port (gateway.http.workers); the pool budget shared
     min_connections: int = 2
     max_connections: int = 20
     demo_data: bool = False
@@ -86,6 +87,7 @@ class Settings:
             services=env.get("GATEWAY_SERVICES", defaults.services),
             host=env.get("GATEWAY_HOST", defaults.host),
             port=int(env.get("GATEWAY_PORT", defaults.port)),
+            workers=int(env.get("GATEWAY_WORKERS", defaults.workers)),
             min_connections=int(env.get("GATEWAY_POOL_MIN", defaults.min_connections)),
             max_connections=int(env.get("GATEWAY_POOL_MAX", defaults.max_connections)),
             demo_data=env.get("GATEWAY_DEMO_DATA", "") in {"1", "true", "yes"},

@@ -54,9 +54,12 @@ class _GracefulServer(uvicorn.Server):
         await super().shutdown(sockets)
 
 
-def run_http_server(app: FastAPI, settings: Settings) -> bool:
-    """Serve `app` (made by create_app) on settings.host:port until a signal stops it;
-    False if startup failed."""
+def run_http_server(
+    app: FastAPI, settings: Settings, sockets: list[socket.socket] | None = None
+) -> bool:
+    """Serve `app` (made by create_app) on settings.host:port, or on `sockets` already
+    bound (a worker's, gateway.http.workers), until a signal stops it; False if startup
+    failed."""
     bounds = client_connection_bounds(
         settings.max_client_connections,
         raise_open_file_limit(),
@@ -96,5 +99,5 @@ def run_http_server(app: FastAPI, settings: Settings) -> bool:
     install_log_throttle()  # after Config: it has set up uvicorn's handlers
     server = _GracefulServer(config, app)
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: uvicorn has shut down already
-        server.run()
+        server.run(sockets=sockets)
     return server.started
