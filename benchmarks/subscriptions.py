@@ -32,44 +32,51 @@ second (benchmarks.rss); its growth from the end of the warm-up (--warmup, by de
 fifth of the run) to the last delivery is judged, as benchmarks/memory.py does. Writes
 subscriptions.md and subscriptions.json to --output (benchmarks/results); exits with status 1
 when a check fails.
+
+The parts: the plan and the delivery checks in benchmarks.subscription_plan, the WebSocket
+clients in benchmarks.subscription_clients, the gateway and driver processes in
+benchmarks.subscription_processes, the report in benchmarks.subscription_report.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import math
 import os
 import shlex
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
-from contextlib import AsyncExitStack, contextmanager
-from dataclasses import dataclass, field
+from collections import defaultdict
+from collections.abc import Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
 
 import asyncpg
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
-from websockets.typing import Subprotocol
 
 from benchmarks import run as harness
-from benchmarks.contenders import BENCHMARK_AUTH, BENCHMARK_ENV
+from benchmarks.contenders import BENCHMARK_AUTH
 from benchmarks.database import SeedSize, seeded_database
 from benchmarks.environment import machine, software
 from benchmarks.rss import Sample, resident_size, sampling_rss
+from benchmarks.subscription_clients import Connection
 from benchmarks.subscription_driver import Change, commit_change, orders_manager
+from benchmarks.subscription_plan import (
+    FAILURE_EXAMPLES,
+    PROBE_BASE,
+    Plan,
+    Subscription,
+    check_deliveries,
+    expected_changes,
+    pick_orders,
+    plan_subscriptions,
+)
+from benchmarks.subscription_processes import Driver, serving
 from benchmarks.subscription_report import (
-    Checks,
     Memory,
     SubscriptionRun,
     latency,
@@ -81,34 +88,15 @@ from benchmarks.subscription_report import (
 from gateway.identity.development import mint_token
 from gateway.subscriptions.limits import SubscriptionLimits
 
-__all__ = [
-    "Options",
-    "Plan",
-    "Subscription",
-    "check_deliveries",
-    "main",
-    "plan_subscriptions",
-    "run",
-]
+__all__ = ["Options", "main", "run"]
 
-HOST = "127.0.0.1"
-ROOT = Path(__file__).resolve().parent.parent
-GATEWAY = Path(sys.executable).parent / "gateway"
-PROTOCOL = Subprotocol("graphql-transport-ws")
-ORDER_UPDATED = "subscription ($id: Int!) { orderUpdated(id: $id) { id status total } }"
-MY_ORDER_UPDATES = "subscription { myOrderUpdates { id status total } }"
-MY_UPDATES_EVERY = 10  # every tenth subscription of a connection is myOrderUpdates
-# Set-up changes set totals from here on; the measured run's are 1, 2, 3, ... (NUMERIC(12, 2)).
-PROBE_BASE = 1_000_000_000
 PROBE_QUIET_S = 1.0  # without a probe delivery, before the next probe round
 SETUP_TIMEOUT_S = 120.0
 DRAIN_TIMEOUT_S = 15.0  # after the last commit, for the last deliveries
 GRACE_S = 1.0  # after the last expected delivery, for anything extra to show
 SETTLE_S = 3.0  # after the clients closed, before the last RSS reading
-STARTUP_TIMEOUT_S = 90.0
 PROGRESS_S = 10.0
 LATENCY_WINDOWS = 6  # the run's latency reported in this many windows of commit time too
-FAILURE_EXAMPLES = 10
 MIB = 1024 * 1024
 PACKAGES = {
     "Strawberry": "strawberry-graphql",
@@ -137,329 +125,6 @@ class Options:
 
 def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-# --- who subscribes to what ---------------------------------------------------------------
-
-
-@dataclass
-class Subscription:
-    """One subscription and everything its connection received for it."""
-
-    index: int
-    connection: int
-    operation: str  # its id on the connection
-    user_id: int  # the signed-in owner
-    order_id: int | None  # orderUpdated(id); None for myOrderUpdates
-    # Measured-run `next` results: (marker, order id, status, time.time() at receipt).
-    received: list[tuple[int, int, str, float]] = field(default_factory=list)
-    probes: defaultdict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
-    late_probes: int = 0
-    errors: Counter[str] = field(default_factory=Counter)
-    refusals: list[Any] = field(default_factory=list)
-    completed: bool = False
-    measuring: bool = False
-
-    @property
-    def field_name(self) -> str:
-        return "myOrderUpdates" if self.order_id is None else "orderUpdated"
-
-    def message(self) -> dict[str, Any]:
-        payload: dict[str, Any] = (
-            {"query": MY_ORDER_UPDATES}
-            if self.order_id is None
-            else {"query": ORDER_UPDATED, "variables": {"id": self.order_id}}
-        )
-        return {"id": self.operation, "type": "subscribe", "payload": payload}
-
-    def take(self, payload: dict[str, Any], received_at: float) -> None:
-        for error in payload.get("errors") or ():
-            self.errors[str((error.get("extensions") or {}).get("code", "NO_CODE"))] += 1
-        order = (payload.get("data") or {}).get(self.field_name)
-        if not order:
-            return
-        marker = int(Decimal(order["total"]))
-        if marker >= PROBE_BASE:
-            self.probes[marker - PROBE_BASE].add(int(order["id"]))
-            if self.measuring:
-                self.late_probes += 1
-            return
-        self.received.append((marker, int(order["id"]), order["status"], received_at))
-
-
-@dataclass(frozen=True)
-class Plan:
-    """The orders that change (id, owner), the owners, and every subscription."""
-
-    orders: list[tuple[int, int]]
-    owners: list[int]
-    subscriptions: list[Subscription]
-
-    def orders_of(self, user_id: int) -> set[int]:
-        return {order for order, owner in self.orders if owner == user_id}
-
-    def entitled(self, subscription: Subscription) -> set[int]:
-        """The orders whose changes `subscription` is to receive."""
-        if subscription.order_id is not None:
-            return {subscription.order_id}
-        return self.orders_of(subscription.user_id)
-
-
-def plan_subscriptions(
-    orders_by_owner: dict[int, list[int]], subscribers: int, connections: int
-) -> Plan:
-    """Connection c signs in as owner c % owners; its subscriptions (an even share) are
-    myOrderUpdates every MY_UPDATES_EVERY-th, else orderUpdated of that owner's orders in
-    turn (each owner's orders spread evenly over its orderUpdated subscriptions)."""
-    owners = sorted(orders_by_owner)
-    subscriptions: list[Subscription] = []
-    next_order = dict.fromkeys(owners, 0)
-    for connection in range(connections):
-        owner = owners[connection % len(owners)]
-        share = subscribers // connections + (connection < subscribers % connections)
-        for slot in range(share):
-            order_id = None
-            if slot % MY_UPDATES_EVERY:
-                mine = orders_by_owner[owner]
-                order_id = mine[next_order[owner] % len(mine)]
-                next_order[owner] += 1
-            subscriptions.append(
-                Subscription(
-                    index=len(subscriptions),
-                    connection=connection,
-                    operation=str(slot + 1),
-                    user_id=owner,
-                    order_id=order_id,
-                )
-            )
-    orders = [(order, owner) for owner in owners for order in orders_by_owner[owner]]
-    return Plan(orders=orders, owners=owners, subscriptions=subscriptions)
-
-
-async def _pick_orders(conn: asyncpg.Connection, orders: int, owners: int) -> dict[int, list[int]]:
-    """`orders` seeded orders of the first `owners` users having enough, an even share each."""
-    shares = [orders // owners + (k < orders % owners) for k in range(owners)]
-    rows = await conn.fetch(
-        """
-        SELECT user_id, (array_agg(id ORDER BY id))[1:$2] AS ids
-        FROM orders.orders GROUP BY user_id HAVING count(*) >= $2
-        ORDER BY user_id LIMIT $1
-        """,
-        owners,
-        max(shares),
-    )
-    if len(rows) < owners:
-        raise RuntimeError(
-            f"The seed has {len(rows)} users with {max(shares)} orders or more, not {owners}: "
-            "raise --users or lower --orders."
-        )
-    return {
-        row["user_id"]: list(row["ids"][:share]) for row, share in zip(rows, shares, strict=True)
-    }
-
-
-# --- the gateway ----------------------------------------------------------------------------
-
-
-@dataclass
-class Gateway:
-    process: subprocess.Popen[bytes]
-    port: int
-    log: Path
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://{HOST}:{self.port}/graphql"
-
-    def log_lines(self) -> list[str]:
-        return self.log.read_text(errors="replace").splitlines() if self.log.exists() else []
-
-    def log_tail(self, lines: int = 30) -> str:
-        return "\n".join(self.log_lines()[-lines:])
-
-    def error_lines(self) -> list[str]:
-        return [
-            line
-            for line in self.log_lines()
-            if line.startswith(("ERROR", "CRITICAL")) or line.startswith("Traceback")
-        ]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@contextmanager
-def _serving(database_url: str, env: dict[str, str], log: Path) -> Iterator[Gateway]:
-    """`gateway serve` on a free port with `env`, until it listens; stopped on exit."""
-    port = _free_port()
-    inherited = {
-        k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_") and k != "DATABASE_URL"
-    }
-    inherited["PYTHONPATH"] = os.pathsep.join(
-        filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])
-    )
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [str(GATEWAY), "serve", "--host", HOST, "--port", str(port)],
-            cwd=ROOT,
-            env=inherited | BENCHMARK_ENV | {"DATABASE_URL": database_url, **env},
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    gateway = Gateway(process, port, log)
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while True:  # uvicorn binds its socket once the app's startup (pool, hub) succeeded
-            if process.poll() is not None:
-                raise RuntimeError(
-                    f"gateway serve exited with {process.returncode}:\n{gateway.log_tail()}"
-                )
-            try:
-                with socket.create_connection((HOST, port), timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"gateway serve did not listen within {STARTUP_TIMEOUT_S:g} s:\n"
-                        f"{gateway.log_tail()}"
-                    ) from None
-                time.sleep(0.1)
-        yield gateway
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-# --- the clients ----------------------------------------------------------------------------
-
-
-class _Connection:
-    """One graphql-transport-ws connection and its subscriptions; a task reads it."""
-
-    def __init__(self, index: int, token: str, subscriptions: list[Subscription]) -> None:
-        self.index = index
-        self.token = token
-        self.subscriptions = {s.operation: s for s in subscriptions}
-        self.stray: list[Any] = []
-        self.closed_by_server: str | None = None
-        self._ws: ClientConnection | None = None
-        self._reader: asyncio.Task[None] | None = None
-        self._closing = False
-
-    async def open(self, url: str) -> None:
-        ws = await connect(
-            url, subprotocols=[PROTOCOL], open_timeout=30, proxy=None, max_queue=None
-        )
-        self._ws = ws
-        init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {self.token}"}}
-        await ws.send(json.dumps(init))
-        while True:
-            ack = json.loads(await asyncio.wait_for(ws.recv(), 30))
-            if ack.get("type") == "ping":
-                await ws.send(json.dumps({"type": "pong"}))
-                continue
-            if ack.get("type") != "connection_ack":
-                raise RuntimeError(f"Connection {self.index}: no connection_ack but {ack}")
-            break
-        self._reader = asyncio.create_task(self._read(ws), name=f"connection {self.index}")
-        for subscription in self.subscriptions.values():
-            await ws.send(json.dumps(subscription.message()))
-
-    async def _read(self, ws: ClientConnection) -> None:
-        try:
-            async for raw in ws:
-                received_at = time.time()
-                message = json.loads(raw)
-                kind = message.get("type")
-                if kind == "ping":
-                    await ws.send(json.dumps({"type": "pong"}))
-                    continue
-                subscription = self.subscriptions.get(message.get("id"))
-                if kind == "pong":
-                    continue
-                if subscription is None:
-                    self.stray.append(message)
-                elif kind == "next":
-                    subscription.take(message.get("payload") or {}, received_at)
-                elif kind == "error":
-                    subscription.refusals.append(message.get("payload"))
-                elif kind == "complete":
-                    subscription.completed = True
-                else:
-                    self.stray.append(message)
-        except ConnectionClosed:
-            pass
-        if not self._closing:
-            self.closed_by_server = f"code {ws.close_code} {ws.close_reason!r}"
-
-    async def close(self) -> None:
-        self._closing = True
-        if self._ws is not None:
-            await self._ws.close()
-        if self._reader is not None:
-            await self._reader
-
-
-# --- the driver -----------------------------------------------------------------------------
-
-
-class _Driver:
-    """The driver process (benchmarks.subscription_driver), connected and waiting for `go`."""
-
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self.process = process
-
-    @classmethod
-    async def start(cls, plan: dict[str, Any]) -> _Driver:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "benchmarks.subscription_driver",
-            cwd=ROOT,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            limit=1 << 28,  # its answer is one line of every change
-        )
-        driver = cls(process)
-        await driver._send(json.dumps(plan))
-        if json.loads(await driver._answer()) != {"ready": True}:
-            raise RuntimeError("The driver did not get ready.")
-        return driver
-
-    async def _send(self, line: str) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(line.encode() + b"\n")
-        await self.process.stdin.drain()
-
-    async def _answer(self) -> bytes:
-        assert self.process.stdout is not None
-        line = await self.process.stdout.readline()
-        if not line:
-            raise RuntimeError(f"The driver exited with {await self.process.wait()}.")
-        return line
-
-    async def go(self) -> dict[str, Any]:
-        await self._send("go")
-        result: dict[str, Any] = json.loads(await self._answer())
-        await self.process.wait()
-        return result
-
-    async def stop(self) -> None:
-        if self.process.returncode is None:
-            self.process.kill()
-            await self.process.wait()
-
-
-# --- the run ---------------------------------------------------------------------------------
 
 
 async def _probe(database_url: str, plan: Plan, deadline: float) -> int:
@@ -498,98 +163,6 @@ async def _probe(database_url: str, plan: Plan, deadline: float) -> int:
                 await asyncio.sleep(0.05)
             _log(f"Probe round {round_number}: {len(waiting)} subscription(s) not reached yet")
     raise AssertionError("unreachable")
-
-
-def _expected(plan: Plan, changes: list[Change]) -> dict[int, list[Change]]:
-    """Per subscription index, the changes it is entitled to, in commit order."""
-    by_order: defaultdict[int, list[Change]] = defaultdict(list)
-    by_user: defaultdict[int, list[Change]] = defaultdict(list)
-    for change in changes:
-        by_order[change.order_id].append(change)
-        by_user[change.user_id].append(change)
-    return {
-        s.index: by_order[s.order_id] if s.order_id is not None else by_user[s.user_id]
-        for s in plan.subscriptions
-    }
-
-
-def check_deliveries(
-    plan: Plan, changes: list[Change], connections: Sequence[_Connection] = ()
-) -> tuple[Checks, list[tuple[float, float]]]:
-    """Every subscription's messages against what it is entitled to (and what the
-    connections saw besides); and each entitled delivery's (commit time, latency)."""
-    checks = Checks(subscriptions=len(plan.subscriptions))
-    latencies: list[tuple[float, float]] = []
-    expected = _expected(plan, changes)
-    by_marker = {change.marker: change for change in changes}
-    errors: Counter[str] = Counter()
-    for s in plan.subscriptions:
-        wanted = expected[s.index]
-        markers = {change.marker for change in wanted}
-        seen: set[int] = set()
-        problems: Counter[str] = Counter()
-        last = 0
-        for marker, order_id, status, received_at in s.received:
-            change = by_marker.get(marker)
-            if change is None or marker not in markers:
-                problems["not entitled"] += 1
-                continue
-            if marker in seen:
-                problems["duplicate"] += 1
-                continue
-            seen.add(marker)
-            if marker < last:
-                problems["out of order"] += 1
-            last = max(last, marker)
-            if (order_id, status) != (change.order_id, change.status):
-                problems["wrong content"] += 1
-            latencies.append((change.committed_at, received_at - change.committed_at))
-        missing = len(markers - seen)
-        if missing:
-            problems["missing"] = missing
-        for code, n in s.errors.items():
-            problems[code] += n
-        if s.late_probes:
-            problems["late set-up event"] += s.late_probes
-        if s.refusals:
-            problems["refused"] += 1
-        if s.completed:
-            problems["completed by the server"] += 1
-        checks.expected += len(wanted)
-        checks.delivered += len(seen)
-        checks.missing += missing
-        checks.duplicates += problems["duplicate"]
-        checks.out_of_order += problems["out of order"]
-        checks.not_entitled += problems["not entitled"]
-        checks.wrong_content += problems["wrong content"]
-        checks.late_probes += s.late_probes
-        checks.refused += bool(s.refusals)
-        checks.completed += s.completed
-        errors.update(s.errors)
-        exact = [marker for marker, *_ in s.received] == [c.marker for c in wanted]
-        if exact and not problems:
-            checks.exact += 1
-        elif len(checks.failures) < FAILURE_EXAMPLES:
-            what = f"orderUpdated(id: {s.order_id})" if s.order_id else "myOrderUpdates"
-            found = ", ".join(f"{name} {n}" for name, n in problems.items() if n)
-            checks.failures.append(
-                f"subscription {s.index} (connection {s.connection}, user {s.user_id}, {what}): "
-                f"{len(s.received)} received of {len(wanted)} entitled; {found or 'order differs'}"
-            )
-    checks.events_missed = errors.pop("EVENTS_MISSED", 0)
-    checks.other_errors = dict(errors)
-    checks.closed = sum(c.closed_by_server is not None for c in connections)
-    for connection in connections:
-        if connection.closed_by_server and len(checks.failures) < FAILURE_EXAMPLES:
-            checks.failures.append(
-                f"connection {connection.index} closed by the server: {connection.closed_by_server}"
-            )
-        if connection.stray and len(checks.failures) < FAILURE_EXAMPLES:
-            checks.failures.append(
-                f"connection {connection.index}: {len(connection.stray)} message(s) for no "
-                f"subscription, e.g. {connection.stray[0]}"
-            )
-    return checks, latencies
 
 
 async def _wait_for_deliveries(
@@ -645,17 +218,17 @@ async def run(options: Options) -> SubscriptionRun:
         _log(f"Seeded {counts}")
         conn = await asyncpg.connect(database.url)
         stack.push_async_callback(conn.close)
-        orders_by_owner = await _pick_orders(conn, options.orders, options.owners)
+        orders_by_owner = await pick_orders(conn, options.orders, options.owners)
         plan = plan_subscriptions(orders_by_owner, options.subscribers, options.connections)
         originals = await conn.fetch(
             "SELECT id, status, total FROM orders.orders WHERE id = ANY($1::int[])",
             [order for order, _ in plan.orders],
         )
         log_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-logs-")))
-        gateway = stack.enter_context(_serving(database.url, gateway_env, log_dir / "gateway.log"))
+        gateway = stack.enter_context(serving(database.url, gateway_env, log_dir / "gateway.log"))
         pid = gateway.process.pid
         _log(f"gateway serve listening on port {gateway.port} (pid {pid})")
-        driver = await _Driver.start(
+        driver = await Driver.start(
             {
                 "database_url": database.url,
                 "orders": plan.orders,
@@ -676,7 +249,7 @@ async def run(options: Options) -> SubscriptionRun:
         for subscription in plan.subscriptions:
             by_connection[subscription.connection].append(subscription)
         connections = [
-            _Connection(index, tokens[subs[0].user_id], subs)
+            Connection(index, tokens[subs[0].user_id], subs)
             for index, subs in sorted(by_connection.items())
         ]
         setup_started = time.monotonic()
@@ -701,7 +274,7 @@ async def run(options: Options) -> SubscriptionRun:
             result = await driver.go()
             changes = [Change(*row) for row in result["changes"]]
             last_commit = max((c.committed_at for c in changes), default=time.time())
-            drain_s = await _wait_for_deliveries(plan, _expected(plan, changes), last_commit)
+            drain_s = await _wait_for_deliveries(plan, expected_changes(plan, changes), last_commit)
         finally:
             progress.cancel()
         end = _snapshot(pid, t0)

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from benchmarks.subscription_driver import Change
-from benchmarks.subscriptions import Subscription, check_deliveries, plan_subscriptions
+from benchmarks.subscription_plan import Subscription, check_deliveries, plan_subscriptions
 from tests.benchmark_cli import run_benchmark
 
 
