@@ -6,6 +6,8 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 import uvicorn
@@ -48,3 +50,21 @@ class LiveServer:
         self.thread.join(timeout=30)
         self.socket.close()
         assert not self.thread.is_alive(), "uvicorn did not stop"
+
+
+@contextmanager
+def live_servers() -> Iterator[Callable[[ASGIApp], LiveServer]]:
+    """`start(app)` for the block: each app on a real uvicorn, every one stopped after."""
+    servers: list[LiveServer] = []
+
+    def start(app: ASGIApp) -> LiveServer:
+        server = LiveServer(app)
+        servers.append(server)
+        server.start()
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in servers:
+            server.stop()

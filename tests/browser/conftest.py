@@ -23,7 +23,7 @@ import services
 from gateway.app import create_app
 from gateway.settings import PROJECT_ROOT
 from services.demo import load_demo_data
-from tests.live_server import LiveServer
+from tests.live_server import LiveServer, live_servers
 from tests.tokens import app_settings
 
 ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"
@@ -144,19 +144,8 @@ def gateway_app(database_url: str) -> Callable[..., FastAPI]:
 @pytest.fixture
 def live_server() -> Iterator[Callable[[ASGIApp], LiveServer]]:
     """`live_server(app)`: start `app` on a real uvicorn; stopped after the test."""
-    servers: list[LiveServer] = []
-
-    def start(app: ASGIApp) -> LiveServer:
-        server = LiveServer(app)
-        servers.append(server)
-        server.start()
-        return server
-
-    try:
+    with live_servers() as start:
         yield start
-    finally:
-        for server in servers:
-            server.stop()
 
 
 async def save_screenshot(page: Page, name: str) -> Path:

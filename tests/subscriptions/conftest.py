@@ -12,7 +12,7 @@ import pytest
 import services
 from gateway.app import create_app
 from services.demo import load_demo_data
-from tests.live_server import LiveServer
+from tests.live_server import LiveServer, live_servers
 from tests.services.shop import Shop
 from tests.tokens import app_settings, token_for
 
@@ -38,22 +38,16 @@ def database_url(migrated_database_url: str) -> str:
 @pytest.fixture
 def serve_live(database_url: str) -> Iterator[Callable[..., LiveServer]]:
     """`serve_live(**settings)`: the shop on a real uvicorn; stopped after the test."""
-    servers: list[LiveServer] = []
+    with live_servers() as start_app:
 
-    def start(**overrides: Any) -> LiveServer:
-        settings = app_settings(
-            **{"database_url": database_url, "min_connections": 1, "max_connections": 4} | overrides
-        )
-        server = LiveServer(create_app(settings, services.SERVICES, on_startup=load_demo_data))
-        servers.append(server)
-        server.start()
-        return server
+        def start(**overrides: Any) -> LiveServer:
+            settings = app_settings(
+                **{"database_url": database_url, "min_connections": 1, "max_connections": 4}
+                | overrides
+            )
+            return start_app(create_app(settings, services.SERVICES, on_startup=load_demo_data))
 
-    try:
         yield start
-    finally:
-        for server in servers:
-            server.stop()
 
 
 @pytest.fixture
