@@ -32,6 +32,7 @@ from gateway.http.health import health_router
 from gateway.http.health_connection import HealthConnection
 from gateway.http.json_fast_path import JsonFastPath
 from gateway.http.load_shedding import HEALTH_PATHS, InFlightGauge, InFlightLimit
+from gateway.http.persisted_store import GATEWAY_SCHEMA, SharedDocuments, migrate_gateway_schema
 from gateway.http.request_guard import VIEWER_KEY, RequestGuard
 from gateway.http.router import GatewayRouter, RouterState
 from gateway.identity.tokens import TokenRejected, TokenVerifier
@@ -41,7 +42,13 @@ from gateway.settings import Settings
 from gateway.subscriptions.hub import EventHub
 from gateway.tenancy import TenantServices
 
-__all__ = ["StartupHook", "create_app", "migrate_services", "service_managers"]
+__all__ = [
+    "StartupHook",
+    "create_app",
+    "migrate_gateway_tables",
+    "migrate_services",
+    "service_managers",
+]
 
 logger = logging.getLogger("gateway")
 
@@ -75,6 +82,11 @@ def create_app(
         )
     tokens = TokenVerifier(settings.auth)
     for service in services:
+        if service.name == GATEWAY_SCHEMA:
+            raise ServiceConfigurationError(
+                f"No service may be called {GATEWAY_SCHEMA!r}: the gateway keeps its own tables "
+                "in that schema (the persisted documents every process shares)."
+            )
         folder = settings.migrations_dir / service.name
         if not folder.is_dir():
             raise ServiceConfigurationError(
@@ -96,6 +108,12 @@ def create_app(
         try:
             managers = service_managers(pool, services)
             await migrate_services(managers, settings)
+            await migrate_gateway_tables(pool, settings)
+            if settings.shares_persisted_documents:
+                router_state.persisted.store = SharedDocuments(
+                    AsyncDatabaseManager(pool=pool, schema=GATEWAY_SCHEMA),
+                    max_bytes=settings.persisted_store_bytes,
+                )
             tenancy = TenantServices(
                 pool,
                 services,
@@ -240,6 +258,12 @@ def service_managers(
         for service in services
         if not service.tenant_scoped
     }
+
+
+async def migrate_gateway_tables(pool: Any, settings: Settings) -> None:
+    """The gateway's own tables (schema `gateway`), when its settings use them."""
+    if settings.shares_persisted_documents:
+        await migrate_gateway_schema(pool)
 
 
 async def migrate_services(

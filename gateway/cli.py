@@ -5,6 +5,8 @@ gateway serve --workers 2   # two processes on one port, sharing GATEWAY_POOL_MA
 gateway migrate [--tenants]   # every service's migrations (and every tenant's), a status each
 gateway tenants create acme [globex ...] | list | drop acme --yes   # tenant-scoped services
 gateway export-schema -o schema.graphql
+gateway serve --subgraph users --port 8001   # one service as a Federation 2 subgraph
+gateway export-schema --subgraph users       # that subgraph's SDL (`_service { sdl }`)
 gateway check-schema     # breaking changes against schema.graphql exit non-zero
 gateway token --sub 1 [--role admin] [--tenant acme] [--ttl 3600]   # a bearer token
 """
@@ -58,6 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument(
         "--workers", type=int, help="worker processes sharing the port and the pool budget"
     )
+    serve.add_argument("--subgraph", metavar="NAME", help="serve service NAME as a subgraph")
     migrate = commands.add_parser("migrate", help="apply every service's pending migrations")
     migrate.add_argument(
         "--tenants", action="store_true", help="and then every provisioned tenant's"
@@ -68,6 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     tenants.add_argument("--yes", action="store_true", help="drop: yes, delete their data")
     export = commands.add_parser("export-schema", help="print the SDL (or write it with -o)")
     export.add_argument("-o", "--output", type=Path)
+    export.add_argument("--subgraph", metavar="NAME", help="service NAME's subgraph SDL")
     check = commands.add_parser("check-schema", help="compare the live schema with a SDL file")
     check.add_argument("file", nargs="?", type=Path, default=PROJECT_ROOT / "schema.graphql")
     token = commands.add_parser("token", help="print a bearer token this gateway accepts")
@@ -94,11 +98,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 workers=args.workers or settings.workers,
             ),
             services,
+            subgraph=args.subgraph,
         )
     if args.command == "migrate":
         return _with_database(settings, lambda s: asyncio.run(_migrate(s, services, args.tenants)))
     if args.command == "tenants":
         return _tenants(settings, services, args.action, args.tenant, confirmed=args.yes)
+    if args.command == "export-schema" and args.subgraph:
+        return _export_subgraph(services, args.subgraph, args.output)
     sdl = build_schema(services).as_str() + "\n"
     if args.command == "export-schema":
         if args.output:
@@ -143,7 +150,22 @@ def _exit_on_signal(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
-def _serve(settings: Settings, services: list[Service]) -> int:
+def _export_subgraph(services: list[Service], name: str, output: Path | None) -> int:
+    from gateway.federation import build_subgraph
+
+    try:
+        sdl = build_subgraph(services, name).sdl + "\n"
+    except ServiceConfigurationError as error:
+        print(f"gateway: {error}", file=sys.stderr)
+        return 2
+    if output:
+        output.write_text(sdl)
+    else:
+        sys.stdout.write(sdl)
+    return 0
+
+
+def _serve(settings: Settings, services: list[Service], subgraph: str | None = None) -> int:
     from gateway.app import create_app
     from gateway.http.server import run_http_server
 
@@ -154,12 +176,20 @@ def _serve(settings: Settings, services: list[Service]) -> int:
 
             on_startup = load_demo_data
         try:
-            app = create_app(settings, services, on_startup=on_startup)
+            if subgraph is None:
+                app = create_app(settings, services, on_startup=on_startup)
+            else:
+                from gateway.federation import create_subgraph_app
+
+                app = create_subgraph_app(settings, services, subgraph, on_startup=on_startup)
         except ServiceConfigurationError as error:
             print(f"gateway: {error}", file=sys.stderr, flush=True)
             return 2
         if settings.workers < 1:
             print("gateway: --workers is at least 1.", file=sys.stderr, flush=True)
+            return 2
+        if subgraph is not None and settings.workers > 1:
+            print("gateway: a subgraph is served by one worker.", file=sys.stderr, flush=True)
             return 2
         print(f"GraphiQL: http://{settings.host}:{settings.port}/graphql", flush=True)
         if not settings.production and settings.auth.secret is not None:
@@ -199,7 +229,7 @@ async def _prepare(
     on_startup: Callable[[Mapping[str, AsyncDatabaseManager]], Awaitable[None]] | None,
 ) -> None:
     """What several workers must not each do: migrations and demo data, once, here."""
-    from gateway.app import migrate_services, service_managers
+    from gateway.app import migrate_gateway_tables, migrate_services, service_managers
 
     pool = await AsyncDatabaseManager.create_shared_pool(
         replace(settings, min_connections=1, max_connections=1).database_config()
@@ -207,6 +237,7 @@ async def _prepare(
     try:
         managers = service_managers(pool, services)
         await migrate_services(managers, settings)
+        await migrate_gateway_tables(pool, settings)
         if on_startup is not None:
             await on_startup(managers)
     finally:
@@ -258,7 +289,7 @@ def _tenants(
 
 
 async def _migrate(settings: Settings, services: list[Service], tenants: bool) -> int:
-    from gateway.app import migrate_services, service_managers
+    from gateway.app import migrate_gateway_tables, migrate_services, service_managers
     from gateway.tenancy.commands import migrate_tenants
 
     pool = await AsyncDatabaseManager.create_shared_pool(settings.database_config())
@@ -269,6 +300,7 @@ async def _migrate(settings: Settings, services: list[Service], tenants: bool) -
             print(
                 f"{name}: {result['status']} (applied: {applied}; total files: {result['total']})"
             )
+        await migrate_gateway_tables(pool, settings)
     finally:
         await pool.close()
     return await migrate_tenants(settings, services) if tenants else 0

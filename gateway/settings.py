@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from gateway.db import DatabaseConfig
 from gateway.execution.byte_cache import DEFAULT_CACHE_BYTES
@@ -27,6 +28,10 @@ class Settings:
     """
 
     database_url: str | None = field(default=None, repr=False)  # may embed a password
+    # A transaction pooler (PgBouncer) in front: "transaction", "none", or "detect" (at startup).
+    database_pooler: Literal["detect", "transaction", "none"] = "detect"
+    # LISTEN needs a session: a direct URL for the event listener (None: database_url).
+    listen_database_url: str | None = field(default=None, repr=False)
     data_dir: Path = PROJECT_ROOT / ".gateway" / "pgdata"
     migrations_dir: Path = PROJECT_ROOT / "migrations"
     services: str = "services:SERVICES"
@@ -40,6 +45,9 @@ class Settings:
     tenant_auto_provision: bool = False
     persisted_queries: PersistedMode = "apq"  # "off", "apq" or "allowlist" (gateway.http.persisted)
     persisted_manifest: Path | None = None  # {sha256: document} JSON; allowlist needs one
+    # APQ documents shared by every process over the database, in bytes (0: each process's own
+    # LRU only; gateway.http.persisted_store).
+    persisted_store_bytes: int = 16 * 1024 * 1024
     pool_warning_interval: float = 60.0  # seconds between two "pool nearly full" warnings
     max_page_size: int = 100  # the largest `first` a list field accepts
     production: bool = False  # GATEWAY_ENV=production: no introspection, no suggestions
@@ -71,6 +79,11 @@ class Settings:
         return not self.production if self.graphiql is None else self.graphiql
 
     @property
+    def shares_persisted_documents(self) -> bool:
+        """Whether APQ documents go to the table every process shares."""
+        return self.persisted_queries == "apq" and self.persisted_store_bytes > 0
+
+    @property
     def metrics_on_public_port(self) -> bool:
         """Whether the app itself serves /metrics, next to /graphql."""
         return self.metrics_port is None and not self.production
@@ -82,6 +95,8 @@ class Settings:
         defaults = cls()
         return cls(
             database_url=env.get("DATABASE_URL") or None,
+            database_pooler=_pooler(env.get("GATEWAY_DATABASE_POOLER") or defaults.database_pooler),
+            listen_database_url=env.get("GATEWAY_LISTEN_DATABASE_URL") or None,
             data_dir=Path(env.get("GATEWAY_DATA_DIR", defaults.data_dir)),
             migrations_dir=Path(env.get("GATEWAY_MIGRATIONS_DIR", defaults.migrations_dir)),
             services=env.get("GATEWAY_SERVICES", defaults.services),
@@ -96,6 +111,9 @@ class Settings:
                 env.get("GATEWAY_PERSISTED_QUERIES", defaults.persisted_queries)
             ),
             persisted_manifest=Path(m) if (m := env.get("GATEWAY_PERSISTED_MANIFEST")) else None,
+            persisted_store_bytes=int(
+                env.get("GATEWAY_PERSISTED_STORE_BYTES", defaults.persisted_store_bytes)
+            ),
             pool_warning_interval=float(
                 env.get("GATEWAY_POOL_WARNING_INTERVAL", defaults.pool_warning_interval)
             ),
@@ -145,7 +163,17 @@ class Settings:
             command_timeout=self.statement_timeout_ms / 1000 + 5,
             acquire_timeout=self.pool_timeout,
             retry_attempts=1,
+            pooler=self.database_pooler,
+            listen_connection_string=self.listen_database_url,
         )
+
+
+def _pooler(value: str) -> Literal["detect", "transaction", "none"]:
+    if value not in ("detect", "transaction", "none"):
+        raise ValueError(
+            f"GATEWAY_DATABASE_POOLER must be detect, transaction or none, not {value!r}."
+        )
+    return value  # type: ignore[return-value]  # checked just above
 
 
 def _flag(value: str | None) -> bool | None:

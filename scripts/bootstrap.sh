@@ -20,4 +20,5 @@ if [ "$extras" = test ]; then
     # Chromium, Node.js and npm for tests/browser, from Debian when root; when they cannot be
     # installed the suite still runs, and the browser tests fail saying what to install.
     scripts/setup-browser || true
+    scripts/setup-pgbouncer || true  # tests/pgbouncer fails saying what to install
 fi

@@ -9,6 +9,11 @@ in the folders whose tests start the app (their conftests say so). `empty_databa
 `migrated_database_url` ask for one kind explicitly. The embedded server and its directory are
 removed at the end of the run, also when a test fails or the run is interrupted (SIGINT,
 SIGTERM); a run killed outright is swept up by the next one.
+
+With TEST_DIRECT_DATABASE_URL also set (scripts/test-through-pgbouncer: TEST_DATABASE_URL is
+a PgBouncer in front of that server), databases are created, dropped and templated over the
+direct URL (CREATE DATABASE ... TEMPLATE fails while PgBouncer keeps a server connection to
+the template) and the tests get URLs through PgBouncer; `direct_server_url` is the direct one.
 """
 
 from __future__ import annotations
@@ -68,9 +73,10 @@ async def _admin(url: str, *statements: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def server_url() -> Iterator[str]:
-    """URL of the test server's maintenance database, with an empty template database."""
-    external = os.environ.get("TEST_DATABASE_URL")
+def direct_server_url() -> Iterator[str]:
+    """URL of the test server's maintenance database, with an empty template database;
+    never through a pooler (TEST_DIRECT_DATABASE_URL when set, else as `server_url`)."""
+    external = os.environ.get("TEST_DIRECT_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
     server: EmbeddedPostgres | None = None
     if external:
         url = external
@@ -124,43 +130,82 @@ async def _migrate_demo_services(url: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def migrated_template(server_url: str) -> Iterator[str]:
+def server_url(direct_server_url: str) -> str:
+    """URL of the test server's maintenance database, as the tests reach it (through
+    PgBouncer when TEST_DIRECT_DATABASE_URL is set), with an empty template database."""
+    if os.environ.get("TEST_DIRECT_DATABASE_URL"):
+        return os.environ["TEST_DATABASE_URL"]
+    return direct_server_url
+
+
+@pytest.fixture(autouse=True)
+def listen_directly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through PgBouncer (TEST_DIRECT_DATABASE_URL set), every event hub a test opens listens
+    over the direct URL of its database, as a deployment sets GATEWAY_LISTEN_DATABASE_URL:
+    LISTEN needs a session, which transaction pooling does not keep."""
+    direct = os.environ.get("TEST_DIRECT_DATABASE_URL")
+    if not direct:
+        return
+    from urllib.parse import urlsplit
+
+    from gateway.subscriptions.hub import EventHub
+
+    original = EventHub.__init__
+
+    def init(self: EventHub, config: DatabaseConfig, **options: Any) -> None:
+        # Not where a test says pooler="transaction": tests/pgbouncer checks the refusal.
+        if config.listen_connection_string is None and config.pooler != "transaction":
+            database = urlsplit(config.get_dsn()).path.lstrip("/")
+            config = config.model_copy(
+                update={"listen_connection_string": with_database(direct, database)}
+            )
+        original(self, config, **options)
+
+    monkeypatch.setattr(EventHub, "__init__", init)
+
+
+@pytest.fixture(scope="session")
+def migrated_template(direct_server_url: str) -> Iterator[str]:
     """Name of a template database with every demo service's migrations applied (once)."""
     drop = f'DROP DATABASE IF EXISTS "{MIGRATED_TEMPLATE_DATABASE}" WITH (FORCE)'
     asyncio.run(
         _admin(
-            server_url,
+            direct_server_url,
             drop,
             f'CREATE DATABASE "{MIGRATED_TEMPLATE_DATABASE}" TEMPLATE "{TEMPLATE_DATABASE}"',
         )
     )
     try:
-        asyncio.run(_migrate_demo_services(with_database(server_url, MIGRATED_TEMPLATE_DATABASE)))
+        asyncio.run(
+            _migrate_demo_services(with_database(direct_server_url, MIGRATED_TEMPLATE_DATABASE))
+        )
         yield MIGRATED_TEMPLATE_DATABASE
     finally:
-        asyncio.run(_admin(server_url, drop))
+        asyncio.run(_admin(direct_server_url, drop))
 
 
-def _fresh_database(server_url: str, template: str) -> Iterator[str]:
+def _fresh_database(direct_server_url: str, server_url: str, template: str) -> Iterator[str]:
     name = f"gateway_test_{os.getpid()}_{next(_database_numbers)}"
-    asyncio.run(_admin(server_url, f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    asyncio.run(_admin(direct_server_url, f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
     try:
         yield with_database(server_url, name)
     finally:
-        asyncio.run(_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(_admin(direct_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture
-def empty_database_url(server_url: str) -> Iterator[str]:
+def empty_database_url(direct_server_url: str, server_url: str) -> Iterator[str]:
     """A fresh, empty database for this test alone."""
-    yield from _fresh_database(server_url, TEMPLATE_DATABASE)
+    yield from _fresh_database(direct_server_url, server_url, TEMPLATE_DATABASE)
 
 
 @pytest.fixture
-def migrated_database_url(server_url: str, migrated_template: str) -> Iterator[str]:
+def migrated_database_url(
+    direct_server_url: str, server_url: str, migrated_template: str
+) -> Iterator[str]:
     """A fresh database for this test alone, the demo services' migrations already applied
     (a first start of the app would apply them; the next start finds nothing pending)."""
-    yield from _fresh_database(server_url, migrated_template)
+    yield from _fresh_database(direct_server_url, server_url, migrated_template)
 
 
 @pytest.fixture

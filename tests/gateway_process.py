@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from gateway.settings import PROJECT_ROOT
@@ -110,8 +111,13 @@ class GatewayProcess:
         return returncode
 
     def kill(self) -> None:
-        """SIGKILL, no shutdown at all; also the cleanup for whatever is still running."""
+        """SIGKILL, no shutdown at all; also the cleanup for whatever is still running.
+
+        Its worker processes (`--workers`) go first: orphaned, they would keep its output
+        pipe open and the reader thread blocked on it."""
         if self.process.poll() is None:
+            for child in psutil.Process(self.process.pid).children(recursive=True):
+                child.kill()
             self.process.kill()
             self.process.wait(timeout=30)
         self._reader.join(timeout=10)

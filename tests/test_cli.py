@@ -75,6 +75,29 @@ def test_export_schema_with_output_writes_the_file(tmp_path: Path) -> None:
     assert target.read_text() == COMMITTED_SCHEMA.read_text()
 
 
+def test_export_schema_of_a_subgraph_prints_its_federation_sdl(tmp_path: Path) -> None:
+    target = tmp_path / "orders.graphql"
+
+    printed = gateway("export-schema", "--subgraph", "orders")
+    written = gateway("export-schema", "--subgraph", "orders", "-o", str(target))
+
+    assert printed.returncode == written.returncode == 0, printed.stderr + written.stderr
+    assert printed.stdout == target.read_text()
+    assert 'type Order implements Node @key(fields: "id", resolvable: true)' in printed.stdout
+    assert 'type User @key(fields: "id", resolvable: true)' in printed.stdout  # its stub
+    assert "_entities(representations: [_Any!]!): [_Entity]!" in printed.stdout
+
+
+def test_export_schema_of_no_such_subgraph_fails_naming_the_services() -> None:
+    unknown = gateway("export-schema", "--subgraph", "shop")
+    tenant_scoped = gateway("export-schema", "--subgraph", "projects")
+
+    assert unknown.returncode == tenant_scoped.returncode == 2
+    assert "the services are users, orders, payments, projects" in unknown.stderr
+    assert "tenant-scoped" in tenant_scoped.stderr
+    assert unknown.stdout == tenant_scoped.stdout == ""
+
+
 def test_check_schema_accepts_the_committed_file() -> None:
     result = gateway("check-schema")
 

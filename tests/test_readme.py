@@ -52,6 +52,13 @@ def test_every_shell_command_in_the_readme_is_covered() -> None:
         ".venv/bin/python -m benchmarks.subscriptions": (
             "run small by tests/test_benchmark_subscriptions.py"
         ),
+        ".venv/bin/python -m benchmarks.scale": (
+            "run small by tests/federation/test_benchmark_scale.py"
+        ),
+        "./scripts/federation": "run by tests/federation/test_script.py",
+        "./scripts/test-through-pgbouncer": (
+            "run once by hand (its result in the README); tests/pgbouncer runs a slice"
+        ),
         **dict.fromkeys(
             [
                 ".venv/bin/gateway tenants create acme globex",
@@ -74,6 +81,9 @@ def test_every_shell_command_in_the_readme_is_covered() -> None:
     assert "benchmarks.cache_flood" in (tests / "test_benchmark_cache_flood.py").read_text()
     assert "benchmarks.attack" in (tests / "test_benchmark_attack.py").read_text()
     assert "benchmarks.subscriptions" in (tests / "test_benchmark_subscriptions.py").read_text()
+    assert "benchmarks.scale" in (tests / "federation" / "test_benchmark_scale.py").read_text()
+    assert 'scripts" / "federation' in (tests / "federation" / "test_script.py").read_text()
+    assert (ROOT / "scripts" / "test-through-pgbouncer").stat().st_mode & 0o111
     tenants_cli = (tests / "test_tenants_cli.py").read_text()
     for words in (
         '"tenants", "create", "acme", "globex"',

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import ssl
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from gateway.db.errors import ConfigurationError
 from gateway.db.identifiers import validate_identifier
 
-__all__ = ["NEUTRAL_SEARCH_PATH", "DatabaseConfig", "mask_password"]
+__all__ = ["NEUTRAL_SEARCH_PATH", "POOLER_STARTUP_PARAMETERS", "DatabaseConfig", "mask_password"]
 
 # A shared pool serves several schemas at once, so no schema may own the connection's
 # search_path. Pinning it to pg_catalog alone makes an unqualified table name fail loudly
@@ -20,6 +20,12 @@ __all__ = ["NEUTRAL_SEARCH_PATH", "DatabaseConfig", "mask_password"]
 NEUTRAL_SEARCH_PATH = "pg_catalog"
 
 _SSL_MODES = {"require", "verify-ca", "verify-full"}
+
+# The startup parameters PgBouncer 1.18 forwards (it refuses any other, or drops it when
+# listed in ignore_startup_parameters): the others must be role defaults behind a pooler.
+POOLER_STARTUP_PARAMETERS = frozenset(
+    {"application_name", "client_encoding", "datestyle", "timezone", "standard_conforming_strings"}
+)
 
 
 def mask_password(dsn: str) -> str:
@@ -65,6 +71,13 @@ class DatabaseConfig(BaseModel):
     server_settings: dict[str, str] | None = None
     init_commands: list[str] | None = None
     shared_pool_search_path: str | None = NEUTRAL_SEARCH_PATH
+    # "transaction": a transaction pooler (PgBouncer's pool_mode = transaction) stands between
+    # us and PostgreSQL, so no session state may be relied on (gateway.db.pool); "detect":
+    # find out when the pool opens (a pooler answers with a backend pid of its own); "none".
+    pooler: Literal["detect", "transaction", "none"] = "detect"
+    # LISTEN needs a session of its own: a direct URL for the event listener when the main
+    # one goes through a transaction pooler (gateway.subscriptions.hub). None: the main one.
+    listen_connection_string: str | None = Field(default=None, repr=False)
 
     ssl_enabled: bool = False
     ssl_mode: str | None = None
@@ -170,6 +183,15 @@ class DatabaseConfig(BaseModel):
             settings.setdefault("search_path", f'"{self.schema_name}", public')
         settings.setdefault("application_name", "gateway")
         return settings
+
+    def get_pooler_server_settings(self) -> dict[str, str]:
+        """The startup parameters a transaction pooler forwards, of get_server_settings();
+        the rest (search_path, the timeouts) are to be the role's defaults there."""
+        return {
+            name: value
+            for name, value in self.get_server_settings().items()
+            if name.lower() in POOLER_STARTUP_PARAMETERS
+        }
 
     def build_ssl_context(self) -> ssl.SSLContext | bool | None:
         """An SSL context for asyncpg, or None when TLS is off."""

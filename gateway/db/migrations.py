@@ -8,8 +8,10 @@ pgdbm's API and pgdbm's records: each schema's files are tracked in its own
 (filename, module_name), so a database pgdbm migrated is adopted as it is and pgdbm sees
 what the gateway applied. Each pending file runs in its own transaction, statement by
 statement, so a failure rolls that file back whole and names the statement. Advisory locks
-(gateway.db.migration_lock) serialise concurrent runs, across processes and with pgdbm's, so
-each file is applied exactly once.
+(gateway.db.migration_lock), taken in each transaction that reads or writes the tracking
+table, serialise concurrent runs, across processes, with pgdbm's and through a transaction
+pooler; a file is applied only if the tracking table, read again under the lock, does not
+have it, so each file is applied exactly once.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from gateway.db.migration_files import (
     is_transaction_control,
     raw_checksum_of,
 )
-from gateway.db.migration_lock import migration_lock
+from gateway.db.migration_lock import migration_transaction, session_migration_lock
 from gateway.db.schemas import create_schema_if_missing
 from gateway.db.sqlsplit import split_statements
 from gateway.db.templates import render_template
@@ -92,7 +94,7 @@ class AsyncMigrationManager:
 
     async def ensure_migrations_table(self) -> None:
         """Create the tracking table (and the schema) if it does not exist."""
-        async with self.db.acquire() as conn, migration_lock(conn, self.module_name):
+        async with self.db.acquire() as conn, migration_transaction(conn, self.module_name):
             await self._tracking.ensure(conn)
 
     async def get_applied_migrations(
@@ -123,14 +125,17 @@ class AsyncMigrationManager:
         """
         files = await self.find_migration_files()
         self._check_no_file_creates_the_tracking_table(files)
-        async with self.db.acquire() as conn, migration_lock(conn, self.module_name):
+        async with self.db.acquire() as conn:
             return await self._apply(conn, files, dry_run=dry_run)
 
     async def apply_migration(self, migration: Migration) -> float:
         """Apply one migration now (no pending check); returns its duration in ms."""
-        async with self.db.acquire() as conn, migration_lock(conn, self.module_name):
-            await self._tracking.ensure(conn)
-            return await self._apply_one(conn, migration)
+        async with self.db.acquire() as conn:
+            async with migration_transaction(conn, self.module_name):
+                await self._tracking.ensure(conn)
+            elapsed = await self._apply_one(conn, migration, recheck=False)
+            assert elapsed is not None
+            return elapsed
 
     async def get_migration_history(self, limit: int = 10) -> list[dict[str, Any]]:
         """The most recently applied migrations of this module, newest first (pgdbm's
@@ -140,7 +145,7 @@ class AsyncMigrationManager:
 
     async def rollback_migration(self, filename: str) -> None:
         """Forget that `filename` was applied (its changes stay: write a new migration)."""
-        async with self.db.acquire() as conn, migration_lock(conn, self.module_name):
+        async with self.db.acquire() as conn, migration_transaction(conn, self.module_name):
             if await self._tracking.forget(conn, filename):
                 logger.info("Rolled back migration record for %r", filename)
             else:
@@ -178,12 +183,14 @@ class AsyncMigrationManager:
     async def _apply(
         self, conn: asyncpg.Connection, files: list[Migration], *, dry_run: bool
     ) -> dict[str, Any]:
-        if not dry_run:
-            await self._tracking.ensure(conn)
-        applied = await self._tracking.applied(conn)
-        self._check_unchanged(files, applied)
-        if not dry_run:
-            await self._adopt_raw_checksums(conn, files, applied)
+        # What is applied, read under the lock (a run in progress finishes its file first).
+        async with migration_transaction(conn, self.module_name):
+            if not dry_run:
+                await self._tracking.ensure(conn)
+            applied = await self._tracking.applied(conn)
+            self._check_unchanged(files, applied)
+            if not dry_run:
+                await self._adopt_raw_checksums(conn, files, applied)
         pending = [m for m in files if m.filename not in applied]
         # pgdbm lists them by name; by application order here (the same for NNN_ names).
         skipped = sorted(applied, key=lambda name: applied[name].order)
@@ -220,7 +227,7 @@ class AsyncMigrationManager:
         }
         for migration in pending:
             try:
-                elapsed = await self._apply_one(conn, migration)
+                elapsed = await self._apply_one(conn, migration, recheck=True)
             except MigrationError as error:
                 error.details["result"] = {
                     **result,
@@ -229,9 +236,17 @@ class AsyncMigrationManager:
                     "error": str(error),
                 }
                 raise
-            result["applied"].append({"filename": migration.filename, "execution_time_ms": elapsed})
             result["total"] += 1
+            if elapsed is None:  # another run applied it since we looked
+                result["skipped"].append(migration.filename)
+                continue
+            result["applied"].append({"filename": migration.filename, "execution_time_ms": elapsed})
             result["total_time_ms"] += elapsed
+        if not result["applied"]:
+            logger.info("%s: another run applied the pending migrations", self.module_name)
+            return {key: result[key] for key in ("applied", "skipped", "total")} | {
+                "status": "up_to_date"
+            }
         logger.info(
             "%s: applied %d migrations in %d ms",
             self.module_name,
@@ -240,7 +255,48 @@ class AsyncMigrationManager:
         )
         return result
 
-    async def _apply_one(self, conn: asyncpg.Connection, migration: Migration) -> int:
+    async def _apply_one(
+        self, conn: asyncpg.Connection, migration: Migration, *, recheck: bool
+    ) -> int | None:
+        """Apply `migration` in a transaction holding the migration locks; its duration in
+        ms, or None when `recheck` finds it applied by another run since the run looked."""
+        statements = self._rendered_statements(migration)
+        if not migration.runs_in_transaction:
+            return await self._apply_without_transaction(conn, migration, statements, recheck)
+        started = time.perf_counter()
+        async with migration_transaction(conn, self.module_name):
+            if recheck and migration.filename in await self._tracking.applied(conn):
+                return None
+            for statement in statements:
+                await self._run(conn, migration, statement, atomic=True)
+            # pgdbm records whole milliseconds, at least 1.
+            elapsed = max(1, int((time.perf_counter() - started) * 1000))
+            await self._tracking.record(conn, migration, elapsed)
+        logger.info("%s: applied %s in %d ms", self.module_name, migration.filename, elapsed)
+        return elapsed
+
+    async def _apply_without_transaction(
+        self, conn: asyncpg.Connection, migration: Migration, statements: list[str], recheck: bool
+    ) -> int | None:
+        # Statements outside a transaction: a session lock over them, on a direct connection
+        # (_check_no_transaction_is_safe refuses such a file through a pooler).
+        logger.warning(
+            "Applying migration %r in no-transaction mode: a failure keeps the statements "
+            "before it; make them idempotent.",
+            migration.filename,
+        )
+        async with session_migration_lock(conn, self.module_name):
+            if recheck and migration.filename in await self._tracking.applied(conn):
+                return None
+            started = time.perf_counter()
+            for statement in statements:
+                await self._run(conn, migration, statement, atomic=False)
+            elapsed = max(1, int((time.perf_counter() - started) * 1000))
+            await self._tracking.record(conn, migration, elapsed)
+        logger.info("%s: applied %s in %d ms", self.module_name, migration.filename, elapsed)
+        return elapsed
+
+    def _rendered_statements(self, migration: Migration) -> list[str]:
         statements = []
         for statement in split_statements(migration.content):
             if is_transaction_control(statement):
@@ -254,31 +310,7 @@ class AsyncMigrationManager:
                     migration_file=migration.filename,
                     statement=statement,
                 ) from error
-        atomic = migration.runs_in_transaction
-        if not atomic:
-            logger.warning(
-                "Applying migration %r in no-transaction mode: a failure keeps the statements "
-                "before it; make them idempotent.",
-                migration.filename,
-            )
-        started = time.perf_counter()
-        transaction = conn.transaction()
-        if atomic:
-            await transaction.start()
-        try:
-            for statement in statements:
-                await self._run(conn, migration, statement, atomic=atomic)
-            # pgdbm records whole milliseconds, at least 1.
-            elapsed = max(1, int((time.perf_counter() - started) * 1000))
-            await self._tracking.record(conn, migration, elapsed)
-        except BaseException:
-            if atomic:
-                await transaction.rollback()
-            raise
-        if atomic:
-            await transaction.commit()
-        logger.info("%s: applied %s in %d ms", self.module_name, migration.filename, elapsed)
-        return elapsed
+        return statements
 
     async def _run(
         self, conn: asyncpg.Connection, migration: Migration, statement: str, *, atomic: bool
@@ -343,13 +375,15 @@ class AsyncMigrationManager:
             for part in (getattr(config, "host", None), getattr(config, "connection_string", None))
             if part
         )
-        if not any(hint in where for hint in _POOLER_HINTS):
+        # A pool that found a pooler in between (gateway.db.pool.through_pooler) knows.
+        pooled = getattr(self.db.pool, "through_pooler", False)
+        if not pooled and not any(hint in where for hint in _POOLER_HINTS):
             return
         for migration in pending:
             if not migration.runs_in_transaction:
                 raise MigrationError(
                     "No-transaction migrations are not safe through a transaction pooler "
-                    "(the database host looks like one): apply this migration over a direct "
-                    "or session-pooled connection. Nothing was applied.",
+                    "(the database answers like one, or its host looks like one): apply this "
+                    "migration over a direct or session-pooled connection. Nothing was applied.",
                     migration_file=migration.filename,
                 )

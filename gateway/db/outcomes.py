@@ -11,6 +11,10 @@ up for the write) and two facts about PostgreSQL:
   ran the transaction is idle or gone from `pg_stat_activity`, the outcome is final;
 - a statement started after that sees the row if, and only if, it committed.
 
+Through a transaction pooler (PgBouncer) the client never learns its server backend's pid
+(the pooler hands out a cancel key of its own): there every transaction that was open when
+the wait began must end, the lost one among them, before the answer is final.
+
 Usage, in a service's write:
 
     try:
@@ -45,6 +49,12 @@ _BACKEND_BUSY = (
     "SELECT EXISTS (SELECT 1 FROM pg_stat_activity "
     "WHERE pid = $1 AND pid <> pg_backend_pid() AND state IS DISTINCT FROM 'idle')"
 )
+# Behind a pooler: any client backend whose transaction began before $1 (the first look).
+_OLDER_TRANSACTION_OPEN = (
+    "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "
+    "AND backend_type = 'client backend' AND pid <> pg_backend_pid() "
+    "AND (state IS NULL OR (state <> 'idle' AND xact_start <= $1)))"
+)
 _POLL_INTERVAL = 0.05  # seconds between looks at pg_stat_activity
 
 
@@ -58,16 +68,23 @@ async def settle_commit(
     """What the transaction of `unknown` wrote, if it committed; None if it did not.
 
     Waits up to `wait` seconds, on fresh pooled connections of `db`, until the backend that
-    ran the transaction is idle or gone, then calls `lookup` (a read, outside any
+    ran the transaction is idle or gone (behind a pooler: until every transaction open at
+    the first look has ended), then calls `lookup` (a read, outside any
     transaction, of the row by the key the transaction wrote). Raises `unknown` again when
     the outcome still cannot be told: the backend stays busy past `wait` (a network
     partition, say, or its pid reused after a restart), or the database cannot be reached.
     """
-    if unknown.server_pid is None:
+    pooled = getattr(db.pool, "through_pooler", False)
+    if unknown.server_pid is None and not pooled:
         raise unknown
     deadline = time.monotonic() + wait
     try:
-        while await db.fetch_value(_BACKEND_BUSY, unknown.server_pid):
+        if pooled:
+            began = await db.fetch_value("SELECT statement_timestamp()")
+            query, argument = _OLDER_TRANSACTION_OPEN, began
+        else:
+            query, argument = _BACKEND_BUSY, unknown.server_pid
+        while await db.fetch_value(query, argument):
             if time.monotonic() >= deadline:
                 raise unknown
             await asyncio.sleep(_POLL_INTERVAL)

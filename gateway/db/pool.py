@@ -3,6 +3,13 @@
 `open_pool(config)` returns a `SharedPool`: an asyncpg pool that also answers pgdbm's
 `get_pool_stats()`, pins a neutral `search_path`, reports statements to
 `gateway.db.statements`, and warns when a second pool to the same database is opened.
+
+Through a transaction pooler (PgBouncer's pool_mode = transaction, `config.pooler`, found out
+by `through_pooler`) each transaction may run on another server connection, so the pool
+keeps no session state there: no statement cache (asyncpg's unnamed statements are parsed
+and bound within one message exchange, which the pooler keeps on one server connection),
+no reset query on release (it would run on whichever server connection is free), and only
+the startup parameters the pooler forwards (the rest are to be the role's defaults).
 """
 
 from __future__ import annotations
@@ -18,22 +25,45 @@ from gateway.db.config import DatabaseConfig
 from gateway.db.errors import ConfigurationError, DatabaseConnectionError
 from gateway.db.statements import record_statement, releasing
 
-__all__ = ["SharedPool", "open_pool", "pool_stats"]
+__all__ = ["SharedPool", "open_pool", "pool_stats", "through_pooler"]
 
 logger = logging.getLogger("gateway.db")
 
 # How many pools are open per server/database, to warn about the usual mistake of one
 # pool per service. Decremented when a pool closes.
 _open_pools: Counter[str] = Counter()
+# target -> whether a transaction pooler answers there; found out once per process.
+_poolers: dict[str, bool] = {}
+PROBE_APPLICATION_NAME = "gateway-probe"
+# The settings the pool would send at connect; behind a pooler the role's defaults must hold
+# them (pg_settings reports the timeouts in milliseconds, as the config holds them).
+_ROLE_DEFAULTS = ("statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout")
+
+
+class PoolerConnection(asyncpg.Connection):
+    """A connection through a transaction pooler: released without a reset query.
+
+    asyncpg's (`RESET ALL`, `pg_advisory_unlock_all()`, `UNLISTEN *`) would run as a
+    transaction of its own on whichever server connection the pooler picks, undoing another
+    client's state there; an open transaction is still rolled back (asyncpg always does).
+    """
+
+    def get_reset_query(self) -> str:
+        return ""
 
 
 class SharedPool(asyncpg.Pool):
     """An asyncpg pool opened by `open_pool`; usable anywhere an asyncpg pool is."""
 
-    def __init__(self, config: DatabaseConfig, *, search_path: str | None) -> None:
-        server_settings = config.get_server_settings()
-        if search_path is not None:
-            server_settings.setdefault("search_path", search_path)
+    def __init__(
+        self, config: DatabaseConfig, *, search_path: str | None, through_pooler: bool = False
+    ) -> None:
+        if through_pooler:
+            server_settings = config.get_pooler_server_settings()
+        else:
+            server_settings = config.get_server_settings()
+            if search_path is not None:
+                server_settings.setdefault("search_path", search_path)
         super().__init__(
             config.get_dsn(),
             min_size=config.min_connections,
@@ -43,16 +73,17 @@ class SharedPool(asyncpg.Pool):
             init=self._init_connection,
             setup=self._setup_connection,
             loop=None,
-            connection_class=asyncpg.Connection,
+            connection_class=PoolerConnection if through_pooler else asyncpg.Connection,
             record_class=asyncpg.Record,
             command_timeout=config.command_timeout,
-            statement_cache_size=config.statement_cache_size,
+            statement_cache_size=0 if through_pooler else config.statement_cache_size,
             server_settings=server_settings,
             ssl=config.build_ssl_context(),
             timeout=config.connect_timeout,
         )
         self.config = config
         self.target = config.target()
+        self.through_pooler = through_pooler
         self.server_info: dict[str, Any] = {}
         self._init_script = ";\n".join(config.init_commands or ())
         self._prepared: dict[str, str] = {}
@@ -62,6 +93,14 @@ class SharedPool(asyncpg.Pool):
 
     def add_prepared_statement(self, name: str, query: str) -> None:
         """Prepare `query` as `name` on every connection, at its next acquire."""
+        if self.through_pooler:
+            # A statement prepared on one server connection is unknown on the next.
+            logger.warning(
+                "Not preparing statement %r: through a transaction pooler a prepared "
+                "statement lives on one server connection only; run its query instead.",
+                name,
+            )
+            return
         self._prepared[name] = query
 
     async def get_pool_stats(self) -> dict[str, Any]:
@@ -149,12 +188,26 @@ async def open_pool(config: DatabaseConfig, *, shared: bool = True) -> SharedPoo
         )
     delay = config.retry_delay
     for attempt in range(1, config.retry_attempts + 1):
-        pool = SharedPool(config, search_path=config.shared_pool_search_path if shared else None)
+        pool: SharedPool | None = None
         try:
+            pooled = await through_pooler(config)
+            if pooled and config.init_commands:
+                raise ConfigurationError(
+                    "init_commands cannot run through a transaction pooler: each statement "
+                    "may reach another server connection. Make them the role's defaults "
+                    "(ALTER ROLE ... SET ...), or connect directly (pooler='none').",
+                    "init_commands",
+                )
+            pool = SharedPool(
+                config,
+                search_path=config.shared_pool_search_path if shared else None,
+                through_pooler=pooled,
+            )
             await pool
             await _probe(pool, config, check_search_path=shared)
         except (TimeoutError, OSError, asyncpg.CannotConnectNowError) as error:
-            pool.terminate()
+            if pool is not None:
+                pool.terminate()
             if attempt == config.retry_attempts:
                 raise DatabaseConnectionError(
                     f"Could not connect to {config.get_dsn_masked()} after {attempt} "
@@ -174,14 +227,16 @@ async def open_pool(config: DatabaseConfig, *, shared: bool = True) -> SharedPoo
             await asyncio.sleep(delay)
             delay = min(delay * config.retry_backoff, config.retry_max_delay)
         except asyncpg.PostgresError as error:  # wrong database, password, role: no retry
-            pool.terminate()
+            if pool is not None:
+                pool.terminate()
             raise DatabaseConnectionError(
                 f"PostgreSQL at {config.target()} refused the connection: {error}",
                 *config.address(),
                 details={"target": config.target(), "sqlstate": error.sqlstate},
             ) from error
         except BaseException:
-            pool.terminate()
+            if pool is not None:
+                pool.terminate()
             raise
         else:
             pool._register()
@@ -189,12 +244,45 @@ async def open_pool(config: DatabaseConfig, *, shared: bool = True) -> SharedPoo
     raise AssertionError("unreachable: the last attempt returns or raises")
 
 
+async def through_pooler(config: DatabaseConfig) -> bool:
+    """Whether connections of `config` go through a transaction pooler: `config.pooler`, or
+    with "detect", found out once per process and target: a pooler such as PgBouncer gives
+    the client a backend pid of its own (its cancel key), not the server backend's."""
+    if config.pooler != "detect":
+        return config.pooler == "transaction"
+    target = config.target()
+    if target not in _poolers:
+        # Only what a pooler forwards: PgBouncer refuses any other startup parameter.
+        conn = await asyncpg.connect(
+            config.get_dsn(),
+            server_settings={"application_name": PROBE_APPLICATION_NAME},
+            ssl=config.build_ssl_context(),
+            timeout=config.connect_timeout,
+            statement_cache_size=0,
+        )
+        try:
+            backend_pid = await conn.fetchval("SELECT pg_backend_pid()")
+        finally:
+            await conn.close()
+        _poolers[target] = backend_pid != conn.get_server_pid()
+        if _poolers[target]:
+            logger.info(
+                "%s answers through a connection pooler: the pool keeps no session state "
+                "(no statement cache, no reset query, startup parameters from the role)",
+                target,
+            )
+    return _poolers[target]
+
+
 async def _probe(pool: SharedPool, config: DatabaseConfig, *, check_search_path: bool) -> None:
     async with pool.acquire() as conn:
         row = await conn.fetchrow(
             "SELECT current_database() AS database, pg_backend_pid() AS pid, "
-            "version() AS version, "
-            "current_setting('search_path') AS search_path"
+            "version() AS version, current_user AS role, "
+            "current_setting('search_path') AS search_path, "
+            "ARRAY(SELECT ARRAY[name, setting] FROM pg_settings WHERE name = ANY($1::text[])) "
+            "AS settings",
+            list(_ROLE_DEFAULTS),
         )
     assert row is not None
     pool.server_info = {
@@ -202,6 +290,9 @@ async def _probe(pool: SharedPool, config: DatabaseConfig, *, check_search_path:
         "pid": row["pid"],
         "version": row["version"],  # version()'s whole text, as pgdbm reports it
     }
+    if pool.through_pooler:
+        _check_role_defaults(config, row, check_search_path=check_search_path)
+        return
     wanted = config.shared_pool_search_path
     if (
         check_search_path
@@ -214,6 +305,39 @@ async def _probe(pool: SharedPool, config: DatabaseConfig, *, check_search_path:
             f"role default (ALTER ROLE ... SET search_path TO {wanted}) or pass "
             "shared_pool_search_path=None to rely on {{tables.x}} templates alone.",
             "shared_pool_search_path",
+        )
+
+
+def _check_role_defaults(
+    config: DatabaseConfig, row: asyncpg.Record, *, check_search_path: bool
+) -> None:
+    """Behind a pooler the settings the pool would send at connect must be the role's
+    defaults; one warning names each that is not, with the statement that makes it so."""
+    wanted = {
+        name: value
+        for name, value in config.get_server_settings().items()
+        if name in _ROLE_DEFAULTS
+    }
+    actual = dict(row["settings"])
+    statements = [
+        f"SET {name} = {value}" for name, value in wanted.items() if actual.get(name) != value
+    ]
+    # A shared pool's neutral path, or the schema's of a manager with a pool of its own.
+    path = (
+        config.shared_pool_search_path
+        if check_search_path
+        else config.get_server_settings().get("search_path")
+    )
+    if path is not None and _path_entries(row["search_path"]) != _path_entries(path):
+        statements.insert(0, f"SET search_path TO {path}")
+    unsent = sorted(set(config.server_settings or {}) - set(config.get_pooler_server_settings()))
+    if statements or unsent:
+        role = '"' + row["role"].replace('"', '""') + '"'
+        logger.warning(
+            "Through a transaction pooler the pool cannot set these at connect; make them "
+            "the role's defaults: %s%s",
+            "; ".join(f"ALTER ROLE {role} {statement}" for statement in statements) or "-",
+            f" (server_settings not sent: {', '.join(unsent)})" if unsent else "",
         )
 
 

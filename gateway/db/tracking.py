@@ -59,9 +59,10 @@ class TrackingTable:
 
     async def ensure(self, conn: asyncpg.Connection) -> None:
         """Create the table (and its schema) if missing, refuse a table that is not one,
-        and move this manager's rows of earlier gateways into it."""
+        and move this manager's rows of earlier gateways into it (in the run's locked
+        transaction)."""
         if self.schema:
-            await create_schema_if_missing(conn, self.schema)
+            await _create_schema(conn, self.schema)
         state = await self._state(conn)
         if state.exists:
             self._check_is_tracking_table(state)
@@ -228,6 +229,16 @@ class TrackingTable:
             )
             if not await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM {self._legacy})"):
                 await conn.execute(f"DROP TABLE {self._legacy}")
+
+
+async def _create_schema(conn: asyncpg.Connection, schema: str) -> None:
+    # In a savepoint: another session (a tenant's first request, which takes no migration
+    # lock) creating the schema at the same moment must not abort the run's transaction.
+    try:
+        async with conn.transaction():
+            await create_schema_if_missing(conn, schema)
+    except (asyncpg.UniqueViolationError, asyncpg.DuplicateSchemaError):
+        pass  # it exists now, which is all we want
 
 
 def validated_table_name(name: str) -> str:

@@ -5,7 +5,9 @@ fill it, and report a busy server as unavailable: a load balancer would then tak
 servers out exactly when load is high. Readiness uses this connection instead: opened on
 the first probe, shared by probes one at a time, reopened after it breaks, closed with the
 app. It counts as one connection against PostgreSQL's max_connections, beside the pool's
-GATEWAY_POOL_MAX, under application_name `gateway-health`.
+GATEWAY_POOL_MAX, under application_name `gateway-health`. Through a transaction pooler
+(PgBouncer) it is one more client connection there, and sends only the startup parameters
+the pooler forwards: a probe's statements need no session state.
 
     health = HealthConnection(settings.database_config())
     async with health.connection() as conn:
@@ -22,6 +24,7 @@ from contextlib import asynccontextmanager
 import asyncpg
 
 from gateway.db import DatabaseConfig
+from gateway.db.pool import through_pooler
 
 __all__ = ["APPLICATION_NAME", "HealthConnection"]
 
@@ -67,7 +70,12 @@ class HealthConnection:
 
     async def _connect(self) -> asyncpg.Connection:
         config = self._config
-        server_settings = config.get_server_settings() | {"application_name": APPLICATION_NAME}
+        settings = (
+            config.get_pooler_server_settings()
+            if await through_pooler(config)
+            else config.get_server_settings()
+        )
+        server_settings = settings | {"application_name": APPLICATION_NAME}
         connection: asyncpg.Connection = await asyncpg.connect(
             config.get_dsn(),
             server_settings=server_settings,

@@ -13,11 +13,14 @@ A client names a document by its SHA-256 in `extensions.persistedQuery` (POST bo
 The manifest (`Settings.persisted_manifest`) is GraphQL Code Generator's persisted-documents
 JSON with `hashAlgorithm: "sha256"`: `{"<sha256 of the document>": "<document>"}`. In apq
 mode its documents are known from the start too. Registered documents live in an LRU cache
-of the app bounded in bytes (gateway.execution.byte_cache; not shared between processes: a client
-whose hash is unknown to this process just sends the document once more).
+of the app bounded in bytes (gateway.execution.byte_cache) and, once a store is attached at
+startup, in a table every process over the database shares (gateway.http.persisted_store):
+a hash registered through one worker runs on all of them. A client whose hash is unknown
+everywhere just sends the document once more.
 
     persisted = PersistedQueries.from_settings(settings)
-    resolved = persisted.resolve(query, extensions)   # raises a PersistedQueryError
+    persisted.store = SharedDocuments(...)                  # optional, at startup
+    resolved = await persisted.resolve(query, extensions)   # raises a PersistedQueryError
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from gateway.execution.byte_cache import (
 from gateway.graphql.errors import GatewayError
 
 if TYPE_CHECKING:
+    from gateway.http.persisted_store import SharedDocuments
     from gateway.settings import Settings
 
 __all__ = [
@@ -148,7 +152,8 @@ class ResolvedQuery:
 
 
 class PersistedQueries:
-    """One app's persisted operations: the manifest, and the APQ cache (a bounded LRU).
+    """One app's persisted operations: the manifest, the APQ cache (a bounded LRU), and the
+    store the processes share (`store`, None until the app's startup attaches one).
 
     Usage: `PersistedQueries("apq")`, or `PersistedQueries.from_settings(settings)`.
     """
@@ -168,6 +173,7 @@ class PersistedQueries:
         self.mode = mode
         self.manifest = dict(manifest or {})
         self._registered = ByteBoundedLRU[str, str](max_bytes=cache_bytes)
+        self.store: SharedDocuments | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PersistedQueries:
@@ -194,7 +200,9 @@ class PersistedQueries:
                     names.add(definition.name.value)
         return names
 
-    def resolve(self, query: str | None, extensions: Mapping[str, Any] | None) -> ResolvedQuery:
+    async def resolve(
+        self, query: str | None, extensions: Mapping[str, Any] | None
+    ) -> ResolvedQuery:
         """The document a request runs, given its `query` and `extensions`.
 
         Raises a PersistedQueryError (each with its code) when the request may not run.
@@ -210,22 +218,36 @@ class PersistedQueries:
         if sha is None:
             return ResolvedQuery(query)
         if query is None:
-            known = self.manifest.get(sha) or self._lookup(sha)
+            known = self.manifest.get(sha) or await self._lookup(sha)
             if known is None:
                 raise PersistedQueryNotFound("PersistedQueryNotFound")
             return ResolvedQuery(known)
         _check_hash(query, sha)
         return ResolvedQuery(query, register_as=sha)
 
-    def register(self, sha: str, query: str) -> None:
-        """Keep `query` under `sha` (already checked to be its hash), dropping the oldest."""
+    async def register(self, sha: str, query: str) -> None:
+        """Keep `query` under `sha` (already checked to be its hash), dropping the oldest,
+        here and in the shared store."""
         if self.mode != "apq":
             return
-        size = estimated_bytes(len(query), TEXT_BYTES_PER_CHAR)
-        self._registered.put(sha, query, size=size)
+        if sha in self._registered:
+            return  # registered before: the store has it (or had no room for it)
+        self._remember(sha, query)
+        if self.store is not None:
+            await self.store.put(sha, query)
 
-    def _lookup(self, sha: str) -> str | None:
-        return self._registered.get(sha)
+    async def _lookup(self, sha: str) -> str | None:
+        known = self._registered.get(sha)
+        if known is None and self.store is not None:
+            known = await self.store.get(sha)
+            if known is not None and sha256_hex(known) == sha:  # a row is only trusted hashed
+                self._remember(sha, known)
+            else:
+                known = None
+        return known
+
+    def _remember(self, sha: str, query: str) -> None:
+        self._registered.put(sha, query, size=estimated_bytes(len(query), TEXT_BYTES_PER_CHAR))
 
     def _allowed(self, query: str | None, sha: str | None) -> str | None:
         if query is None:

@@ -305,7 +305,7 @@ class GatewayRouter(GraphQLRouter[Any, None]):
         if record is not None:
             _describe(record, request_data)
         try:
-            resolved = state.persisted.resolve(request_data.query, request_data.extensions)
+            resolved = await state.persisted.resolve(request_data.query, request_data.extensions)
         except PersistedQueryError as error:
             result = ExecutionResult(
                 data=None, errors=[GraphQLError(str(error), extensions={"code": error.code})]
@@ -323,7 +323,7 @@ class GatewayRouter(GraphQLRouter[Any, None]):
             # its operationName become a metrics label: a bad one stays out of both.
             reached_execution = _reached_execution(result)
             if resolved.register_as and resolved.query is not None and reached_execution:
-                state.persisted.register(resolved.register_as, resolved.query)
+                await state.persisted.register(resolved.register_as, resolved.query)
             if record is not None:
                 record.reached_execution = reached_execution
         if record is not None:

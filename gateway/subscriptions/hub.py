@@ -10,6 +10,12 @@ The connection is opened outside the query pool (it is held for the process's li
 must not take a pool slot) and LISTENs on each channel that has a subscriber. When it is
 lost (a database restart, a network cut) the hub reconnects with backoff and tells every
 subscriber that events may have been missed; a keepalive query finds a silent loss.
+
+LISTEN needs a session: through a transaction pooler (PgBouncer's pool_mode = transaction)
+the registration stays on a server connection that then serves others, and notifications
+are dropped there. So the hub connects to `config.listen_connection_string`
+(GATEWAY_LISTEN_DATABASE_URL, a direct URL) when set, and refuses to start when it is not
+and the database URL goes through such a pooler.
 """
 
 from __future__ import annotations
@@ -26,7 +32,9 @@ import asyncpg
 import orjson
 
 from gateway.db.config import DatabaseConfig
+from gateway.db.errors import ConfigurationError
 from gateway.db.identifiers import validate_identifier
+from gateway.db.pool import through_pooler
 from gateway.subscriptions.events import MAX_PAYLOAD_BYTES, Event
 from gateway.subscriptions.subscriber import Subscriber
 
@@ -59,8 +67,29 @@ class EventHub:
         self.dropped = 0  # events dropped from slow subscribers' queues
 
     async def start(self) -> None:
-        """Open the listening connection (the app's startup)."""
+        """Open the listening connection (the app's startup); ConfigurationError when it
+        would go through a transaction pooler."""
+        if self._config.listen_connection_string is None and await through_pooler(self._config):
+            raise ConfigurationError(
+                "Subscriptions need a LISTEN connection of their own, and the database URL "
+                "goes through a transaction pooler, where LISTEN hears nothing: set "
+                "GATEWAY_LISTEN_DATABASE_URL to a direct URL of the same database.",
+                "listen_connection_string",
+            )
         self._conn = await self._connect()
+        # A listen URL through a pooler by mistake ("none" says a session pooler is fine).
+        if (
+            self._config.listen_connection_string is not None
+            and self._config.pooler != "none"
+            and await self._conn.fetchval("SELECT pg_backend_pid()") != self._conn.get_server_pid()
+        ):
+            await self._conn.close()
+            self._conn = None
+            raise ConfigurationError(
+                "GATEWAY_LISTEN_DATABASE_URL reaches the database through a connection pooler "
+                "(its backend pid is the pooler's): give it a direct URL, where LISTEN holds.",
+                "listen_connection_string",
+            )
         self._keepalive = asyncio.create_task(self._keep_alive(), name="event hub keepalive")
 
     @property
@@ -118,7 +147,7 @@ class EventHub:
     async def _connect(self) -> asyncpg.Connection:
         config = self._config
         conn: asyncpg.Connection = await asyncpg.connect(
-            config.get_dsn(),
+            config.listen_connection_string or config.get_dsn(),
             server_settings={**config.get_server_settings(), "application_name": APPLICATION_NAME},
             ssl=config.build_ssl_context(),
             timeout=config.connect_timeout,

@@ -29,7 +29,7 @@ class GatewayTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
             await super().handle_subscribe(message)  # refused there as the protocol says
             return
         try:
-            resolved = persisted.resolve(payload.get("query"), payload.get("extensions"))
+            resolved = await persisted.resolve(payload.get("query"), payload.get("extensions"))
         except PersistedQueryError as error:
             refusal = GraphQLError(str(error), extensions={"code": error.code})
             await self.send_message(

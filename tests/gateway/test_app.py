@@ -194,6 +194,8 @@ async def test_startup_migrates_every_service_into_its_own_schema(
         ("orders", "002_add_currency_and_idempotency_key.sql", "orders"),
         ("payments", "001_create_payments.sql", "payments"),
         ("payments", "002_add_idempotency_key.sql", "payments"),
+        # The gateway's own table (APQ documents shared by every process), in its schema.
+        ("gateway", "001_persisted_documents.sql", "gateway"),
     }
 
 
@@ -204,7 +206,7 @@ async def test_restarting_the_app_applies_no_migration_twice(
         async with serve(create_app(make_settings(), services.SERVICES)) as client:
             await create_user(client, f"user{start}@example.com")
 
-    assert len(await tracked(raw_connection)) == 5
+    assert len(await tracked(raw_connection)) == 6  # the services' 5 files, the gateway's 1
     assert await raw_connection.fetchval("SELECT count(*) FROM users.users") == 2
 
 
@@ -424,7 +426,7 @@ async def test_a_fourth_service_is_served_with_its_field_on_another_services_typ
             "review": {"body": "Solid.", "author": {"name": "Critic"}},
         }
     }
-    assert modules == {*REAL_SERVICES, "reviews"}
+    assert modules == {*REAL_SERVICES, "reviews", "gateway"}
     assert await raw_connection.fetchval("SELECT count(*) FROM reviews.reviews") == 2
 
 

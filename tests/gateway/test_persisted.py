@@ -159,19 +159,19 @@ async def test_plain_queries_still_run_with_apq_on(database_url: str) -> None:
     assert body == {"data": {"users": {"nodes": []}}}
 
 
-def test_the_apq_cache_keeps_the_most_recently_used_documents() -> None:
+async def test_the_apq_cache_keeps_the_most_recently_used_documents() -> None:
     documents = [f"query Q{n} {{ __typename }}" for n in range(3)]
     two_documents = 2 * estimated_bytes(len(documents[0]), TEXT_BYTES_PER_CHAR)
     persisted = PersistedQueries("apq", cache_bytes=two_documents)
-    persisted.register(sha256_hex(documents[0]), documents[0])
-    persisted.register(sha256_hex(documents[1]), documents[1])
-    persisted.resolve(None, by_hash(documents[0]))  # used: documents[1] is now the oldest
-    persisted.register(sha256_hex(documents[2]), documents[2])
+    await persisted.register(sha256_hex(documents[0]), documents[0])
+    await persisted.register(sha256_hex(documents[1]), documents[1])
+    await persisted.resolve(None, by_hash(documents[0]))  # used: documents[1] is now the oldest
+    await persisted.register(sha256_hex(documents[2]), documents[2])
 
-    assert persisted.resolve(None, by_hash(documents[0])).query == documents[0]
-    assert persisted.resolve(None, by_hash(documents[2])).query == documents[2]
+    assert (await persisted.resolve(None, by_hash(documents[0]))).query == documents[0]
+    assert (await persisted.resolve(None, by_hash(documents[2]))).query == documents[2]
     with pytest.raises(PersistedQueryNotFound):
-        persisted.resolve(None, by_hash(documents[1]))
+        await persisted.resolve(None, by_hash(documents[1]))
 
 
 # --- persisted queries off ------------------------------------------------------------------

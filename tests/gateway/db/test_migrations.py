@@ -841,7 +841,7 @@ async def main(url: str, folder: str, barrier: str, name: str) -> None:
         while not (Path(barrier) / "go").exists():
             await asyncio.sleep(0.001)
         result = await migrations.apply_pending_migrations()
-        print(result["status"], flush=True)
+        print(result["status"], *(m["filename"] for m in result["applied"]), flush=True)
     finally:
         await pool.close()
 
@@ -907,7 +907,15 @@ async def test_two_processes_applying_at_the_same_moment_apply_each_file_once(
 
     for process, (_, err) in zip(processes, outputs, strict=True):
         assert process.returncode == 0, err.decode()
-    assert sorted(out.decode().strip() for out, _ in outputs) == ["success", "up_to_date"]
+    # The locks are a transaction's (they hold through a transaction pooler): between two
+    # files of one run the other may take its turn, so which run applies 002 is not fixed;
+    # that each file is applied by exactly one run is.
+    reports = [out.decode().split() for out, _ in outputs]
+    assert sorted(file for report in reports for file in report[1:]) == [
+        "001_create_t.sql",
+        "002_insert_second.sql",
+    ]
+    assert {report[0] for report in reports} <= {"success", "up_to_date"}
     rows = await raw_connection.fetch("SELECT id, note FROM race.t ORDER BY id")
     assert [tuple(row) for row in rows] == [(1, "first"), (2, "second")]
     counts = await raw_connection.fetch(
@@ -1007,3 +1015,33 @@ async def test_an_empty_file_is_refused_before_any_file_runs(
         await migrations.apply_pending_migrations()
     assert await tracked(raw_connection) == []
     assert await tables_in(raw_connection, "app") == set()
+
+
+async def test_a_pgdbm_process_holding_its_session_lock_makes_the_run_wait_then_it_applies(
+    folder: Path, manager_factory: Factory, raw_connection: asyncpg.Connection
+) -> None:
+    # pgdbm takes a session lock on hashtext('pgdbm_migration_' || module); the gateway's
+    # transaction-level lock on that key must wait for it, and leave nothing behind.
+    write(folder, "001_create_t.sql", "CREATE TABLE {{tables.t}} (id INT PRIMARY KEY);")
+    pgdbm_key = await raw_connection.fetchval("SELECT hashtext('pgdbm_migration_app')::bigint")
+    await raw_connection.execute("SELECT pg_advisory_lock($1)", pgdbm_key)
+    run = asyncio.create_task(
+        AsyncMigrationManager(
+            manager_factory("app"), folder, module_name="app"
+        ).apply_pending_migrations()
+    )
+    try:
+        await eventually(
+            lambda: _waiting_on(raw_connection, pgdbm_key), "the run waits for pgdbm's lock"
+        )
+        assert not run.done()
+    finally:
+        await raw_connection.execute("SELECT pg_advisory_unlock($1)", pgdbm_key)
+    assert (await run)["status"] == "success"
+    assert await tracked(raw_connection) == [("app", "001_create_t.sql")]
+    assert await advisory_locks(raw_connection) == []
+
+
+async def _waiting_on(conn: asyncpg.Connection, key: int) -> bool:
+    locks = await advisory_locks(conn, key=key)
+    return any(not lock["granted"] for lock in locks)
