@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import resource
-import socket
 import subprocess
 import sys
 import time
@@ -29,7 +28,7 @@ import httpx
 import psutil  # type: ignore[import-untyped]  # ships no type information
 
 from benchmarks.contenders import BENCHMARK_ENV
-from benchmarks.servers import HOST
+from benchmarks.servers import HOST, free_port
 
 __all__ = ["GatewayServer", "serving_gateway"]
 
@@ -68,13 +67,6 @@ class GatewayServer:
             )
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def _wait_until_ready(server: GatewayServer) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT
     url = f"http://{HOST}:{server.port}/graphql"
@@ -103,7 +95,7 @@ def serving_gateway(
     def limit_files() -> None:  # runs in the child, before exec
         resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
 
-    port = _free_port()
+    port = free_port()
     log = log_dir / "gateway.log"
     with log.open("wb") as output:
         process = subprocess.Popen(

@@ -27,7 +27,6 @@ import asyncio
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -41,6 +40,7 @@ from typing import Any
 
 from benchmarks.contenders import BENCHMARK_ENV, BENCHMARK_HEADERS
 from benchmarks.database import SeedSize, seeded_database
+from benchmarks.servers import free_port
 
 GATEWAY = Path(sys.executable).parent / "gateway"
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,15 +61,8 @@ class Gateway:
             self.log_bytes += len(line)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _spawn(database_url: str, env: dict[str, str], prefix: Sequence[str]) -> Gateway:
-    port = _free_port()
+    port = free_port()
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
     process = subprocess.Popen(
         [*prefix, str(GATEWAY), "serve", "--host", "127.0.0.1", "--port", str(port)],

@@ -34,6 +34,7 @@ from benchmarks.contenders import BENCHMARK_ENV, BENCHMARK_HEADERS
 from benchmarks.database import SeedSize, seeded_database
 from benchmarks.environment import machine
 from benchmarks.loadgen import LoadGenerator
+from benchmarks.servers import free_port
 from benchmarks.workloads import WORKLOADS, Workload
 from gateway.federation.cluster import GATEWAY, Child, running
 from gateway.settings import PROJECT_ROOT
@@ -65,15 +66,6 @@ class Target:
     url: str
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextmanager
 def _contenders(database_url: str) -> Iterator[list[Target]]:
     base = {name: value for name, value in os.environ.items() if not name.startswith("GATEWAY_")}
@@ -89,7 +81,7 @@ def _contenders(database_url: str) -> Iterator[list[Target]]:
     with ExitStack() as stack:
         targets = []
         for name, extra in (("1 worker", ()), ("2 workers", ("--workers", "2"))):
-            port = _free_port()
+            port = free_port()
             command = [str(GATEWAY), "serve", "--host", "127.0.0.1", "--port", str(port), *extra]
             child = Child(name, command, env)
             stack.callback(child.stop)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from benchmarks.contenders import Contender
 
-__all__ = ["HOST", "Server", "running_servers"]
+__all__ = ["HOST", "Server", "free_port", "running_servers"]
 
 HOST = "127.0.0.1"
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,7 +39,8 @@ class Server:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port free on HOST now (the OS picks it)."""
     with socket.socket() as probe:
         probe.bind((HOST, 0))
         port: int = probe.getsockname()[1]
@@ -47,7 +48,7 @@ def _free_port() -> int:
 
 
 def _start(contender: Contender, env: dict[str, str], log_dir: Path) -> Server:
-    port = _free_port()
+    port = free_port()
     log = log_dir / f"{contender.key}.log"
     command = [
         sys.executable,

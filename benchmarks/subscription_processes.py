@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.contenders import BENCHMARK_ENV
+from benchmarks.servers import free_port
 
 __all__ = ["Driver", "Gateway", "serving"]
 
@@ -59,17 +60,10 @@ class Gateway:
         ]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextmanager
 def serving(database_url: str, env: dict[str, str], log: Path) -> Iterator[Gateway]:
     """`gateway serve` on a free port with `env`, until it listens; stopped on exit."""
-    port = _free_port()
+    port = free_port()
     inherited = {
         k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_") and k != "DATABASE_URL"
     }

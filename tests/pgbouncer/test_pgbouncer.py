@@ -6,7 +6,6 @@ server's connections within PgBouncer's pool."""
 from __future__ import annotations
 
 import asyncio
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from gateway.subscriptions.hub import EventHub
 from services.demo import load_demo_data
 from tests.gateway_process import GATEWAY, GatewayProcess
 from tests.live_server import live_servers
+from tests.migration_race import GATE_STATEMENT, race_two_migrations
 from tests.pgbouncer.conftest import POOL_SIZE
 from tests.tokens import ADMIN_HEADERS, TEST_SECRET, app_settings, token_for
 from tests.ws_client import graphql_ws
@@ -107,84 +107,29 @@ async def test_the_event_hub_refuses_to_listen_through_pgbouncer(pooled_url: str
     await hub.close()
 
 
-MIGRATE = """
-import asyncio, sys
-from pathlib import Path
-from gateway.db import AsyncDatabaseManager, AsyncMigrationManager, DatabaseConfig
-
-async def main(url: str, folder: str, barrier: str, name: str) -> None:
-    pool = await AsyncDatabaseManager.create_shared_pool(
-        DatabaseConfig(connection_string=url, min_connections=1, max_connections=2)
-    )
-    try:
-        migrations = AsyncMigrationManager(
-            AsyncDatabaseManager(pool=pool, schema="race"), folder, module_name="race"
-        )
-        (Path(barrier) / f"ready-{name}").touch()
-        while not (Path(barrier) / "go").exists():
-            await asyncio.sleep(0.001)
-        result = await migrations.apply_pending_migrations()
-        applied = [m["filename"] for m in result["applied"]]
-        print(pool.through_pooler, result["status"], *applied, flush=True)
-    finally:
-        await pool.close()
-
-asyncio.run(main(*sys.argv[1:]))
-"""
-
-
 async def test_two_processes_migrating_through_pgbouncer_apply_each_file_once(
     tmp_path: Path, pooled_url: str, direct_url: str
 ) -> None:
     folder = tmp_path / "migrations"
     folder.mkdir()
     (folder / "001_create_t.sql").write_text(
-        "SELECT count(*) FROM public.gate;\n"
+        f"{GATE_STATEMENT}\n"
         "CREATE TABLE {{tables.t}} (id INT PRIMARY KEY);\n"
         "INSERT INTO {{tables.t}} VALUES (1);\n"
     )
     (folder / "002_insert.sql").write_text("INSERT INTO {{tables.t}} VALUES (2);\n")
-    (tmp_path / "migrate.py").write_text(MIGRATE)
-    barrier = tmp_path / "barrier"
-    barrier.mkdir()
     direct = await asyncpg.connect(direct_url)
     try:
-        # Both processes block inside their runs on this table lock, whatever the scheduling.
-        await direct.execute("CREATE TABLE public.gate (id INT)")
-        gate = direct.transaction()
-        await gate.start()
-        await direct.execute("LOCK TABLE public.gate IN ACCESS EXCLUSIVE MODE")
-        processes = [
-            await asyncio.create_subprocess_exec(
-                sys.executable,
-                str(tmp_path / "migrate.py"),
-                pooled_url,
-                str(folder),
-                str(barrier),
-                name,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-            )
-            for name in ("a", "b")
-        ]
-        try:
-            await _until(lambda: _ready(barrier, processes), "both processes are ready")
-            (barrier / "go").touch()
-            await _until(lambda: _both_waiting(direct, processes), "both runs are waiting")
-        finally:
-            await gate.commit()
-            outputs = [await process.communicate() for process in processes]
-        for process, (_, err) in zip(processes, outputs, strict=True):
-            assert process.returncode == 0, err.decode()
+        reports = await race_two_migrations(direct, pooled_url, folder, tmp_path)
+
         # Between two transactions of a run the other may take its turn: which run applies
         # 002 is not fixed, but each file is applied by exactly one of them.
-        reports = [out.decode().split() for out, _ in outputs]
-        assert all(report[:1] == ["True"] for report in reports)  # both found PgBouncer
-        assert sorted(file for report in reports for file in report[2:]) == [
+        assert all(report.through_pooler for report in reports)  # both found PgBouncer
+        assert sorted(file for report in reports for file in report.applied) == [
             "001_create_t.sql",
             "002_insert.sql",
         ]
-        assert {report[1] for report in reports} <= {"success", "up_to_date"}
+        assert {report.status for report in reports} <= {"success", "up_to_date"}
         assert await direct.fetchval("SELECT array_agg(id ORDER BY id) FROM race.t") == [1, 2]
         counts = await direct.fetch(
             "SELECT filename, count(*) AS n FROM race.schema_migrations GROUP BY filename "
@@ -258,31 +203,3 @@ async def test_a_pool_through_pgbouncer_keeps_no_statement_cache_and_no_reset_qu
             assert await conn.fetchval("SELECT count(*) FROM pg_prepared_statements") == 0
     finally:
         await pool.close()
-
-
-async def _until(check: Any, what: str, limit: float = 20) -> None:
-    deadline = asyncio.get_running_loop().time() + limit
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            pytest.fail(f"never happened: {what}")
-        await asyncio.sleep(0.02)
-
-
-async def _ready(barrier: Path, processes: list[asyncio.subprocess.Process]) -> bool:
-    if any(process.returncode is not None for process in processes):
-        pytest.fail("a migrating process exited before the race started")
-    return all((barrier / f"ready-{name}").exists() for name in ("a", "b"))
-
-
-async def _both_waiting(
-    conn: asyncpg.Connection, processes: list[asyncio.subprocess.Process]
-) -> bool:
-    if any(process.returncode is not None for process in processes):
-        return True  # let the assertions say what happened
-    # pg_locks, not pg_stat_activity: a server connection PgBouncer just opened may still
-    # report itself as "starting", without its database, while it waits.
-    waiting: int = await conn.fetchval(
-        "SELECT count(DISTINCT pid) FROM pg_locks WHERE NOT granted "
-        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-    )
-    return waiting == 2

@@ -12,9 +12,8 @@ import asyncio
 import hashlib
 import logging
 import re
-import sys
 import textwrap
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from gateway.db import (
     SharedPool,
 )
 from gateway.db.migration_lock import GATEWAY_LOCK_KEY
+from tests.migration_race import GATE_STATEMENT, eventually, race_two_migrations
 from tests.tracking_rows import tables_in, tracked, tracking_tables
 
 Factory = Callable[[str], AsyncDatabaseManager]
@@ -84,16 +84,6 @@ async def backends_waiting_on_locks(conn: asyncpg.Connection) -> int:
         "WHERE datname = current_database() AND wait_event_type = 'Lock'"
     )
     return count
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], what: str, limit: float = 20) -> None:
-    """Poll `check` until it holds; fail (not hang) if it never does."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit
-    while not await check():
-        if loop.time() > deadline:
-            pytest.fail(f"never happened: {what}")
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture
@@ -820,36 +810,6 @@ async def _lock_count(conn: asyncpg.Connection, *, granted: bool, expected: int)
     return sum(1 for lock in locks if lock["granted"] is granted) == expected
 
 
-RACE_SCRIPT = """
-import asyncio
-import sys
-from pathlib import Path
-
-from gateway.db import AsyncDatabaseManager, AsyncMigrationManager, DatabaseConfig
-
-
-async def main(url: str, folder: str, barrier: str, name: str) -> None:
-    config = DatabaseConfig(
-        connection_string=url, min_connections=1, max_connections=2, retry_attempts=1
-    )
-    pool = await AsyncDatabaseManager.create_shared_pool(config)
-    try:
-        migrations = AsyncMigrationManager(
-            AsyncDatabaseManager(pool=pool, schema="race"), folder, module_name="race"
-        )
-        (Path(barrier) / f"ready-{name}").touch()
-        while not (Path(barrier) / "go").exists():
-            await asyncio.sleep(0.001)
-        result = await migrations.apply_pending_migrations()
-        print(result["status"], *(m["filename"] for m in result["applied"]), flush=True)
-    finally:
-        await pool.close()
-
-
-asyncio.run(main(*sys.argv[1:]))
-"""
-
-
 async def test_two_processes_applying_at_the_same_moment_apply_each_file_once(
     tmp_path: Path, database_url: str, raw_connection: asyncpg.Connection
 ) -> None:
@@ -857,65 +817,25 @@ async def test_two_processes_applying_at_the_same_moment_apply_each_file_once(
     write(
         folder,
         "001_create_t.sql",
-        """
-        SELECT count(*) FROM public.gate;
-        CREATE TABLE {{tables.t}} (id INT PRIMARY KEY, note TEXT);
-        INSERT INTO {{tables.t}} VALUES (1, 'first');
+        f"""
+        {GATE_STATEMENT}
+        CREATE TABLE {{{{tables.t}}}} (id INT PRIMARY KEY, note TEXT);
+        INSERT INTO {{{{tables.t}}}} VALUES (1, 'first');
         SELECT pg_sleep(0.2);
         """,
     )
     write(folder, "002_insert_second.sql", "INSERT INTO {{tables.t}} VALUES (2, 'second');")
-    script = tmp_path / "apply.py"
-    script.write_text(RACE_SCRIPT)
-    barrier = tmp_path / "barrier"
-    barrier.mkdir()
-    # A table lock the first migration statement waits on: both processes are then blocked
-    # inside apply_pending_migrations at once, whatever the scheduling.
-    await raw_connection.execute("CREATE TABLE public.gate (id INT)")
-    gate = raw_connection.transaction()
-    await gate.start()
-    await raw_connection.execute("LOCK TABLE public.gate IN ACCESS EXCLUSIVE MODE")
-    processes = [
-        await asyncio.create_subprocess_exec(
-            sys.executable,
-            str(script),
-            database_url,
-            str(folder),
-            str(barrier),
-            name,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        for name in ("a", "b")
-    ]
-    try:
 
-        async def started(*names: str) -> bool:
-            if any(process.returncode is not None for process in processes):
-                pytest.fail("a migrating process exited before the race started")
-            return all((barrier / f"ready-{name}").exists() for name in names)
+    reports = await race_two_migrations(raw_connection, database_url, folder, tmp_path)
 
-        await eventually(lambda: started("a", "b"), "both processes are ready")
-        (barrier / "go").touch()
-        await eventually(
-            lambda: _both_blocked(raw_connection, processes),
-            "both processes are inside apply_pending_migrations",
-        )
-    finally:
-        await gate.commit()
-        outputs = [await process.communicate() for process in processes]
-
-    for process, (_, err) in zip(processes, outputs, strict=True):
-        assert process.returncode == 0, err.decode()
     # The locks are a transaction's (they hold through a transaction pooler): between two
     # files of one run the other may take its turn, so which run applies 002 is not fixed;
     # that each file is applied by exactly one run is.
-    reports = [out.decode().split() for out, _ in outputs]
-    assert sorted(file for report in reports for file in report[1:]) == [
+    assert sorted(file for report in reports for file in report.applied) == [
         "001_create_t.sql",
         "002_insert_second.sql",
     ]
-    assert {report[0] for report in reports} <= {"success", "up_to_date"}
+    assert {report.status for report in reports} <= {"success", "up_to_date"}
     rows = await raw_connection.fetch("SELECT id, note FROM race.t ORDER BY id")
     assert [tuple(row) for row in rows] == [(1, "first"), (2, "second")]
     counts = await raw_connection.fetch(
@@ -926,14 +846,6 @@ async def test_two_processes_applying_at_the_same_moment_apply_each_file_once(
         ("001_create_t.sql", 1),
         ("002_insert_second.sql", 1),
     ]
-
-
-async def _both_blocked(
-    conn: asyncpg.Connection, processes: list[asyncio.subprocess.Process]
-) -> bool:
-    if any(process.returncode is not None for process in processes):
-        return True  # let the assertions report what happened
-    return await backends_waiting_on_locks(conn) == 2
 
 
 async def test_module_name_defaults_to_the_schema_as_in_pgdbm(

@@ -7,7 +7,6 @@ second application would fail or leave a second row.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from gateway.db import (
     SharedPool,
     TenantManager,
 )
+from tests.migration_race import eventually
 from tests.tracking_rows import tables_in, tracking_rows
 
 NOTES_SQL = """
@@ -58,15 +58,6 @@ async def tracked(conn: asyncpg.Connection) -> list[tuple[str, str | None, str]]
     return [
         (row["module_name"], row["schema"], row["filename"]) for row in await tracking_rows(conn)
     ]
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], what: str, limit: float = 20) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit
-    while not await check():
-        if loop.time() > deadline:
-            pytest.fail(f"never happened: {what}")
-        await asyncio.sleep(0.02)
 
 
 async def test_first_use_creates_the_tenant_schema_and_applies_its_migrations(
